@@ -1,0 +1,112 @@
+//! Finding input files: files given directly, and image files under folders, walked
+//! recursively in a stable sorted order.
+
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::codec::InputFormat;
+
+/// One input file and the path its output is named after, relative to the output folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovered {
+    /// The file to read.
+    pub input: PathBuf,
+    /// Its path below the folder it was found in (its file name when given directly).
+    pub relative: PathBuf,
+}
+
+/// A path that could not be listed; the batch goes on without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveryError {
+    /// The path concerned.
+    pub path: PathBuf,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// Prefix of graypipe's temporary files, which a walk never picks up.
+pub const TEMP_PREFIX: &str = ".graypipe-";
+
+/// Lists the files under `inputs`. A folder contributes the image files below it (by
+/// extension); a file given directly is taken whatever its extension. Symbolic links are
+/// followed only with `follow_links`, and then loops are reported instead of followed.
+pub fn discover(inputs: &[PathBuf], follow_links: bool) -> (Vec<Discovered>, Vec<DiscoveryError>) {
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for root in inputs {
+        let meta = match std::fs::metadata(root) {
+            Ok(m) => m,
+            Err(e) => {
+                errors.push(DiscoveryError {
+                    path: root.clone(),
+                    reason: crate::error::io_reason(&e),
+                });
+                continue;
+            }
+        };
+        if !meta.is_dir() {
+            let name = root
+                .file_name()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| root.clone());
+            found.push(Discovered {
+                input: root.clone(),
+                relative: name,
+            });
+            continue;
+        }
+        walk_folder(root, follow_links, &mut found, &mut errors);
+    }
+    (found, errors)
+}
+
+fn walk_folder(
+    root: &Path,
+    follow_links: bool,
+    found: &mut Vec<Discovered>,
+    errors: &mut Vec<DiscoveryError>,
+) {
+    let walker = WalkDir::new(root)
+        .follow_links(follow_links)
+        .sort_by_file_name();
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let path = e
+                    .path()
+                    .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
+                let reason = if let Some(ancestor) = e.loop_ancestor() {
+                    format!(
+                        "symbolic link loop back to {} (not followed)",
+                        ancestor.display()
+                    )
+                } else if let Some(io) = e.io_error() {
+                    crate::error::io_reason(io)
+                } else {
+                    e.to_string()
+                };
+                errors.push(DiscoveryError { path, reason });
+                continue;
+            }
+        };
+        // Without --follow-links a link is reported by its own type: never a file to take.
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy();
+        if name.starts_with(TEMP_PREFIX) || InputFormat::from_path(entry.path()).is_none() {
+            continue;
+        }
+        let relative = entry
+            .path()
+            .strip_prefix(root)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| PathBuf::from(entry.file_name()));
+        found.push(Discovered {
+            input: entry.into_path(),
+            relative,
+        });
+    }
+}

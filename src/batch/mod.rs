@@ -1,0 +1,7 @@
+//! The batch: which files to read and where each result goes, decided before any work starts.
+
+pub mod discover;
+pub mod plan;
+
+pub use discover::{discover, Discovered, DiscoveryError};
+pub use plan::{plan, Job, Plan, PlanError, PlanOptions};

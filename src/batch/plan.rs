@@ -1,0 +1,202 @@
+//! From discovered files to jobs: output names that mirror the input tree, and the checks that
+//! refuse a batch before any work starts (collisions, output inside an input folder, an output
+//! that would overwrite an input).
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use super::discover::{discover, Discovered, DiscoveryError};
+use crate::codec::{FormatChoice, OutputFormat};
+
+/// Settings that shape the plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Output format choice.
+    pub format: FormatChoice,
+    /// Follow symbolic links while walking folders.
+    pub follow_links: bool,
+    /// Leave out jobs whose output file already exists.
+    pub skip_existing: bool,
+}
+
+/// One file to convert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// Position in the plan, stable across engines.
+    pub index: usize,
+    /// The file to read.
+    pub input: PathBuf,
+    /// The file to write.
+    pub output: PathBuf,
+    /// The format to write it in.
+    pub format: OutputFormat,
+}
+
+/// Everything a run will do.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Files to convert, in stable order.
+    pub jobs: Vec<Job>,
+    /// Files left out because their output exists (`--skip-existing`).
+    pub skipped: Vec<Job>,
+    /// Paths that could not be listed; each counts as a failed file.
+    pub discovery_errors: Vec<DiscoveryError>,
+}
+
+/// A batch refused before any work started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanError {
+    /// Several inputs would write the same output.
+    Collisions(Vec<(PathBuf, Vec<PathBuf>)>),
+    /// The output folder lies inside an input folder.
+    OutputInsideInput {
+        /// The output folder.
+        output: PathBuf,
+        /// The input folder holding it.
+        input: PathBuf,
+    },
+    /// Outputs that would replace input files.
+    OverwritesInput(Vec<PathBuf>),
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanError::Collisions(list) => {
+                writeln!(f, "refused: {} output(s) would be written by more than one input:", list.len())?;
+                for (out, ins) in list {
+                    writeln!(f, "  {} <- {}", out.display(), join(ins))?;
+                }
+                write!(f, "rename the inputs, or convert them in separate runs into separate folders")
+            }
+            PlanError::OutputInsideInput { output, input } => write!(
+                f,
+                "refused: output folder {} is inside input folder {}; its results would be read back as inputs. Choose an output folder outside the inputs",
+                output.display(),
+                input.display()
+            ),
+            PlanError::OverwritesInput(paths) => {
+                writeln!(f, "refused: outputs would overwrite these inputs:")?;
+                for p in paths {
+                    writeln!(f, "  {}", p.display())?;
+                }
+                write!(f, "choose another output folder or --format")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+fn join(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Resolves `p` to an absolute path with `.` and `..` removed and symbolic links resolved in the
+/// part that exists, so that two spellings of one place compare equal.
+fn resolve(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut clean = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                clean.pop();
+            }
+            Component::CurDir => {}
+            other => clean.push(other),
+        }
+    }
+    // Canonicalize the longest prefix that exists; keep the rest as written.
+    let mut rest = Vec::new();
+    let mut head = clean.clone();
+    loop {
+        if let Ok(c) = head.canonicalize() {
+            let mut out = c;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return out;
+        }
+        match (head.file_name().map(|n| n.to_os_string()), head.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                head = parent.to_path_buf();
+            }
+            _ => return clean,
+        }
+    }
+}
+
+/// Builds the plan: lists the inputs, names each output under `out_dir` and refuses
+/// collisions, an output folder inside an input folder and outputs that overwrite inputs.
+pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    let out_resolved = resolve(out_dir);
+    for input in inputs.iter().filter(|p| p.is_dir()) {
+        let folder = resolve(input);
+        if out_resolved.starts_with(&folder) {
+            return Err(PlanError::OutputInsideInput {
+                output: out_dir.to_path_buf(),
+                input: input.clone(),
+            });
+        }
+    }
+    let (found, discovery_errors) = discover(inputs, opts.follow_links);
+
+    let mut by_output: HashMap<PathBuf, Vec<PathBuf>> = HashMap::new();
+    let mut order = Vec::new();
+    let mut jobs = Vec::with_capacity(found.len());
+    for Discovered { input, relative } in found {
+        let format = opts.format.for_input(&input);
+        let output = out_dir.join(relative.with_extension(format.extension()));
+        let key = resolve(&output);
+        let entry = by_output.entry(key.clone()).or_default();
+        if entry.is_empty() {
+            order.push(key);
+        }
+        entry.push(input.clone());
+        jobs.push(Job {
+            index: 0,
+            input,
+            output,
+            format,
+        });
+    }
+    let collisions: Vec<(PathBuf, Vec<PathBuf>)> = order
+        .iter()
+        .filter_map(|k| {
+            by_output
+                .get(k)
+                .filter(|v| v.len() > 1)
+                .map(|v| (k.clone(), v.clone()))
+        })
+        .collect();
+    if !collisions.is_empty() {
+        return Err(PlanError::Collisions(collisions));
+    }
+    let inputs_resolved: HashSet<PathBuf> = jobs.iter().map(|j| resolve(&j.input)).collect();
+    let overwritten: Vec<PathBuf> = jobs
+        .iter()
+        .filter(|j| inputs_resolved.contains(&resolve(&j.output)))
+        .map(|j| j.input.clone())
+        .collect();
+    if !overwritten.is_empty() {
+        return Err(PlanError::OverwritesInput(overwritten));
+    }
+
+    let (skipped, mut jobs): (Vec<Job>, Vec<Job>) = jobs
+        .into_iter()
+        .partition(|j| opts.skip_existing && j.output.is_file());
+    for (i, j) in jobs.iter_mut().enumerate() {
+        j.index = i;
+    }
+    Ok(Plan {
+        jobs,
+        skipped,
+        discovery_errors,
+    })
+}

@@ -1,0 +1,30 @@
+//! The command line: argument parsing and the commands, a thin layer over the library.
+
+pub mod args;
+pub mod progress;
+pub mod run_cmd;
+
+use clap::Parser;
+
+pub use args::{Cli, Command};
+
+/// Exit status: every file succeeded.
+pub const EXIT_OK: i32 = 0;
+/// Exit status: at least one file failed.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit status: the command line or the batch was refused before any work.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Parses the process arguments, runs the command and returns the exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    match cli.command {
+        Command::Run(args) => run_cmd::execute(&args),
+    }
+}

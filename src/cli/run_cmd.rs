@@ -1,0 +1,135 @@
+//! `graypipe run`: plan, convert, report.
+
+use std::path::Path;
+
+use super::args::{logical_cores, RunArgs};
+use super::progress::Progress;
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::batch::{plan, Plan, PlanOptions};
+use crate::pipeline::{CancelToken, EngineConfig, StageWorkers};
+use crate::report::{run_table, RunReport};
+use crate::run::run;
+
+/// Runs the command; returns the exit status.
+pub fn execute(args: &RunArgs) -> i32 {
+    let job = &args.job;
+    let plan_opts = PlanOptions {
+        format: job.format,
+        follow_links: job.follow_links,
+        skip_existing: args.skip_existing,
+    };
+    let plan = match plan(&job.inputs, &args.output, &plan_opts) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("graypipe: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if args.dry_run {
+        return dry_run(&plan);
+    }
+    let settings = job.settings();
+    let n = args.workers.map_or_else(logical_cores, |w| w as usize);
+    let workers =
+        StageWorkers::compute(n).with_overrides(&job.stage_workers.clone().unwrap_or_default());
+    let config = EngineConfig {
+        engine: args.engine,
+        workers,
+        queue: job.queue as usize,
+    };
+    if plan.jobs.is_empty() && plan.discovery_errors.is_empty() && !args.quiet {
+        if plan.skipped.is_empty() {
+            eprintln!("graypipe: no image files found in the inputs");
+        } else {
+            eprintln!(
+                "graypipe: nothing to do: all {} outputs exist",
+                plan.skipped.len()
+            );
+        }
+    }
+
+    let progress = Progress::new(plan.jobs.len() as u64, args.quiet);
+    for e in &plan.discovery_errors {
+        progress.line(&format!(
+            "graypipe: error: {}: {}",
+            e.path.display(),
+            e.reason
+        ));
+    }
+    let cancel = CancelToken::new();
+    let summary = run(
+        &plan,
+        &settings,
+        &config,
+        &cancel,
+        args.fail_fast,
+        &mut |job, outcome| {
+            progress.inc();
+            match &outcome.result {
+                Ok(w) if args.verbose => progress.line(&format!(
+                    "{} -> {} ({} x {}{})",
+                    job.input.display(),
+                    job.output.display(),
+                    w.width,
+                    w.height,
+                    w.level.map(|l| format!(", level {l}")).unwrap_or_default()
+                )),
+                Ok(_) => {}
+                Err(e) => progress.line(&format!("graypipe: error: {e}")),
+            }
+        },
+    );
+    progress.finish();
+
+    let report = RunReport::new(&summary, &settings, &config);
+    let mut status = if summary.failed() > 0 {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    };
+    if let Some(path) = &args.report {
+        if let Err(e) = write_report(path, &report) {
+            eprintln!(
+                "graypipe: error: cannot write report {}: {e}",
+                path.display()
+            );
+            status = EXIT_FAILED;
+        }
+    }
+    if !args.quiet {
+        eprint!("{}", run_table(&report));
+    }
+    if args.fail_fast && summary.not_started() > 0 {
+        eprintln!(
+            "graypipe: stopped at the first failure (--fail-fast); {} files not started",
+            summary.not_started()
+        );
+    }
+    status
+}
+
+fn write_report(path: &Path, report: &RunReport) -> Result<(), String> {
+    let json = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
+    crate::pipeline::stages::write(path, &json).map(|_| ())
+}
+
+fn dry_run(plan: &Plan) -> i32 {
+    for j in &plan.jobs {
+        println!("{} -> {}", j.input.display(), j.output.display());
+    }
+    for j in &plan.skipped {
+        println!(
+            "{} -> {} (exists, skipped)",
+            j.input.display(),
+            j.output.display()
+        );
+    }
+    for e in &plan.discovery_errors {
+        eprintln!("graypipe: error: {}: {}", e.path.display(), e.reason);
+    }
+    if plan.discovery_errors.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}

@@ -1,0 +1,263 @@
+//! Decoding with `cv2.imread`'s default semantics: 8-bit samples, 16-bit cut by `>> 8`, alpha
+//! dropped (here: left for the gray kernel to skip), EXIF orientation applied, and a pixel
+//! limit checked from the header before any pixel memory is allocated.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits};
+
+use crate::ops::ChannelLayout;
+
+/// Limits that keep a hostile file from exhausting memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Largest accepted `width * height`.
+    pub max_pixels: u64,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        Self {
+            max_pixels: 16384 * 16384,
+        }
+    }
+}
+
+/// An upright 8-bit image as `cv2.imread` would see it, alpha possibly still interleaved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedImage {
+    /// Width in pixels (after orientation).
+    pub width: u32,
+    /// Height in pixels (after orientation).
+    pub height: u32,
+    /// Sample layout of `data`.
+    pub layout: ChannelLayout,
+    /// `width * height * layout.channels()` samples.
+    pub data: Vec<u8>,
+}
+
+impl DecodedImage {
+    /// Number of pixels.
+    pub fn pixel_count(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.height)
+    }
+}
+
+/// Why a file could not be decoded. The text is written for the person running the batch.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The file has no bytes.
+    #[error("empty file (0 bytes)")]
+    Empty,
+    /// The content is no format graypipe reads.
+    #[error("not a supported image (content is not JPEG, PNG, BMP, TIFF, WebP, GIF or PNM)")]
+    UnknownFormat,
+    /// The header declares more pixels than allowed.
+    #[error("{width} x {height} pixels is over the decode limit of {max} pixels (--max-pixels)")]
+    TooLarge {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// The limit.
+        max: u64,
+    },
+    /// The header declares an empty image.
+    #[error("image has zero width or height")]
+    ZeroSized,
+    /// The decoder rejected the data.
+    #[error("cannot decode {format}: {reason}")]
+    Corrupt {
+        /// Format name.
+        format: &'static str,
+        /// The decoder's explanation.
+        reason: String,
+    },
+}
+
+fn format_name(f: ImageFormat) -> &'static str {
+    match f {
+        ImageFormat::Png => "PNG",
+        ImageFormat::Jpeg => "JPEG",
+        ImageFormat::Bmp => "BMP",
+        ImageFormat::Tiff => "TIFF",
+        ImageFormat::WebP => "WebP",
+        ImageFormat::Gif => "GIF",
+        ImageFormat::Pnm => "PNM",
+        _ => "image",
+    }
+}
+
+/// Turns the `image` crate's error into a sentence naming the format.
+fn describe(format: &'static str, e: ImageError) -> DecodeError {
+    let reason = match e {
+        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "file is truncated (unexpected end of data)".to_string()
+        }
+        ImageError::Limits(l) => format!("over the decoder's memory limit ({l})"),
+        ImageError::Unsupported(u) => format!("unsupported variant ({u})"),
+        other => {
+            let text = other.to_string();
+            if text.to_ascii_lowercase().contains("eof") || text.contains("end of") {
+                format!("file is truncated ({text})")
+            } else {
+                text
+            }
+        }
+    };
+    DecodeError::Corrupt { format, reason }
+}
+
+/// Decodes an image file's bytes. The format is taken from the content, as OpenCV does, not
+/// from the file name.
+pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|_| DecodeError::UnknownFormat)?;
+    let format = reader.format().ok_or(DecodeError::UnknownFormat)?;
+    if !matches!(
+        format,
+        ImageFormat::Png
+            | ImageFormat::Jpeg
+            | ImageFormat::Bmp
+            | ImageFormat::Tiff
+            | ImageFormat::WebP
+            | ImageFormat::Gif
+            | ImageFormat::Pnm
+    ) {
+        return Err(DecodeError::UnknownFormat);
+    }
+    let name = format_name(format);
+    let mut reader = reader;
+    // The decoder's own allocation cap: the largest accepted image at 16-bit RGBA, plus room
+    // for the decoder's working buffers.
+    let mut decoder_limits = Limits::default();
+    decoder_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    reader.limits(decoder_limits);
+    let mut decoder = reader.into_decoder().map_err(|e| describe(name, e))?;
+    let (width, height) = decoder.dimensions();
+    if width == 0 || height == 0 {
+        return Err(DecodeError::ZeroSized);
+    }
+    if u64::from(width) * u64::from(height) > limits.max_pixels {
+        return Err(DecodeError::TooLarge {
+            width,
+            height,
+            max: limits.max_pixels,
+        });
+    }
+    // A broken EXIF block is not worth failing the file: OpenCV ignores it too.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| describe(name, e))?;
+    img.apply_orientation(orientation);
+    Ok(to_eight_bit(img))
+}
+
+/// Shifts 16-bit samples down by 8 (not rounded, as OpenCV does) and keeps 8-bit data as is.
+fn to_eight_bit(img: DynamicImage) -> DecodedImage {
+    let (width, height) = (img.width(), img.height());
+    let shift = |v: &[u16], channels: usize, keep: usize| -> Vec<u8> {
+        v.chunks_exact(channels)
+            .flat_map(|p| p[..keep].iter().map(|&s| (s >> 8) as u8))
+            .collect()
+    };
+    let (layout, data) = match img {
+        DynamicImage::ImageLuma8(b) => (ChannelLayout::Gray, b.into_raw()),
+        DynamicImage::ImageLumaA8(b) => (ChannelLayout::GrayAlpha, b.into_raw()),
+        DynamicImage::ImageRgb8(b) => (ChannelLayout::Rgb, b.into_raw()),
+        DynamicImage::ImageRgba8(b) => (ChannelLayout::Rgba, b.into_raw()),
+        DynamicImage::ImageLuma16(b) => (ChannelLayout::Gray, shift(b.as_raw(), 1, 1)),
+        DynamicImage::ImageLumaA16(b) => (ChannelLayout::Gray, shift(b.as_raw(), 2, 1)),
+        DynamicImage::ImageRgb16(b) => (ChannelLayout::Rgb, shift(b.as_raw(), 3, 3)),
+        DynamicImage::ImageRgba16(b) => (ChannelLayout::Rgb, shift(b.as_raw(), 4, 3)),
+        // Float TIFFs and anything newer: the `image` crate's own conversion (scaled to 0..255).
+        other => (ChannelLayout::Rgb, other.to_rgb8().into_raw()),
+    };
+    DecodedImage {
+        width,
+        height,
+        layout,
+        data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32, color: png::ColorType, depth: png::BitDepth, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(color);
+        enc.set_depth(depth);
+        let mut wr = enc.write_header().unwrap();
+        wr.write_image_data(data).unwrap();
+        wr.finish().unwrap();
+        out
+    }
+
+    #[test]
+    fn sixteen_bit_samples_are_shifted_not_rounded() {
+        // 0x12FF would round to 0x13 but shifts to 0x12.
+        let bytes = png(
+            2,
+            1,
+            png::ColorType::Grayscale,
+            png::BitDepth::Sixteen,
+            &[0x12, 0xFF, 0xFF, 0x80],
+        );
+        let img = decode(&bytes, &DecodeLimits::default()).unwrap();
+        assert_eq!(
+            (img.layout, img.data),
+            (ChannelLayout::Gray, vec![0x12, 0xFF])
+        );
+    }
+
+    #[test]
+    fn sixteen_bit_rgba_drops_alpha() {
+        let px = [1, 0, 2, 0, 3, 0, 9, 9];
+        let bytes = png(1, 1, png::ColorType::Rgba, png::BitDepth::Sixteen, &px);
+        let img = decode(&bytes, &DecodeLimits::default()).unwrap();
+        assert_eq!((img.layout, img.data), (ChannelLayout::Rgb, vec![1, 2, 3]));
+    }
+
+    #[test]
+    fn refuses_over_the_pixel_limit_from_the_header() {
+        let bytes = png(
+            4,
+            4,
+            png::ColorType::Grayscale,
+            png::BitDepth::Eight,
+            &[0; 16],
+        );
+        let limits = DecodeLimits { max_pixels: 15 };
+        assert!(matches!(
+            decode(&bytes, &limits),
+            Err(DecodeError::TooLarge {
+                width: 4,
+                height: 4,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn names_the_problem() {
+        let lim = DecodeLimits::default();
+        assert!(matches!(decode(b"", &lim), Err(DecodeError::Empty)));
+        assert!(matches!(
+            decode(b"hello, not an image", &lim),
+            Err(DecodeError::UnknownFormat)
+        ));
+        let bytes = png(8, 8, png::ColorType::Rgb, png::BitDepth::Eight, &[7; 192]);
+        let err = decode(&bytes[..bytes.len() / 2], &lim)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("cannot decode PNG"), "{err}");
+    }
+}

@@ -1,0 +1,30 @@
+//! graypipe: parallel batch grayscale and threshold conversion of image folders, with the same
+//! pixels OpenCV gives, and Amdahl-style reports of how the work scales.
+//!
+//! The parts, each free of the others' concerns:
+//! - [`ops`]: pixel kernels (gray, fixed/Otsu/Triangle/adaptive thresholds), pure functions.
+//! - [`codec`]: decoding with `cv2.imread` semantics and limits; encoding.
+//! - [`batch`]: finding input files and naming outputs; refusing unsafe batches.
+//! - [`pipeline`]: the five stages and the staged, rayon and serial engines.
+//! - [`report`]: the run's JSON record and the stderr table.
+//! - [`cli`]: the command line over all of it.
+//!
+//! One file, no threads:
+//! ```no_run
+//! use graypipe::{convert_file, codec::OutputFormat, Settings};
+//! let settings = Settings { operation: "otsu".parse()?, ..Settings::default() };
+//! convert_file("in.jpg".as_ref(), "out.png".as_ref(), OutputFormat::Png, &settings)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod batch;
+pub mod cli;
+pub mod codec;
+pub mod error;
+pub mod ops;
+pub mod pipeline;
+pub mod report;
+pub mod run;
+
+pub use pipeline::{convert_file, CancelToken, Engine, EngineConfig, Settings, StageWorkers};
+pub use run::{run, FileStatus, RunSummary};

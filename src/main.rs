@@ -1,0 +1,5 @@
+//! The `graypipe` command: see `graypipe --help`.
+
+fn main() {
+    std::process::exit(graypipe::cli::main());
+}

@@ -1,0 +1,148 @@
+//! Fixed-level threshold (`cv2.threshold` on 8-bit data).
+
+use super::operation::ThresholdType;
+
+/// Round half to even then clamp to 0..=255: OpenCV's `saturate_cast<uchar>(double)`.
+pub fn saturate_u8(v: f64) -> u8 {
+    if v.is_nan() {
+        return 0;
+    }
+    v.round_ties_even().clamp(0.0, 255.0) as u8
+}
+
+/// A 256-entry lookup table giving the output for every input level, following OpenCV's rules
+/// including its out-of-range cases (`T = floor(thresh)` below 0 or at/above 255).
+pub fn threshold_table(thresh: f64, maxval: f64, kind: ThresholdType) -> [u8; 256] {
+    let t = thresh.floor();
+    let m = saturate_u8(maxval);
+    let mut table = [0u8; 256];
+    for (x, out) in table.iter_mut().enumerate() {
+        let xv = x as u8;
+        *out = if !(0.0..255.0).contains(&t) {
+            out_of_range(xv, t < 0.0, m, kind)
+        } else {
+            let t = t as u8;
+            let above = xv > t;
+            match kind {
+                ThresholdType::Binary => {
+                    if above {
+                        m
+                    } else {
+                        0
+                    }
+                }
+                ThresholdType::BinaryInv => {
+                    if above {
+                        0
+                    } else {
+                        m
+                    }
+                }
+                ThresholdType::Trunc => {
+                    if above {
+                        t
+                    } else {
+                        xv
+                    }
+                }
+                ThresholdType::ToZero => {
+                    if above {
+                        xv
+                    } else {
+                        0
+                    }
+                }
+                ThresholdType::ToZeroInv => {
+                    if above {
+                        0
+                    } else {
+                        xv
+                    }
+                }
+            }
+        };
+    }
+    table
+}
+
+/// OpenCV's special cases when the threshold lies outside 0..255.
+fn out_of_range(x: u8, below: bool, m: u8, kind: ThresholdType) -> u8 {
+    match (kind, below) {
+        (ThresholdType::Binary, true) => m,
+        (ThresholdType::Binary, false) => 0,
+        (ThresholdType::BinaryInv, true) => 0,
+        (ThresholdType::BinaryInv, false) => m,
+        (ThresholdType::Trunc, true) | (ThresholdType::ToZeroInv, true) => 0,
+        (ThresholdType::ToZero, false) => 0,
+        _ => x,
+    }
+}
+
+/// Applies a fixed threshold to `src`, writing into `out` (cleared first).
+pub fn threshold(src: &[u8], thresh: f64, maxval: f64, kind: ThresholdType, out: &mut Vec<u8>) {
+    let table = threshold_table(thresh, maxval, kind);
+    out.clear();
+    out.extend(src.iter().map(|&x| table[x as usize]));
+}
+
+/// Applies a fixed threshold to `data` in place.
+pub fn threshold_in_place(data: &mut [u8], thresh: f64, maxval: f64, kind: ThresholdType) {
+    let table = threshold_table(thresh, maxval, kind);
+    for x in data {
+        *x = table[*x as usize];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ThresholdType::*;
+
+    fn apply(kind: ThresholdType, t: f64, m: f64, x: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        threshold(x, t, m, kind, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_five_types_at_127() {
+        let x = [0, 127, 128, 255];
+        assert_eq!(apply(Binary, 127.0, 255.0, &x), [0, 0, 255, 255]);
+        assert_eq!(apply(BinaryInv, 127.0, 255.0, &x), [255, 255, 0, 0]);
+        assert_eq!(apply(Trunc, 127.0, 255.0, &x), [0, 127, 127, 127]);
+        assert_eq!(apply(ToZero, 127.0, 255.0, &x), [0, 0, 128, 255]);
+        assert_eq!(apply(ToZeroInv, 127.0, 255.0, &x), [0, 127, 0, 0]);
+    }
+
+    #[test]
+    fn fractional_threshold_floors_and_maxval_rounds_half_even() {
+        assert_eq!(apply(Binary, 127.9, 255.0, &[127, 128]), [0, 255]);
+        assert_eq!(apply(Binary, 10.0, 100.5, &[11]), [100]);
+        assert_eq!(apply(Binary, 10.0, 101.5, &[11]), [102]);
+        assert_eq!(apply(Binary, 10.0, 300.0, &[11]), [255]);
+        assert_eq!(apply(Binary, 10.0, -4.0, &[11]), [0]);
+    }
+
+    #[test]
+    fn out_of_range_thresholds_follow_opencv() {
+        let x = [0, 100, 255];
+        assert_eq!(apply(Binary, -1.0, 200.0, &x), [200, 200, 200]);
+        assert_eq!(apply(Binary, 255.0, 200.0, &x), [0, 0, 0]);
+        assert_eq!(apply(BinaryInv, -0.5, 200.0, &x), [0, 0, 0]);
+        assert_eq!(apply(BinaryInv, 300.0, 200.0, &x), [200, 200, 200]);
+        assert_eq!(apply(Trunc, -3.0, 255.0, &x), [0, 0, 0]);
+        assert_eq!(apply(Trunc, 255.0, 255.0, &x), x);
+        assert_eq!(apply(ToZero, -3.0, 255.0, &x), x);
+        assert_eq!(apply(ToZero, 255.0, 255.0, &x), [0, 0, 0]);
+        assert_eq!(apply(ToZeroInv, -3.0, 255.0, &x), [0, 0, 0]);
+        assert_eq!(apply(ToZeroInv, 256.0, 255.0, &x), x);
+    }
+
+    #[test]
+    fn in_place_equals_copying() {
+        let x: Vec<u8> = (0..=255).collect();
+        let mut y = x.clone();
+        threshold_in_place(&mut y, 77.0, 255.0, ToZero);
+        assert_eq!(y, apply(ToZero, 77.0, 255.0, &x));
+    }
+}

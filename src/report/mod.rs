@@ -1,0 +1,21 @@
+//! Reports of a run: the JSON record (`--report FILE`) and the stderr table.
+
+pub mod run_json;
+pub mod table;
+
+pub use run_json::RunReport;
+pub use table::run_table;
+
+/// Bytes as a short human figure (KiB, MiB, GiB).
+pub fn human_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2} GiB", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else {
+        format!("{b} B")
+    }
+}
