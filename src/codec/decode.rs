@@ -1,4 +1,5 @@
-//! Decoding with `cv2.imread`'s default semantics: 8-bit samples, 16-bit cut by `>> 8`, alpha
+//! Decoding with `cv2.imread`'s default semantics: 8-bit samples, 16-bit reduced as OpenCV's
+//! decoder for the format does it (`>> 8` for PNG and PNM, `round(v / 257)` for TIFF), alpha
 //! dropped (here: left for the gray kernel to skip), EXIF orientation applied, and a pixel
 //! limit checked from the header before any pixel memory is allocated.
 
@@ -155,15 +156,21 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage, Decod
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| describe(name, e))?;
     img.apply_orientation(orientation);
-    Ok(to_eight_bit(img))
+    // OpenCV's libtiff path scales 16-bit samples with rounding; libpng and its PNM reader cut.
+    let reduce = if format == ImageFormat::Tiff {
+        |s: u16| ((u32::from(s) * 255 + 32767) / 65535) as u8
+    } else {
+        |s: u16| (s >> 8) as u8
+    };
+    Ok(to_eight_bit(img, reduce))
 }
 
-/// Shifts 16-bit samples down by 8 (not rounded, as OpenCV does) and keeps 8-bit data as is.
-fn to_eight_bit(img: DynamicImage) -> DecodedImage {
+/// Reduces 16-bit samples with `reduce` and keeps 8-bit data as is.
+fn to_eight_bit(img: DynamicImage, reduce: fn(u16) -> u8) -> DecodedImage {
     let (width, height) = (img.width(), img.height());
     let shift = |v: &[u16], channels: usize, keep: usize| -> Vec<u8> {
         v.chunks_exact(channels)
-            .flat_map(|p| p[..keep].iter().map(|&s| (s >> 8) as u8))
+            .flat_map(|p| p[..keep].iter().map(|&s| reduce(s)))
             .collect()
     };
     let (layout, data) = match img {
