@@ -53,10 +53,16 @@ fn every_layout_and_operation_matches_opencv() {
         let (w, h, gray) = gray_of(&dir.join("inputs").join(name));
         assert_eq!(
             (w as u64, h as u64),
-            (input["width"].as_u64().unwrap(), input["height"].as_u64().unwrap()),
+            (
+                input["width"].as_u64().unwrap(),
+                input["height"].as_u64().unwrap()
+            ),
             "{name}: size"
         );
-        let (ew, eh, expected) = gray_of(&dir.join("expected").join(input["expected"].as_str().unwrap()));
+        let (ew, eh, expected) = gray_of(
+            &dir.join("expected")
+                .join(input["expected"].as_str().unwrap()),
+        );
         assert_eq!((ew, eh), (w, h * ops.len()), "{name}: expected stack size");
         for (k, (label, op)) in ops.iter().enumerate() {
             let want = &expected[k * w * h..(k + 1) * w * h];
@@ -76,7 +82,12 @@ fn every_layout_and_operation_matches_opencv() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(checked > 1_000_000, "only {checked} pixels compared");
 }
 
@@ -86,7 +97,10 @@ fn ship() -> (usize, usize, Vec<u8>) {
 
 fn white(op: &str) -> usize {
     let (w, h, g) = ship();
-    run(&op.parse().unwrap(), w, h, &g).iter().filter(|&&v| v == 255).count()
+    run(&op.parse().unwrap(), w, h, &g)
+        .iter()
+        .filter(|&&v| v == 255)
+        .count()
 }
 
 #[test]

@@ -28,17 +28,28 @@ pub struct DiscoveryError {
 /// Prefix of graypipe's temporary files, which a walk never picks up.
 pub const TEMP_PREFIX: &str = ".graypipe-";
 
+/// What a walk found: the files, the paths it could not list (failures) and the links it
+/// did not follow because they loop (warnings: nothing below them is missed).
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Files to convert.
+    pub found: Vec<Discovered>,
+    /// Paths that could not be listed.
+    pub errors: Vec<DiscoveryError>,
+    /// Symbolic link loops, reported and not followed.
+    pub loops: Vec<DiscoveryError>,
+}
+
 /// Lists the files under `inputs`. A folder contributes the image files below it (by
 /// extension); a file given directly is taken whatever its extension. Symbolic links are
 /// followed only with `follow_links`, and then loops are reported instead of followed.
-pub fn discover(inputs: &[PathBuf], follow_links: bool) -> (Vec<Discovered>, Vec<DiscoveryError>) {
-    let mut found = Vec::new();
-    let mut errors = Vec::new();
+pub fn discover(inputs: &[PathBuf], follow_links: bool) -> Listing {
+    let mut listing = Listing::default();
     for root in inputs {
         let meta = match std::fs::metadata(root) {
             Ok(m) => m,
             Err(e) => {
-                errors.push(DiscoveryError {
+                listing.errors.push(DiscoveryError {
                     path: root.clone(),
                     reason: crate::error::io_reason(&e),
                 });
@@ -50,23 +61,18 @@ pub fn discover(inputs: &[PathBuf], follow_links: bool) -> (Vec<Discovered>, Vec
                 .file_name()
                 .map(PathBuf::from)
                 .unwrap_or_else(|| root.clone());
-            found.push(Discovered {
+            listing.found.push(Discovered {
                 input: root.clone(),
                 relative: name,
             });
             continue;
         }
-        walk_folder(root, follow_links, &mut found, &mut errors);
+        walk_folder(root, follow_links, &mut listing);
     }
-    (found, errors)
+    listing
 }
 
-fn walk_folder(
-    root: &Path,
-    follow_links: bool,
-    found: &mut Vec<Discovered>,
-    errors: &mut Vec<DiscoveryError>,
-) {
+fn walk_folder(root: &Path, follow_links: bool, listing: &mut Listing) {
     let walker = WalkDir::new(root)
         .follow_links(follow_links)
         .sort_by_file_name();
@@ -77,17 +83,18 @@ fn walk_folder(
                 let path = e
                     .path()
                     .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
-                let reason = if let Some(ancestor) = e.loop_ancestor() {
-                    format!(
+                if let Some(ancestor) = e.loop_ancestor() {
+                    let reason = format!(
                         "symbolic link loop back to {} (not followed)",
                         ancestor.display()
-                    )
-                } else if let Some(io) = e.io_error() {
-                    crate::error::io_reason(io)
+                    );
+                    listing.loops.push(DiscoveryError { path, reason });
                 } else {
-                    e.to_string()
-                };
-                errors.push(DiscoveryError { path, reason });
+                    let reason = e
+                        .io_error()
+                        .map_or_else(|| e.to_string(), crate::error::io_reason);
+                    listing.errors.push(DiscoveryError { path, reason });
+                }
                 continue;
             }
         };
@@ -104,7 +111,7 @@ fn walk_folder(
             .strip_prefix(root)
             .map(Path::to_path_buf)
             .unwrap_or_else(|_| PathBuf::from(entry.file_name()));
-        found.push(Discovered {
+        listing.found.push(Discovered {
             input: entry.into_path(),
             relative,
         });

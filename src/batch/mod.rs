@@ -3,5 +3,5 @@
 pub mod discover;
 pub mod plan;
 
-pub use discover::{discover, Discovered, DiscoveryError};
+pub use discover::{discover, Discovered, DiscoveryError, Listing};
 pub use plan::{plan, Job, Plan, PlanError, PlanOptions};

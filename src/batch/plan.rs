@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
-use super::discover::{discover, Discovered, DiscoveryError};
+use super::discover::{discover, Discovered, DiscoveryError, Listing};
 use crate::codec::{FormatChoice, OutputFormat};
 
 /// Settings that shape the plan.
@@ -42,6 +42,8 @@ pub struct Plan {
     pub skipped: Vec<Job>,
     /// Paths that could not be listed; each counts as a failed file.
     pub discovery_errors: Vec<DiscoveryError>,
+    /// Symbolic link loops that were not followed (warnings only).
+    pub warnings: Vec<DiscoveryError>,
 }
 
 /// A batch refused before any work started.
@@ -145,7 +147,11 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
             });
         }
     }
-    let (found, discovery_errors) = discover(inputs, opts.follow_links);
+    let Listing {
+        found,
+        errors: discovery_errors,
+        loops,
+    } = discover(inputs, opts.follow_links);
 
     let mut by_output: HashMap<PathBuf, Vec<PathBuf>> = HashMap::new();
     let mut order = Vec::new();
@@ -198,5 +204,6 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
         jobs,
         skipped,
         discovery_errors,
+        warnings: loops,
     })
 }

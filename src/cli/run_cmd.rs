@@ -56,6 +56,13 @@ pub fn execute(args: &RunArgs) -> i32 {
             e.reason
         ));
     }
+    for w in &plan.warnings {
+        progress.line(&format!(
+            "graypipe: warning: {}: {}",
+            w.path.display(),
+            w.reason
+        ));
+    }
     let cancel = CancelToken::new();
     let summary = run(
         &plan,
@@ -123,6 +130,9 @@ fn dry_run(plan: &Plan) -> i32 {
             j.input.display(),
             j.output.display()
         );
+    }
+    for w in &plan.warnings {
+        eprintln!("graypipe: warning: {}: {}", w.path.display(), w.reason);
     }
     for e in &plan.discovery_errors {
         eprintln!("graypipe: error: {}: {}", e.path.display(), e.reason);
