@@ -4,7 +4,7 @@ use std::io;
 use std::path::PathBuf;
 
 /// The stage of the pipeline where a file failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     /// Reading the file's bytes.

@@ -6,7 +6,8 @@
 //! - [`codec`]: decoding with `cv2.imread` semantics and limits; encoding.
 //! - [`batch`]: finding input files and naming outputs; refusing unsafe batches.
 //! - [`pipeline`]: the five stages and the staged, rayon and serial engines.
-//! - [`report`]: the run's JSON record and the stderr table.
+//! - [`sweep`]: worker-count sweeps and the Amdahl math, pure functions over timing records.
+//! - [`report`]: the run's JSON record and table; the sweep's table and exports.
 //! - [`cli`]: the command line over all of it.
 //!
 //! One file, no threads:
@@ -25,6 +26,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod report;
 pub mod run;
+pub mod sweep;
 
 pub use pipeline::{convert_file, CancelToken, Engine, EngineConfig, Settings, StageWorkers};
 pub use run::{run, FileStatus, RunSummary};

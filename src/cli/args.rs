@@ -8,6 +8,7 @@ use crate::codec::{DecodeLimits, FormatChoice, PngCompression};
 use crate::ops::{Luma, Operation};
 use crate::pipeline::workers::StageOverrides;
 use crate::pipeline::{Engine, Settings};
+use crate::sweep::spec::{EngineList, WorkerList};
 
 /// Parallel batch grayscale and threshold conversion, pixel-exact with OpenCV.
 #[derive(Debug, Parser)]
@@ -23,6 +24,11 @@ pub struct Cli {
 pub enum Command {
     /// Convert images to gray (and threshold them), mirroring the input tree into DIR.
     Run(RunArgs),
+    /// Run the same job over a range of worker counts (and engines) and print Amdahl-style
+    /// speedup tables, per-stage timings and recommendations.
+    Sweep(SweepArgs),
+    /// Amdahl's law: the theoretical table for a parallel fraction, or a refit of a saved sweep.
+    Amdahl(AmdahlArgs),
 }
 
 /// Luma weights on the command line.
@@ -157,6 +163,83 @@ pub struct RunArgs {
     /// One line per file written.
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+/// `graypipe sweep`.
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// What to convert and how (as for `run`; outputs go to temporary folders).
+    #[command(flatten)]
+    pub job: JobArgs,
+
+    /// Worker counts: a list (1,2,4,8) or an inclusive range (1..8). Default: 1 to the number
+    /// of logical cores.
+    #[arg(short, long, value_name = "LIST")]
+    pub workers: Option<WorkerList>,
+
+    /// Engines to compare, comma-separated (staged, rayon, serial).
+    #[arg(long, value_name = "LIST", default_value = "staged")]
+    pub engine: EngineList,
+
+    /// Uncounted runs of every point first.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub warmup: usize,
+
+    /// Counted runs of every point.
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+
+    /// T1 for the speedups: each engine's own 1-worker run, or the serial engine.
+    #[arg(long, value_enum, default_value = "same")]
+    pub baseline: crate::sweep::Baseline,
+
+    /// Keep the last run's output in DIR (must be empty or absent).
+    #[arg(long, value_name = "DIR")]
+    pub keep_output: Option<PathBuf>,
+
+    /// Write the whole sweep (raw per-run times included) as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub export_json: Option<PathBuf>,
+
+    /// Write the table as CSV.
+    #[arg(long, value_name = "FILE")]
+    pub export_csv: Option<PathBuf>,
+
+    /// Write the table and conclusions as Markdown.
+    #[arg(long, value_name = "FILE")]
+    pub export_markdown: Option<PathBuf>,
+
+    /// Draw speedup against workers (measured, ideal, Amdahl fit) as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+
+    /// No progress line.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `graypipe amdahl`.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["parallel_fraction", "from"])))]
+pub struct AmdahlArgs {
+    /// The parallel fraction P (0 to 1) for the theoretical table.
+    #[arg(short, long, value_name = "P", value_parser = parse_fraction)]
+    pub parallel_fraction: Option<f64>,
+
+    /// Worker counts for the theoretical table.
+    #[arg(short, long, value_name = "LIST", default_value = "1,2,4,8,16,32,64")]
+    pub workers: WorkerList,
+
+    /// Refit a sweep saved with `graypipe sweep --export-json`.
+    #[arg(long, value_name = "SWEEP.json")]
+    pub from: Option<PathBuf>,
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|p| (0.0..=1.0).contains(p))
+        .ok_or_else(|| format!("'{s}' is not a fraction from 0 to 1"))
 }
 
 fn parse_operation(s: &str) -> Result<Operation, String> {

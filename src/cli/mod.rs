@@ -1,8 +1,10 @@
 //! The command line: argument parsing and the commands, a thin layer over the library.
 
+pub mod amdahl_cmd;
 pub mod args;
 pub mod progress;
 pub mod run_cmd;
+pub mod sweep_cmd;
 
 use clap::Parser;
 
@@ -26,5 +28,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Run(args) => run_cmd::execute(&args),
+        Command::Sweep(args) => sweep_cmd::execute(&args),
+        Command::Amdahl(args) => amdahl_cmd::execute(&args),
     }
 }

@@ -6,7 +6,19 @@ use std::str::FromStr;
 use crate::error::Stage;
 
 /// The execution strategy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     /// A pool of threads per stage, joined by bounded channels.
@@ -29,7 +41,7 @@ impl fmt::Display for Engine {
 }
 
 /// Threads for each stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StageWorkers {
     /// Reading file bytes.
     pub read: usize,
@@ -83,6 +95,16 @@ impl StageWorkers {
             *self.slot(stage) = n;
         }
         self
+    }
+}
+
+impl fmt::Display for StageWorkers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "read={},decode={},process={},encode={},write={}",
+            self.read, self.decode, self.process, self.encode, self.write
+        )
     }
 }
 

@@ -1,6 +1,9 @@
-//! Reports of a run: the JSON record (`--report FILE`) and the stderr table.
+//! Reports: a run's JSON record (`--report FILE`) and stderr table; a sweep's text table and
+//! its exports (JSON, CSV, Markdown, SVG plot).
 
+pub mod export;
 pub mod run_json;
+pub mod sweep_table;
 pub mod table;
 
 pub use run_json::RunReport;

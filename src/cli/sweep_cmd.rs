@@ -1,0 +1,88 @@
+//! `graypipe sweep`: run, analyse, print, export.
+
+use std::io::IsTerminal;
+
+use super::args::{logical_cores, SweepArgs};
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::batch::PlanOptions;
+use crate::report::export::{
+    export, CsvExporter, Exporter, JsonExporter, MarkdownExporter, SvgExporter,
+};
+use crate::report::sweep_table::sweep_text;
+use crate::sweep::{run_sweep, SweepPlan};
+
+/// Runs the command; returns the exit status.
+pub fn execute(args: &SweepArgs) -> i32 {
+    let job = &args.job;
+    let workers = args
+        .workers
+        .as_ref()
+        .map_or_else(|| (1..=logical_cores()).collect(), |w| w.0.clone());
+    let plan = SweepPlan {
+        inputs: job.inputs.clone(),
+        plan_options: PlanOptions {
+            format: job.format,
+            follow_links: job.follow_links,
+            skip_existing: false,
+        },
+        settings: job.settings(),
+        engines: args.engine.0.clone(),
+        workers,
+        overrides: job.stage_workers.clone().unwrap_or_default(),
+        queue: job.queue as usize,
+        warmup: args.warmup,
+        repeat: args.repeat as usize,
+        baseline: args.baseline,
+        keep_output: args.keep_output.clone(),
+    };
+    let show = !args.quiet && std::io::stderr().is_terminal();
+    let record = match run_sweep(&plan, &mut |p| {
+        if show {
+            let eta = if p.done > 0 {
+                p.elapsed / p.done as f64 * (p.total - p.done) as f64
+            } else {
+                0.0
+            };
+            eprint!(
+                "\rsweep: run {} of {}, {:.0} s elapsed, ETA {:.0} s   ",
+                p.done, p.total, p.elapsed, eta
+            );
+        }
+    }) {
+        Ok(r) => r,
+        Err(e) => {
+            if show {
+                eprintln!();
+            }
+            eprintln!("graypipe: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if show {
+        eprint!("\r{:70}\r", "");
+    }
+    print!("{}", sweep_text(&record));
+    let exports: [(&Option<std::path::PathBuf>, &dyn Exporter); 4] = [
+        (&args.export_json, &JsonExporter),
+        (&args.export_csv, &CsvExporter),
+        (&args.export_markdown, &MarkdownExporter),
+        (&args.plot, &SvgExporter),
+    ];
+    let mut status = EXIT_OK;
+    for (path, exporter) in exports {
+        if let Some(path) = path {
+            if let Err(e) = export(exporter, &record, path) {
+                eprintln!("graypipe: error: cannot write {}: {e}", path.display());
+                status = EXIT_FAILED;
+            }
+        }
+    }
+    if record
+        .points
+        .iter()
+        .any(|p| p.runs.iter().any(|r| r.failed > 0))
+    {
+        status = EXIT_FAILED;
+    }
+    status
+}
