@@ -30,7 +30,7 @@ fn pipeline(c: &mut Criterion) {
             ..Settings::default()
         };
         let files = plan(
-            &[folder.clone()],
+            std::slice::from_ref(&folder),
             &std::env::temp_dir().join("unused"),
             &PlanOptions::default(),
         )
@@ -60,9 +60,12 @@ fn pipeline(c: &mut Criterion) {
                             let mut total = Duration::ZERO;
                             for _ in 0..iters {
                                 let out = tempfile::tempdir().expect("temp dir");
-                                let batch =
-                                    plan(&[folder.clone()], out.path(), &PlanOptions::default())
-                                        .expect("plan");
+                                let batch = plan(
+                                    std::slice::from_ref(&folder),
+                                    out.path(),
+                                    &PlanOptions::default(),
+                                )
+                                .expect("plan");
                                 let start = Instant::now();
                                 let summary = graypipe::run(
                                     &batch,
