@@ -80,8 +80,10 @@ impl RunSummary {
                 FileStatus::Written(w) => Some(f64::from(w.width) * f64::from(w.height)),
                 _ => None,
             })
+            // + 0.0: an empty float sum is -0.0, which would print as "-0.00".
             .sum::<f64>()
             / 1e6
+            + 0.0
     }
 }
 

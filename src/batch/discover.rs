@@ -14,6 +14,8 @@ pub struct Discovered {
     pub input: PathBuf,
     /// Its path below the folder it was found in (its file name when given directly).
     pub relative: PathBuf,
+    /// The input folder it was found under; None for a file given directly.
+    pub root: Option<PathBuf>,
 }
 
 /// A path that could not be listed; the batch goes on without it.
@@ -64,6 +66,7 @@ pub fn discover(inputs: &[PathBuf], follow_links: bool) -> Listing {
             listing.found.push(Discovered {
                 input: root.clone(),
                 relative: name,
+                root: None,
             });
             continue;
         }
@@ -114,6 +117,7 @@ fn walk_folder(root: &Path, follow_links: bool, listing: &mut Listing) {
         listing.found.push(Discovered {
             input: entry.into_path(),
             relative,
+            root: Some(root.to_path_buf()),
         });
     }
 }

@@ -153,24 +153,44 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
         loops,
     } = discover(inputs, opts.follow_links);
 
+    // Resolving a path costs a system call per component, so each folder is resolved once and
+    // the relative paths below it are joined on.
+    let mut resolved_roots: HashMap<PathBuf, PathBuf> = HashMap::new();
     let mut by_output: HashMap<PathBuf, Vec<PathBuf>> = HashMap::new();
     let mut order = Vec::new();
     let mut jobs = Vec::with_capacity(found.len());
-    for Discovered { input, relative } in found {
+    let mut inputs_resolved = HashSet::with_capacity(found.len());
+    for Discovered {
+        input,
+        relative,
+        root,
+    } in found
+    {
         let format = opts.format.for_input(&input);
-        let output = out_dir.join(relative.with_extension(format.extension()));
-        let key = resolve(&output);
+        let relative_out = relative.with_extension(format.extension());
+        let key = out_resolved.join(&relative_out);
+        let input_key = match root {
+            Some(root) => resolved_roots
+                .entry(root)
+                .or_insert_with_key(|r| resolve(r))
+                .join(&relative),
+            None => resolve(&input),
+        };
+        inputs_resolved.insert(input_key);
         let entry = by_output.entry(key.clone()).or_default();
         if entry.is_empty() {
-            order.push(key);
+            order.push(key.clone());
         }
         entry.push(input.clone());
-        jobs.push(Job {
-            index: 0,
-            input,
-            output,
-            format,
-        });
+        jobs.push((
+            key,
+            Job {
+                index: 0,
+                input,
+                output: out_dir.join(relative_out),
+                format,
+            },
+        ));
     }
     let collisions: Vec<(PathBuf, Vec<PathBuf>)> = order
         .iter()
@@ -184,15 +204,15 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
     if !collisions.is_empty() {
         return Err(PlanError::Collisions(collisions));
     }
-    let inputs_resolved: HashSet<PathBuf> = jobs.iter().map(|j| resolve(&j.input)).collect();
     let overwritten: Vec<PathBuf> = jobs
         .iter()
-        .filter(|j| inputs_resolved.contains(&resolve(&j.output)))
-        .map(|j| j.input.clone())
+        .filter(|(key, _)| inputs_resolved.contains(key))
+        .map(|(_, j)| j.input.clone())
         .collect();
     if !overwritten.is_empty() {
         return Err(PlanError::OverwritesInput(overwritten));
     }
+    let jobs: Vec<Job> = jobs.into_iter().map(|(_, j)| j).collect();
 
     let (skipped, mut jobs): (Vec<Job>, Vec<Job>) = jobs
         .into_iter()

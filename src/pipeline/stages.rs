@@ -140,11 +140,6 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<u64, String> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create folder {}: {}", dir.display(), io_reason(&e)))?;
-    if path.is_dir() {
-        return Err(format!("output {} is an existing folder", path.display()));
-    }
     let mut builder = tempfile::Builder::new();
     builder
         .prefix(crate::batch::discover::TEMP_PREFIX)
@@ -155,7 +150,17 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<u64, String> {
         // Ordinary file permissions (less the umask), not tempfile's private 0600.
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let mut tmp = builder.tempfile_in(dir).map_err(|e| {
+    // The folder usually exists already: only create it when the first attempt says so.
+    let mut tmp = match builder.tempfile_in(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                format!("cannot create folder {}: {}", dir.display(), io_reason(&e))
+            })?;
+            builder.tempfile_in(dir)
+        }
+        other => other,
+    }
+    .map_err(|e| {
         format!(
             "cannot create a file in {}: {}",
             dir.display(),
@@ -166,12 +171,15 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<u64, String> {
         .and_then(|_| tmp.flush())
         .map_err(|e| format!("cannot write {}: {}", path.display(), io_reason(&e)))?;
     // On error the temporary file is removed when `tmp` drops.
-    tmp.persist(path).map_err(|e| {
-        format!(
+    tmp.persist(path).map_err(|e| match e.error.kind() {
+        std::io::ErrorKind::IsADirectory | std::io::ErrorKind::DirectoryNotEmpty => {
+            format!("output {} is an existing folder", path.display())
+        }
+        _ => format!(
             "cannot rename into {}: {}",
             path.display(),
             io_reason(&e.error)
-        )
+        ),
     })?;
     Ok(bytes.len() as u64)
 }
