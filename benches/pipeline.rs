@@ -49,7 +49,7 @@ fn pipeline(c: &mut Criterion) {
                 }
                 let config = EngineConfig {
                     engine,
-                    workers: StageWorkers::compute(workers),
+                    workers: StageWorkers::uniform(workers),
                     queue: 8,
                 };
                 group.bench_with_input(

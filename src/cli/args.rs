@@ -135,8 +135,8 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "staged")]
     pub engine: Engine,
 
-    /// Threads for the compute stages (decode, process, encode), or the rayon pool size.
-    /// Default: the number of logical cores.
+    /// Threads for each stage of the staged engine (the compute stages, and read and write
+    /// unless --stage-workers sets them), or the rayon pool size. Default: logical cores.
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub workers: Option<u32>,
 
@@ -196,6 +196,11 @@ pub struct SweepArgs {
     /// Keep the last run's output in DIR (must be empty or absent).
     #[arg(long, value_name = "DIR")]
     pub keep_output: Option<PathBuf>,
+
+    /// Make each run's temporary output folder inside DIR (default: the system's temporary
+    /// folder). A RAM disk such as /dev/shm takes the disk out of the measurement.
+    #[arg(long, value_name = "DIR")]
+    pub scratch: Option<PathBuf>,
 
     /// Write the whole sweep (raw per-run times included) as JSON.
     #[arg(long, value_name = "FILE")]

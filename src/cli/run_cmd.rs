@@ -31,7 +31,7 @@ pub fn execute(args: &RunArgs) -> i32 {
     let settings = job.settings();
     let n = args.workers.map_or_else(logical_cores, |w| w as usize);
     let workers =
-        StageWorkers::compute(n).with_overrides(&job.stage_workers.clone().unwrap_or_default());
+        StageWorkers::uniform(n).with_overrides(&job.stage_workers.clone().unwrap_or_default());
     let config = EngineConfig {
         engine: args.engine,
         workers,

@@ -34,6 +34,7 @@ pub fn execute(args: &SweepArgs) -> i32 {
         repeat: args.repeat as usize,
         baseline: args.baseline,
         keep_output: args.keep_output.clone(),
+        scratch: args.scratch.clone(),
     };
     let show = !args.quiet && std::io::stderr().is_terminal();
     let record = match run_sweep(&plan, &mut |p| {

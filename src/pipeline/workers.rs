@@ -57,14 +57,14 @@ pub struct StageWorkers {
 
 impl StageWorkers {
     /// `n` workers for each compute stage (decode, process, encode), one reader and one writer.
-    pub fn compute(n: usize) -> Self {
+    pub fn uniform(n: usize) -> Self {
         let n = n.max(1);
         Self {
-            read: 1,
+            read: n,
             decode: n,
             process: n,
             encode: n,
-            write: 1,
+            write: n,
         }
     }
 
@@ -149,7 +149,7 @@ mod tests {
     #[test]
     fn overrides_parse_and_apply() {
         let o: StageOverrides = "read=2, write=3".parse().unwrap();
-        let w = StageWorkers::compute(4).with_overrides(&o);
+        let w = StageWorkers::uniform(4).with_overrides(&o);
         assert_eq!(
             (w.read, w.decode, w.process, w.encode, w.write),
             (2, 4, 4, 4, 3)

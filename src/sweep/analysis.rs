@@ -396,7 +396,7 @@ mod tests {
         PointSamples {
             engine,
             workers: n,
-            stage_workers: StageWorkers::compute(n),
+            stage_workers: StageWorkers::uniform(n),
             runs: walls
                 .iter()
                 .map(|&w| RunSample {
