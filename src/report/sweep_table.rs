@@ -73,13 +73,18 @@ pub fn conclusions(e: &EngineSummary, rows: &[PointRow]) -> Vec<String> {
         Some(f) => {
             let r2 = opt(f.r_squared, |r| format!("{r:.4}"));
             let ceiling = opt(e.ceiling, |c| format!("{c:.1}x"));
+            let ceiling = if e.ceiling.is_none() {
+                "unbounded".to_string()
+            } else {
+                ceiling
+            };
             let preds: Vec<String> = e
                 .predictions
                 .iter()
                 .map(|p| format!("{}: {:.2}x", p.workers, p.speedup))
                 .collect();
             out.push(format!(
-                "{}: T1 = {} s ({baseline}); parallel fraction P = {:.4}{} (R^2 {r2}, rmse {:.3}); ceiling 1/(1-P) = {ceiling}; predicted {}",
+                "{}: T1 = {} s ({baseline}); parallel fraction P = {:.4}{} over min(n, cores) processors (R^2 {r2}, rmse {:.3}); ceiling 1/(1-P) = {ceiling}; predicted {}",
                 e.engine,
                 secs(e.baseline_seconds),
                 f.parallel_fraction,

@@ -74,7 +74,7 @@ pub struct PointRow {
     pub efficiency: f64,
     /// Karp-Flatt serial fraction; None at n = 1.
     pub karp_flatt: Option<f64>,
-    /// Speedup the engine's Amdahl fit predicts at this n.
+    /// Speedup the engine's Amdahl fit predicts at this n (on min(n, cores) processors).
     pub amdahl_speedup: Option<f64>,
     /// Share of summed busy time per stage (read..write), median run.
     pub stage_share: [f64; 5],
@@ -91,11 +91,11 @@ pub struct EngineSummary {
     pub baseline: Baseline,
     /// T1, median seconds.
     pub baseline_seconds: f64,
-    /// The Amdahl fit (None with no point above n = 1).
+    /// The Amdahl fit over min(n, logical cores) processors (None with no point above one).
     pub fit: Option<AmdahlFit>,
     /// 1 / (1 - P); None when unbounded or unfitted.
     pub ceiling: Option<f64>,
-    /// Predicted speedups at 2x, 4x and 8x the largest n measured.
+    /// Predicted speedups at 2x, 4x and 8x the largest n measured, given that many cores.
     pub predictions: Vec<Prediction>,
     /// The smallest n within 5% of the best throughput.
     pub recommended_workers: usize,
@@ -298,17 +298,20 @@ pub fn analyse(
             });
         }
         issues.report(engine, logical_cores, &mut warnings);
+        // Amdahl's n is processors: workers beyond the cores add none, so the fit and its
+        // predictions use min(n, cores).
+        let processors = |n: usize| n.min(logical_cores.max(1)) as f64;
         let fit = amdahl::fit(
             &engine_rows
                 .iter()
-                .map(|r| (r.workers as f64, r.speedup))
+                .map(|r| (processors(r.workers), r.speedup))
                 .collect::<Vec<_>>(),
         );
         if let Some(f) = &fit {
             for r in &mut engine_rows {
                 r.amdahl_speedup = Some(amdahl::amdahl_speedup(
                     f.parallel_fraction,
-                    r.workers as f64,
+                    processors(r.workers),
                 ));
             }
             if f.clamped {
@@ -482,6 +485,22 @@ mod tests {
             .iter()
             .all(|e| e.baseline == Baseline::Serial && e.baseline_seconds == 1.0));
         assert!((a.rows[0].speedup - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn workers_beyond_the_cores_count_as_the_cores_in_the_fit() {
+        // Perfect scaling to 2 cores, flat after: P = 1 on 2 processors, not a poor fit.
+        let pts = vec![
+            point(Engine::Rayon, 1, &[2.0]),
+            point(Engine::Rayon, 2, &[1.0]),
+            point(Engine::Rayon, 4, &[1.0]),
+            point(Engine::Rayon, 6, &[1.0]),
+        ];
+        let a = analyse(&pts, Baseline::Same, None, 2);
+        let f = a.engines[0].fit.unwrap();
+        assert!((f.parallel_fraction - 1.0).abs() < 1e-12, "{f:?}");
+        assert!((a.rows[3].amdahl_speedup.unwrap() - 2.0).abs() < 1e-12);
+        assert!((a.rows[3].efficiency - 2.0 / 6.0).abs() < 1e-12);
     }
 
     #[test]
