@@ -38,8 +38,18 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Result<(), Box<dyn std::error
         .x_label_area_size(44)
         .y_label_area_size(56)
         .build_cartesian_2d(0.5f64..max_n + 0.5, 0f64..top)?;
+    let whole = |x: &f64| {
+        if (x - x.round()).abs() < 1e-9 {
+            format!("{x:.0}")
+        } else {
+            String::new()
+        }
+    };
     chart
         .configure_mesh()
+        .x_labels(max_n as usize + 2)
+        .x_label_formatter(&whole)
+        .disable_x_mesh()
         .x_desc("workers n")
         .y_desc("speedup S = T1 / Tn")
         .draw()?;
@@ -73,13 +83,18 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Result<(), Box<dyn std::error
             .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
         if let Some(f) = e.fit {
             let p = f.parallel_fraction;
+            // The fit counts min(n, cores) processors, so the curve flattens at the cores.
+            let cores = record.machine.logical_cores.max(1) as f64;
             let curve = (0..=400).map(|k| {
                 let n = 1.0 + (max_n - 1.0) * k as f64 / 400.0;
-                (n, crate::sweep::amdahl::amdahl_speedup(p, n))
+                (n, crate::sweep::amdahl::amdahl_speedup(p, n.min(cores)))
             });
             chart
                 .draw_series(LineSeries::new(curve, color.stroke_width(2)))?
-                .label(format!("{} Amdahl fit, P = {:.3}", e.engine, p))
+                .label(format!(
+                    "{} Amdahl fit, P = {:.3} ({} cores)",
+                    e.engine, p, cores
+                ))
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
                 });
