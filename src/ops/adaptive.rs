@@ -1,6 +1,7 @@
 //! Adaptive threshold (`cv2.adaptiveThreshold`): each pixel is compared with a local mean of
 //! its `block` x `block` neighbourhood, borders replicating the edge pixel.
 
+use super::simd::avx2_dispatch;
 use super::threshold::saturate_u8;
 use super::GrayView;
 
@@ -17,7 +18,8 @@ pub enum AdaptiveMethod {
 /// Thresholds `src` against its local mean: with `inverse` false a pixel becomes `maxval` when
 /// `x - mean > -ceil(c)` (OpenCV's `THRESH_BINARY`), with `inverse` true when
 /// `x - mean <= -floor(c)` (`THRESH_BINARY_INV`). `block` must be odd and greater than 1 (the
-/// caller validates; an invalid block is rounded up to the next valid one here).
+/// caller validates; an invalid block is rounded up to the next valid one here). `out` is
+/// resized to fit.
 pub fn adaptive_threshold(
     src: GrayView<'_>,
     maxval: f64,
@@ -29,27 +31,28 @@ pub fn adaptive_threshold(
 ) {
     let block = if block < 3 { 3 } else { block | 1 };
     out.clear();
-    if maxval < 0.0 {
-        out.resize(src.data.len(), 0);
+    out.resize(src.data.len(), 0);
+    if maxval < 0.0 || src.data.is_empty() {
         return;
     }
+    let cmp = Compare {
+        maxval: saturate_u8(maxval),
+        // Clamped so that x + d stays exact in every integer type used below.
+        d: (if inverse { c.floor() } else { c.ceil() }).clamp(-1024.0, 1024.0) as i32,
+        inverse,
+    };
     match method {
-        AdaptiveMethod::Mean => box_mean(src, block, out),
-        AdaptiveMethod::Gaussian => gaussian_mean(src, block, out),
+        AdaptiveMethod::Mean => mean_threshold(src, block, cmp, out),
+        AdaptiveMethod::Gaussian => gaussian_threshold(src, block, cmp, out),
     }
-    let m = saturate_u8(maxval);
-    let d = if inverse { c.floor() } else { c.ceil() };
-    // table[x - mean + 255] gives the output; d is clamped so the comparison stays exact.
-    let d = d.clamp(-1024.0, 1024.0) as i32;
-    let mut table = [0u8; 511];
-    for (i, v) in table.iter_mut().enumerate() {
-        let diff = i as i32 - 255;
-        let on = if inverse { diff <= -d } else { diff > -d };
-        *v = if on { m } else { 0 };
-    }
-    for (mean, &x) in out.iter_mut().zip(src.data) {
-        *mean = table[(x as usize + 255) - *mean as usize];
-    }
+}
+
+/// The final comparison `x - mean > -d` (or `<= -d` when inverse).
+#[derive(Clone, Copy)]
+struct Compare {
+    maxval: u8,
+    d: i32,
+    inverse: bool,
 }
 
 /// Index `i` clamped into `0..len`: the replicated border.
@@ -58,43 +61,84 @@ fn clamp_index(i: isize, len: usize) -> usize {
     i.clamp(0, len as isize - 1) as usize
 }
 
-/// Rounded box mean `(2S + b^2) div (2 b^2)` of every pixel's window, into `out`.
-fn box_mean(src: GrayView<'_>, block: usize, out: &mut Vec<u8>) {
+/// Adaptive mean without a division per pixel. With the window sum `S`, `N = 2S + b^2` and
+/// `D = 2b^2`, the rounded mean is `m = N div D`, and `x - m > -d` is `m < x + d`, which for
+/// integers is `N < (x + d) D`. Columns are summed by a sliding window down the picture, rows
+/// by a sliding window along each row: O(1) per pixel whatever the block.
+fn mean_threshold(src: GrayView<'_>, block: usize, cmp: Compare, out: &mut [u8]) {
     let (w, h) = (src.width, src.height);
-    let r = (block / 2) as isize;
-    let mut row_sums = vec![0u32; w * h];
-    for (row, sums) in src.data.chunks_exact(w).zip(row_sums.chunks_exact_mut(w)) {
-        let mut s: u32 = (-r..=r).map(|i| row[clamp_index(i, w)] as u32).sum();
-        sums[0] = s;
-        for x in 1..w as isize {
-            s += row[clamp_index(x + r, w)] as u32;
-            s -= row[clamp_index(x - 1 - r, w)] as u32;
-            sums[x as usize] = s;
-        }
+    let r = block / 2;
+    let area = (block * block) as i64;
+    let row = |y: isize| &src.data[clamp_index(y, h) * w..][..w];
+    let mut cols: Vec<u32> = vec![0; w];
+    for i in -(r as isize)..=r as isize {
+        add_row(&mut cols, row(i));
     }
-    let area2 = 2 * (block as u64) * (block as u64);
-    let half = area2 / 2;
-    let mut col: Vec<u64> = vec![0; w];
-    for i in -r..=r {
-        let y = clamp_index(i, h);
-        for (c, &s) in col.iter_mut().zip(&row_sums[y * w..(y + 1) * w]) {
-            *c += s as u64;
-        }
-    }
-    out.resize(w * h, 0);
+    let mut padded: Vec<u32> = vec![0; w + 2 * r];
+    let mut sums: Vec<f64> = vec![0.0; w];
     for y in 0..h {
         if y > 0 {
-            let add = clamp_index(y as isize + r, h) * w;
-            let sub = clamp_index(y as isize - 1 - r, h) * w;
-            for (x, c) in col.iter_mut().enumerate() {
-                *c = *c + row_sums[add + x] as u64 - row_sums[sub + x] as u64;
-            }
+            slide_cols(
+                &mut cols,
+                row((y + r) as isize),
+                row(y as isize - 1 - r as isize),
+            );
         }
-        for (o, &c) in out[y * w..(y + 1) * w].iter_mut().zip(&col) {
-            *o = ((2 * c + half) / area2) as u8;
+        padded[..r].fill(cols[0]);
+        padded[r + w..].fill(cols[w - 1]);
+        padded[r..r + w].copy_from_slice(&cols);
+        // Window sums along the row: one add and one subtract per pixel.
+        let mut s: u64 = padded[..block - 1].iter().map(|&v| v as u64).sum();
+        for (x, out_sum) in sums.iter_mut().enumerate() {
+            s += padded[x + block - 1] as u64;
+            *out_sum = (2 * s) as f64 + area as f64;
+            s -= padded[x] as u64;
         }
+        let (src_row, out_row) = (row(y as isize), &mut out[y * w..(y + 1) * w]);
+        mean_compare(
+            &sums,
+            src_row,
+            out_row,
+            cmp.d,
+            2.0 * area as f64,
+            cmp.maxval,
+            cmp.inverse,
+        );
     }
 }
+
+/// `N < (x + d) D`, or `N >= (x + d) D` when inverse; every value is an integer below 2^53,
+/// so f64 holds them exactly and the compare vectorises.
+#[inline(always)]
+fn mean_compare_impl(
+    n: &[f64],
+    src: &[u8],
+    out: &mut [u8],
+    d: i32,
+    big_d: f64,
+    maxval: u8,
+    inverse: bool,
+) {
+    for ((o, &n), &x) in out.iter_mut().zip(n).zip(src) {
+        let lim = (x as i32 + d) as f64 * big_d;
+        let on = if inverse { n >= lim } else { n < lim };
+        *o = if on { maxval } else { 0 };
+    }
+}
+avx2_dispatch!(fn mean_compare(n: &[f64], src: &[u8], out: &mut [u8], d: i32, big_d: f64, maxval: u8, inverse: bool) => mean_compare_impl);
+
+#[inline(always)]
+fn add_row_impl(cols: &mut [u32], add: &[u8]) {
+    cols.iter_mut().zip(add).for_each(|(c, &a)| *c += a as u32);
+}
+#[inline(always)]
+fn slide_cols_impl(cols: &mut [u32], add: &[u8], sub: &[u8]) {
+    for ((c, &a), &s) in cols.iter_mut().zip(add).zip(sub) {
+        *c = *c + a as u32 - s as u32;
+    }
+}
+avx2_dispatch!(fn add_row(cols: &mut [u32], add: &[u8]) => add_row_impl);
+avx2_dispatch!(fn slide_cols(cols: &mut [u32], add: &[u8], sub: &[u8]) => slide_cols_impl);
 
 /// OpenCV's Gaussian kernel for `block` taps with sigma derived from the size, as f32 weights.
 pub fn gaussian_kernel(block: usize) -> Vec<f32> {
@@ -129,66 +173,235 @@ pub fn gaussian_kernel(block: usize) -> Vec<f32> {
     k
 }
 
-/// Separable Gaussian mean, rows first then columns (centre tap first, then symmetric pairs),
-/// in f64 over the f32 weights, rounded half to even.
-fn gaussian_mean(src: GrayView<'_>, block: usize, out: &mut Vec<u8>) {
+/// Separable Gaussian mean then the comparison, row by row.
+///
+/// Rows: `R(x) = sum k[i] p(x - r + i)` in f64. Every product of an f32 weight and an 8-bit
+/// value is exact in f64, and so is every partial sum (all are multiples of the smallest
+/// weight's unit in the last place and below 2^53 of them), so the row pass is exact in any
+/// order: it is computed symmetrically, `k[r] p(x) + sum k[r+i] (p(x+i) + p(x-i))`.
+/// Columns: `k[r] R(y) + sum_{i=1..r} k[r+i] (R(y+i) + R(y-i))`, in exactly this order, since
+/// these products do round. Each output is rounded half to even and clamped. Only `block` rows
+/// of `R` are kept, in a ring.
+fn gaussian_threshold(src: GrayView<'_>, block: usize, cmp: Compare, out: &mut [u8]) {
     let (w, h) = (src.width, src.height);
     let r = block / 2;
     let k: Vec<f64> = gaussian_kernel(block).into_iter().map(f64::from).collect();
-    let mut rows = vec![0f64; w * h];
-    for (row, acc) in src.data.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
-        for (x, a) in acc.iter_mut().enumerate() {
-            let mut s = 0.0;
-            for (i, &ki) in k.iter().enumerate() {
-                s += ki * row[clamp_index(x as isize - r as isize + i as isize, w)] as f64;
-            }
-            *a = s;
-        }
-    }
-    out.resize(w * h, 0);
+    let slots = block.min(h);
+    let mut ring = vec![0f64; slots * w];
+    let mut padded = vec![0f64; w + 2 * r];
+    let mut acc = vec![0f64; w.min(STRIP)];
+    let mut next = 0usize; // next source row whose R is not in the ring yet
     for y in 0..h {
-        let centre = &rows[y * w..(y + 1) * w];
-        let o = &mut out[y * w..(y + 1) * w];
-        let mut acc: Vec<f64> = centre.iter().map(|&v| k[r] * v).collect();
-        for i in 1..=r {
-            let dn = clamp_index(y as isize + i as isize, h) * w;
-            let up = clamp_index(y as isize - i as isize, h) * w;
-            let ki = k[r + i];
-            for (x, a) in acc.iter_mut().enumerate() {
-                *a += ki * (rows[dn + x] + rows[up + x]);
+        let last = (y + r).min(h - 1);
+        while next <= last {
+            let row = &src.data[next * w..(next + 1) * w];
+            pad_row(row, r, &mut padded);
+            let slot = next % slots;
+            let dst = &mut ring[slot * w..(slot + 1) * w];
+            // Strips keep the rows being combined in L1 whatever the width.
+            for (s, d) in dst.chunks_mut(STRIP).enumerate() {
+                gauss_row(&padded[s * STRIP..], &k, d);
             }
+            next += 1;
         }
-        for (o, a) in o.iter_mut().zip(acc) {
-            *o = saturate_u8(a);
+        let rows: Vec<&[f64]> = (0..block)
+            .map(|j| {
+                let s = clamp_index(y as isize + j as isize - r as isize, h) % slots;
+                &ring[s * w..(s + 1) * w]
+            })
+            .collect();
+        let (src_row, out_row) = (&src.data[y * w..(y + 1) * w], &mut out[y * w..(y + 1) * w]);
+        for start in (0..w).step_by(STRIP) {
+            let end = (start + STRIP).min(w);
+            let acc = &mut acc[..end - start];
+            gauss_col(&rows, &k, start, acc);
+            compare_row(
+                acc,
+                &src_row[start..end],
+                &mut out_row[start..end],
+                cmp.d,
+                cmp.maxval,
+                cmp.inverse,
+            );
         }
     }
 }
+
+/// Elements per strip of the Gaussian's passes: 4 KiB of f64, so the handful of rows combined
+/// at once stay in L1.
+const STRIP: usize = 512;
+
+/// `row` as f64 with `r` replicated pixels on each side.
+fn pad_row(row: &[u8], r: usize, padded: &mut [f64]) {
+    let w = row.len();
+    padded[..r].fill(row[0] as f64);
+    padded[r + w..].fill(row[w - 1] as f64);
+    to_f64(row, &mut padded[r..r + w]);
+}
+
+#[inline(always)]
+fn to_f64_impl(src: &[u8], dst: &mut [f64]) {
+    dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s as f64);
+}
+avx2_dispatch!(fn to_f64(src: &[u8], dst: &mut [f64]) => to_f64_impl);
+
+/// Lanes per register block: four AVX2 vectors of f64, enough independent sums to hide the
+/// adder's latency.
+const LANES: usize = 16;
+
+#[inline(always)]
+fn gauss_row_impl(padded: &[f64], k: &[f64], out: &mut [f64]) {
+    // `padded` starts `r` pixels left of `out`'s first pixel. Each block of LANES outputs is
+    // summed in registers over all taps, then stored once.
+    let r = k.len() / 2;
+    let w = out.len();
+    let blocks = w / LANES;
+    for blk in 0..blocks {
+        let x0 = blk * LANES;
+        let mut acc = [0f64; LANES];
+        let centre = &padded[x0 + r..x0 + r + LANES];
+        for l in 0..LANES {
+            acc[l] = k[r] * centre[l];
+        }
+        for i in 1..=r {
+            let ki = k[r + i];
+            let right = &padded[x0 + r + i..x0 + r + i + LANES];
+            let left = &padded[x0 + r - i..x0 + r - i + LANES];
+            for l in 0..LANES {
+                acc[l] += ki * (right[l] + left[l]);
+            }
+        }
+        out[x0..x0 + LANES].copy_from_slice(&acc);
+    }
+    for x in blocks * LANES..w {
+        let mut a = k[r] * padded[x + r];
+        for i in 1..=r {
+            a += k[r + i] * (padded[x + r + i] + padded[x + r - i]);
+        }
+        out[x] = a;
+    }
+}
+
+/// Column pass over `rows` (the 2r+1 rows around the output row, top to bottom), in the fixed
+/// order centre, then pairs (below + above) outwards.
+#[inline(always)]
+fn gauss_col_impl(rows: &[&[f64]], k: &[f64], start: usize, acc: &mut [f64]) {
+    let r = k.len() / 2;
+    let w = acc.len();
+    let blocks = w / LANES;
+    for blk in 0..blocks {
+        let x0 = start + blk * LANES;
+        let mut a = [0f64; LANES];
+        let centre = &rows[r][x0..x0 + LANES];
+        for l in 0..LANES {
+            a[l] = k[r] * centre[l];
+        }
+        for i in 1..=r {
+            let ki = k[r + i];
+            let (down, up) = (&rows[r + i][x0..x0 + LANES], &rows[r - i][x0..x0 + LANES]);
+            for l in 0..LANES {
+                a[l] += ki * (down[l] + up[l]);
+            }
+        }
+        acc[blk * LANES..(blk + 1) * LANES].copy_from_slice(&a);
+    }
+    for (j, out) in acc.iter_mut().enumerate().skip(blocks * LANES) {
+        let x = start + j;
+        let mut a = k[r] * rows[r][x];
+        for i in 1..=r {
+            a += k[r + i] * (rows[r + i][x] + rows[r - i][x]);
+        }
+        *out = a;
+    }
+}
+
+#[inline(always)]
+fn compare_row_impl(acc: &[f64], src: &[u8], out: &mut [u8], d: i32, maxval: u8, inverse: bool) {
+    // x - m > -d is m < x + d; kept in f64 (m is integer-valued after rounding) so that no
+    // float-to-int conversion stands in the way of vectorising.
+    for ((o, &a), &x) in out.iter_mut().zip(acc).zip(src) {
+        let m = a.round_ties_even().clamp(0.0, 255.0);
+        let lim = (x as i32 + d) as f64;
+        let on = if inverse { m >= lim } else { m < lim };
+        *o = if on { maxval } else { 0 };
+    }
+}
+avx2_dispatch!(fn gauss_row(padded: &[f64], k: &[f64], out: &mut [f64]) => gauss_row_impl);
+avx2_dispatch!(fn gauss_col(rows: &[&[f64]], k: &[f64], start: usize, acc: &mut [f64]) => gauss_col_impl);
+avx2_dispatch!(fn compare_row(acc: &[f64], src: &[u8], out: &mut [u8], d: i32, maxval: u8, inverse: bool) => compare_row_impl);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn run(w: usize, h: usize, data: &[u8], method: AdaptiveMethod, block: usize) -> Vec<u8> {
+    fn run(
+        w: usize,
+        h: usize,
+        data: &[u8],
+        method: AdaptiveMethod,
+        block: usize,
+        c: f64,
+        inverse: bool,
+    ) -> Vec<u8> {
         let mut out = Vec::new();
         let view = GrayView::new(w, h, data).unwrap();
-        adaptive_threshold(view, 255.0, method, false, block, 2.0, &mut out);
+        adaptive_threshold(view, 255.0, method, inverse, block, c, &mut out);
         out
     }
 
-    /// Naive reference for the box mean, straight from the definition.
-    fn naive_mean(w: usize, h: usize, data: &[u8], block: usize) -> Vec<u8> {
+    /// The definition, computed the slow way: the rounded box mean with a division, or the
+    /// Gaussian with rows summed in order, all in f64, then the comparison.
+    fn reference(
+        w: usize,
+        h: usize,
+        p: &[u8],
+        method: AdaptiveMethod,
+        block: usize,
+        c: f64,
+        inverse: bool,
+    ) -> Vec<u8> {
         let r = (block / 2) as isize;
+        let at = |x: isize, y: isize| p[clamp_index(y, h) * w + clamp_index(x, w)];
+        let k: Vec<f64> = gaussian_kernel(block).into_iter().map(f64::from).collect();
+        let rows: Vec<f64> = (0..h as isize)
+            .flat_map(|y| {
+                let k = &k;
+                (0..w as isize).map(move |x| {
+                    let mut s = 0.0;
+                    for (i, &ki) in k.iter().enumerate() {
+                        s += ki * at(x - r + i as isize, y) as f64;
+                    }
+                    s
+                })
+            })
+            .collect();
+        let d = if inverse { c.floor() } else { c.ceil() } as i32;
         let mut out = vec![0u8; w * h];
         for y in 0..h as isize {
             for x in 0..w as isize {
-                let mut s = 0u64;
-                for dy in -r..=r {
-                    for dx in -r..=r {
-                        s += data[clamp_index(y + dy, h) * w + clamp_index(x + dx, w)] as u64;
+                let m = match method {
+                    AdaptiveMethod::Mean => {
+                        let mut s = 0u64;
+                        for dy in -r..=r {
+                            for dx in -r..=r {
+                                s += at(x + dx, y + dy) as u64;
+                            }
+                        }
+                        let b2 = (block * block) as u64;
+                        ((2 * s + b2) / (2 * b2)) as i32
                     }
-                }
-                let b2 = (block * block) as u64;
-                out[(y as usize) * w + x as usize] = ((2 * s + b2) / (2 * b2)) as u8;
+                    AdaptiveMethod::Gaussian => {
+                        let row = |yy: isize| rows[clamp_index(yy, h) * w + x as usize];
+                        let mut a = k[r as usize] * row(y);
+                        for i in 1..=r {
+                            a += k[(r + i) as usize] * (row(y + i) + row(y - i));
+                        }
+                        saturate_u8(a) as i32
+                    }
+                };
+                let diff = at(x, y) as i32 - m;
+                let on = if inverse { diff <= -d } else { diff > -d };
+                out[(y as usize) * w + x as usize] = if on { 255 } else { 0 };
             }
         }
         out
@@ -204,14 +417,29 @@ mod tests {
             .collect()
     }
 
+    /// Smooth data, where the mean sits near each pixel and the comparison is decided by C.
+    fn smooth(w: usize, h: usize) -> Vec<u8> {
+        (0..w * h)
+            .map(|i| (((i % w) * 7 + (i / w) * 3) % 256) as u8)
+            .collect()
+    }
+
     #[test]
-    fn running_box_mean_equals_naive_on_thin_and_small_images() {
-        for (w, h) in [(1, 1), (1, 9), (9, 1), (5, 4), (17, 13)] {
-            let data = noise(w * h, (w * 31 + h) as u32);
-            for block in [3, 5, 11, 31] {
-                let mut got = Vec::new();
-                box_mean(GrayView::new(w, h, &data).unwrap(), block, &mut got);
-                assert_eq!(got, naive_mean(w, h, &data, block), "{w}x{h} block {block}");
+    fn fast_paths_equal_the_definition_on_thin_small_and_odd_images() {
+        for (w, h) in [(1, 1), (1, 9), (9, 1), (5, 4), (17, 13), (40, 31)] {
+            for data in [noise(w * h, (w * 31 + h) as u32), smooth(w, h)] {
+                for block in [3, 5, 7, 9, 11, 31, 51] {
+                    for method in [AdaptiveMethod::Mean, AdaptiveMethod::Gaussian] {
+                        for (c, inverse) in [(2.0, false), (-3.5, false), (0.0, true), (2.5, true)]
+                        {
+                            assert_eq!(
+                                run(w, h, &data, method, block, c, inverse),
+                                reference(w, h, &data, method, block, c, inverse),
+                                "{w}x{h} {method:?} block {block} C {c} inverse {inverse}"
+                            );
+                        }
+                    }
+                }
             }
         }
     }
@@ -219,7 +447,7 @@ mod tests {
     #[test]
     fn constant_image_is_all_on_for_positive_c() {
         for method in [AdaptiveMethod::Mean, AdaptiveMethod::Gaussian] {
-            assert_eq!(run(4, 3, &[77; 12], method, 3), vec![255; 12]);
+            assert_eq!(run(4, 3, &[77; 12], method, 3, 2.0, false), vec![255; 12]);
         }
     }
 

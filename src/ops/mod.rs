@@ -8,6 +8,7 @@ pub mod gray;
 pub mod histogram;
 pub mod operation;
 pub mod otsu;
+mod simd;
 pub mod threshold;
 pub mod triangle;
 

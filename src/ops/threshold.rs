@@ -1,6 +1,7 @@
 //! Fixed-level threshold (`cv2.threshold` on 8-bit data).
 
 use super::operation::ThresholdType;
+use super::simd::avx2_dispatch;
 
 /// Round half to even then clamp to 0..=255: OpenCV's `saturate_cast<uchar>(double)`.
 pub fn saturate_u8(v: f64) -> u8 {
@@ -78,20 +79,60 @@ fn out_of_range(x: u8, below: bool, m: u8, kind: ThresholdType) -> u8 {
     }
 }
 
-/// Applies a fixed threshold to `src`, writing into `out` (cleared first).
+/// Applies a fixed threshold to `src`, writing into `out` (resized to fit).
 pub fn threshold(src: &[u8], thresh: f64, maxval: f64, kind: ThresholdType, out: &mut Vec<u8>) {
-    let table = threshold_table(thresh, maxval, kind);
     out.clear();
-    out.extend(src.iter().map(|&x| table[x as usize]));
+    out.extend_from_slice(src);
+    threshold_in_place(out, thresh, maxval, kind);
 }
 
-/// Applies a fixed threshold to `data` in place.
+/// Applies a fixed threshold to `data` in place. In-range levels take a vectorised
+/// compare-and-select per type; the rare out-of-range ones a lookup table with the same rules.
 pub fn threshold_in_place(data: &mut [u8], thresh: f64, maxval: f64, kind: ThresholdType) {
-    let table = threshold_table(thresh, maxval, kind);
-    for x in data {
-        *x = table[*x as usize];
+    let t = thresh.floor();
+    if !(0.0..255.0).contains(&t) {
+        let table = threshold_table(thresh, maxval, kind);
+        for x in data {
+            *x = table[*x as usize];
+        }
+        return;
+    }
+    let (t, m) = (t as u8, saturate_u8(maxval));
+    match kind {
+        ThresholdType::Binary => binary(data, t, m),
+        ThresholdType::BinaryInv => binary_inv(data, t, m),
+        ThresholdType::Trunc => trunc(data, t),
+        ThresholdType::ToZero => tozero(data, t),
+        ThresholdType::ToZeroInv => tozero_inv(data, t),
     }
 }
+
+#[inline(always)]
+fn binary_impl(d: &mut [u8], t: u8, m: u8) {
+    d.iter_mut().for_each(|x| *x = if *x > t { m } else { 0 });
+}
+#[inline(always)]
+fn binary_inv_impl(d: &mut [u8], t: u8, m: u8) {
+    d.iter_mut().for_each(|x| *x = if *x > t { 0 } else { m });
+}
+#[inline(always)]
+fn trunc_impl(d: &mut [u8], t: u8) {
+    d.iter_mut().for_each(|x| *x = (*x).min(t));
+}
+#[inline(always)]
+fn tozero_impl(d: &mut [u8], t: u8) {
+    d.iter_mut().for_each(|x| *x = if *x > t { *x } else { 0 });
+}
+#[inline(always)]
+fn tozero_inv_impl(d: &mut [u8], t: u8) {
+    d.iter_mut().for_each(|x| *x = if *x > t { 0 } else { *x });
+}
+
+avx2_dispatch!(fn binary(d: &mut [u8], t: u8, m: u8) => binary_impl);
+avx2_dispatch!(fn binary_inv(d: &mut [u8], t: u8, m: u8) => binary_inv_impl);
+avx2_dispatch!(fn trunc(d: &mut [u8], t: u8) => trunc_impl);
+avx2_dispatch!(fn tozero(d: &mut [u8], t: u8) => tozero_impl);
+avx2_dispatch!(fn tozero_inv(d: &mut [u8], t: u8) => tozero_inv_impl);
 
 #[cfg(test)]
 mod tests {
@@ -136,6 +177,22 @@ mod tests {
         assert_eq!(apply(ToZero, 255.0, 255.0, &x), [0, 0, 0]);
         assert_eq!(apply(ToZeroInv, -3.0, 255.0, &x), [0, 0, 0]);
         assert_eq!(apply(ToZeroInv, 256.0, 255.0, &x), x);
+    }
+
+    #[test]
+    fn vector_paths_equal_the_table_for_every_level_and_type() {
+        let x: Vec<u8> = (0..=255).chain(0..=255).rev().collect();
+        for kind in [Binary, BinaryInv, Trunc, ToZero, ToZeroInv] {
+            for t in [
+                -2.0, -0.5, 0.0, 1.0, 77.7, 127.0, 254.0, 254.99, 255.0, 400.0,
+            ] {
+                for m in [255.0, 128.0, 0.0] {
+                    let table = threshold_table(t, m, kind);
+                    let want: Vec<u8> = x.iter().map(|&v| table[v as usize]).collect();
+                    assert_eq!(apply(kind, t, m, &x), want, "{kind:?} {t} {m}");
+                }
+            }
+        }
     }
 
     #[test]
