@@ -18,6 +18,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod atomic_write;
 pub mod batch;
 pub mod cli;
 pub mod codec;

@@ -27,8 +27,7 @@ pub struct DiscoveryError {
     pub reason: String,
 }
 
-/// Prefix of graypipe's temporary files, which a walk never picks up.
-pub const TEMP_PREFIX: &str = ".graypipe-";
+pub use crate::atomic_write::TEMP_PREFIX;
 
 /// What a walk found: the files, the paths it could not list (failures) and the links it
 /// did not follow because they loop (warnings: nothing below them is missed).

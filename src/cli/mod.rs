@@ -16,6 +16,8 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 /// Exit status: the command line or the batch was refused before any work.
 pub const EXIT_USAGE: i32 = 2;
+/// Exit status: stopped by SIGINT or SIGTERM (128 + 2, as shells report Ctrl-C).
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Parses the process arguments, runs the command and returns the exit status.
 pub fn main() -> i32 {

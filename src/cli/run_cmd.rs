@@ -1,10 +1,12 @@
 //! `graypipe run`: plan, convert, report.
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use super::args::{logical_cores, RunArgs};
 use super::progress::Progress;
-use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
 use crate::batch::{plan, Plan, PlanOptions};
 use crate::pipeline::{CancelToken, EngineConfig, StageWorkers};
 use crate::report::{run_table, RunReport};
@@ -64,6 +66,7 @@ pub fn execute(args: &RunArgs) -> i32 {
         ));
     }
     let cancel = CancelToken::new();
+    let interrupted = on_interrupt(&cancel);
     let summary = run(
         &plan,
         &settings,
@@ -106,6 +109,14 @@ pub fn execute(args: &RunArgs) -> i32 {
     if !args.quiet {
         eprint!("{}", run_table(&report));
     }
+    if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        eprintln!(
+            "graypipe: interrupted: {} files not started; every file listed as written is complete. \
+             Run the same command with --skip-existing to finish.",
+            summary.not_started()
+        );
+        return EXIT_INTERRUPTED;
+    }
     if args.fail_fast && summary.not_started() > 0 {
         eprintln!(
             "graypipe: stopped at the first failure (--fail-fast); {} files not started",
@@ -115,9 +126,27 @@ pub fn execute(args: &RunArgs) -> i32 {
     status
 }
 
+/// On SIGINT or SIGTERM: cancel the run (no new files start; in-flight ones finish or are
+/// discarded, never half-written) and remember it. A second signal exits at once.
+fn on_interrupt(cancel: &CancelToken) -> Arc<AtomicBool> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Registration fails only for forbidden signals; these two are not.
+        let _ = signal_hook::flag::register_conditional_shutdown(
+            sig,
+            EXIT_INTERRUPTED,
+            Arc::clone(&interrupted),
+        );
+        let _ = signal_hook::flag::register(sig, Arc::clone(&interrupted));
+        let _ = signal_hook::flag::register(sig, cancel.flag());
+    }
+    interrupted
+}
+
 fn write_report(path: &Path, report: &RunReport) -> Result<(), String> {
     let json = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
-    crate::pipeline::stages::write(path, &json).map(|_| ())
+    crate::atomic_write::write_atomic(path, &json).map(|_| ())
 }
 
 fn dry_run(plan: &Plan) -> i32 {

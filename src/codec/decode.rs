@@ -132,6 +132,18 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage, Decod
         return Err(DecodeError::UnknownFormat);
     }
     let name = format_name(format);
+    // PNG's size sits at a fixed place in its header: check it before the decoder reads on.
+    if let Some((width, height)) = png_header_size(bytes) {
+        check_size(width, height, limits)?;
+    }
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        // libjpeg (and so OpenCV) would hand back a partly grey picture with a warning; a
+        // batch tool says the file is damaged instead.
+        return Err(DecodeError::Corrupt {
+            format: name,
+            reason: "file is truncated (no end-of-image marker after the last scan)".into(),
+        });
+    }
     let mut reader = reader;
     // The decoder's own allocation cap: the largest accepted image at 16-bit RGBA, plus room
     // for the decoder's working buffers.
@@ -140,16 +152,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage, Decod
     reader.limits(decoder_limits);
     let mut decoder = reader.into_decoder().map_err(|e| describe(name, e))?;
     let (width, height) = decoder.dimensions();
-    if width == 0 || height == 0 {
-        return Err(DecodeError::ZeroSized);
-    }
-    if u64::from(width) * u64::from(height) > limits.max_pixels {
-        return Err(DecodeError::TooLarge {
-            width,
-            height,
-            max: limits.max_pixels,
-        });
-    }
+    check_size(width, height, limits)?;
     // A broken EXIF block is not worth failing the file: OpenCV ignores it too.
     let orientation = decoder
         .orientation()
@@ -163,6 +166,45 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage, Decod
         |s: u16| (s >> 8) as u8
     };
     Ok(to_eight_bit(img, reduce))
+}
+
+fn check_size(width: u32, height: u32, limits: &DecodeLimits) -> Result<(), DecodeError> {
+    if width == 0 || height == 0 {
+        return Err(DecodeError::ZeroSized);
+    }
+    if u64::from(width) * u64::from(height) > limits.max_pixels {
+        return Err(DecodeError::TooLarge {
+            width,
+            height,
+            max: limits.max_pixels,
+        });
+    }
+    Ok(())
+}
+
+/// Width and height from a PNG's IHDR chunk, which must come first.
+fn png_header_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    if bytes.len() < 24 || &bytes[..8] != b"\x89PNG\r\n\x1a\n" || &bytes[12..16] != b"IHDR" {
+        return None;
+    }
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    Some((be(&bytes[16..20]), be(&bytes[20..24])))
+}
+
+/// Whether a JPEG ends its last scan with an end-of-image marker. Inside entropy-coded data
+/// 0xFF is always followed by 0x00 or a restart marker, so FF D9 after the last start-of-scan
+/// (FF DA) can only be the real end; an embedded thumbnail's own end marker comes before.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last = |marker: u8| {
+        bytes
+            .windows(2)
+            .rposition(|w| w[0] == 0xFF && w[1] == marker)
+    };
+    match (last(0xDA), last(0xD9)) {
+        (Some(sos), Some(eoi)) => eoi > sos,
+        (None, _) => true, // no scan at all: let the decoder say what is wrong
+        (Some(_), None) => false,
+    }
 }
 
 /// Reduces 16-bit samples with `reduce` and keeps 8-bit data as is.
@@ -251,6 +293,25 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_refused_but_a_complete_one_with_a_thumbnail_is_not() {
+        let img =
+            image::RgbImage::from_fn(32, 32, |x, y| image::Rgb([x as u8 * 8, y as u8 * 8, 7]));
+        let mut jpg = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut jpg, image::ImageFormat::Jpeg).unwrap();
+        let jpg = jpg.into_inner();
+        assert!(jpeg_is_complete(&jpg));
+        assert!(decode(&jpg, &DecodeLimits::default()).is_ok());
+        let cut = &jpg[..jpg.len() - 40];
+        assert!(!jpeg_is_complete(cut));
+        let e = decode(cut, &DecodeLimits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("truncated"), "{e}");
+        // A whole JPEG first (as an embedded thumbnail is), then a picture cut short.
+        assert!(!jpeg_is_complete(&[&jpg[..], cut].concat()));
     }
 
     #[test]

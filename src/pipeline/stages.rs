@@ -1,6 +1,5 @@
 //! The five stages as plain functions over one file, shared by every engine.
 
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -133,55 +132,10 @@ pub fn encode(
     Ok(out)
 }
 
-/// Stage 5: writes `bytes` to `path` atomically: a temporary file in the same folder, then a
-/// rename, so no reader ever sees a partial file under the output name.
+/// Stage 5: writes `bytes` to `path` atomically (see [`crate::atomic_write`]): no reader ever
+/// sees a partial file under the output name.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<u64, String> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder
-        .prefix(crate::batch::discover::TEMP_PREFIX)
-        .suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // Ordinary file permissions (less the umask), not tempfile's private 0600.
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
-    }
-    // The folder usually exists already: only create it when the first attempt says so.
-    let mut tmp = match builder.tempfile_in(dir) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                format!("cannot create folder {}: {}", dir.display(), io_reason(&e))
-            })?;
-            builder.tempfile_in(dir)
-        }
-        other => other,
-    }
-    .map_err(|e| {
-        format!(
-            "cannot create a file in {}: {}",
-            dir.display(),
-            io_reason(&e)
-        )
-    })?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.flush())
-        .map_err(|e| format!("cannot write {}: {}", path.display(), io_reason(&e)))?;
-    // On error the temporary file is removed when `tmp` drops.
-    tmp.persist(path).map_err(|e| match e.error.kind() {
-        std::io::ErrorKind::IsADirectory | std::io::ErrorKind::DirectoryNotEmpty => {
-            format!("output {} is an existing folder", path.display())
-        }
-        _ => format!(
-            "cannot rename into {}: {}",
-            path.display(),
-            io_reason(&e.error)
-        ),
-    })?;
-    Ok(bytes.len() as u64)
+    crate::atomic_write::write_atomic(path, bytes)
 }
 
 /// Busy time and byte counts of one file through the stages it reached.

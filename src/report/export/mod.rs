@@ -23,5 +23,5 @@ pub trait Exporter {
 /// Serializes `record` with `exporter` and writes it atomically to `path`.
 pub fn export(exporter: &dyn Exporter, record: &SweepRecord, path: &Path) -> Result<(), String> {
     let bytes = exporter.serialize(record)?;
-    crate::pipeline::stages::write(path, &bytes).map(|_| ())
+    crate::atomic_write::write_atomic(path, &bytes).map(|_| ())
 }

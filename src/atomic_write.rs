@@ -1,0 +1,231 @@
+//! Writing a file so that it appears whole or not at all.
+//!
+//! On Linux the bytes go into an unnamed file in the target folder (`O_TMPFILE`), which is
+//! given its name only once complete (`linkat`): a crash at any moment leaves nothing behind,
+//! not even a temporary file, and it costs one directory update instead of two. An existing
+//! output is replaced by linking under a temporary name and renaming over it. Elsewhere, or on
+//! file systems without `O_TMPFILE`, a named temporary file is renamed into place.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::error::io_reason;
+
+/// Prefix of every temporary name graypipe gives; folder walks skip such files.
+pub const TEMP_PREFIX: &str = ".graypipe-";
+
+/// Writes `bytes` to `path` atomically, creating the folder if needed. The error says what
+/// failed in words.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<u64, String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match attempt(dir, path, bytes) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // The folder usually exists: only create it when the first attempt says so.
+            std::fs::create_dir_all(dir).map_err(|e| {
+                format!("cannot create folder {}: {}", dir.display(), io_reason(&e))
+            })?;
+            attempt(dir, path, bytes)
+        }
+        other => other,
+    }
+    .map(|_| bytes.len() as u64)
+    .map_err(|e| describe(path, &e))
+}
+
+fn describe(path: &Path, e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::IsADirectory | io::ErrorKind::DirectoryNotEmpty => {
+            format!("output {} is an existing folder", path.display())
+        }
+        _ => format!("cannot write {}: {}", path.display(), io_reason(e)),
+    }
+}
+
+fn attempt(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        if let Some(done) = linux::write_unnamed(dir, path, bytes) {
+            return done;
+        }
+    }
+    write_named_temp(dir, path, bytes)
+}
+
+/// The portable way: a named temporary file in `dir`, renamed over `path`. On any error the
+/// temporary file is removed (when `tmp` drops).
+fn write_named_temp(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(TEMP_PREFIX).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Ordinary file permissions (less the umask), not tempfile's private 0600.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.flush()?;
+    tmp.persist(path).map(|_| ()).map_err(|e| e.error)
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::ffi::CString;
+    use std::fs::File;
+    use std::io::{self, Write};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    fn c_path(p: &Path) -> io::Result<CString> {
+        CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))
+    }
+
+    /// Links the open unnamed file `fd` at `target`; fails with `AlreadyExists` when taken.
+    fn link_fd(fd: i32, target: &CString) -> io::Result<()> {
+        let proc_path = CString::new(format!("/proc/self/fd/{fd}")).map_err(io::Error::other)?;
+        // SAFETY: both paths are valid NUL-terminated strings for the duration of the call.
+        let r = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                proc_path.as_ptr(),
+                libc::AT_FDCWD,
+                target.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ENOENT) {
+            return Err(e);
+        }
+        // No /proc: AT_EMPTY_PATH links the descriptor itself (needs CAP_DAC_READ_SEARCH).
+        let empty = c"";
+        // SAFETY: as above; `fd` is open.
+        let r = unsafe {
+            libc::linkat(
+                fd,
+                empty.as_ptr(),
+                libc::AT_FDCWD,
+                target.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Writes through an unnamed file. `None` when this folder's file system cannot make one
+    /// (the caller then uses a named temporary file).
+    pub(super) fn write_unnamed(dir: &Path, path: &Path, bytes: &[u8]) -> Option<io::Result<()>> {
+        let cdir = match c_path(dir) {
+            Ok(c) => c,
+            Err(e) => return Some(Err(e)),
+        };
+        // SAFETY: `cdir` is a valid NUL-terminated path; the flags ask for a new unnamed file.
+        let fd = unsafe {
+            libc::open(
+                cdir.as_ptr(),
+                libc::O_TMPFILE | libc::O_WRONLY | libc::O_CLOEXEC,
+                0o666,
+            )
+        };
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::EOPNOTSUPP) | Some(libc::EISDIR) | Some(libc::EINVAL) => None,
+                _ => Some(Err(e)),
+            };
+        }
+        // SAFETY: `fd` was just opened and is owned by nothing else; File closes it on drop,
+        // and an unnamed file that was never linked disappears with it.
+        let mut file = unsafe { File::from_raw_fd(fd) };
+        if let Err(e) = file.write_all(bytes) {
+            return Some(Err(e));
+        }
+        let target = match c_path(path) {
+            Ok(t) => t,
+            Err(e) => return Some(Err(e)),
+        };
+        match link_fd(file.as_raw_fd(), &target) {
+            Ok(()) => Some(Ok(())),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Some(replace(&file, dir, path)),
+            // /proc missing and no capability for AT_EMPTY_PATH: fall back to a named file.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOENT) | Some(libc::EPERM) | Some(libc::EACCES)
+                ) && path.parent().is_some_and(|p| p.is_dir()) =>
+            {
+                None
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// `path` exists: link the file under a fresh temporary name, then rename it over `path`.
+    fn replace(file: &File, dir: &Path, path: &Path) -> io::Result<()> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "{}{}-{}.tmp",
+            super::TEMP_PREFIX,
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let tmp = dir.join(name);
+        link_fd(file.as_raw_fd(), &c_path(&tmp)?)?;
+        std::fs::rename(&tmp, path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_replaces_and_leaves_nothing_else() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("a/b/out.png");
+        assert_eq!(write_atomic(&p, b"first"), Ok(5));
+        assert_eq!(std::fs::read(&p).unwrap(), b"first");
+        assert_eq!(write_atomic(&p, b"second!"), Ok(7));
+        assert_eq!(std::fs::read(&p).unwrap(), b"second!");
+        let names: Vec<_> = std::fs::read_dir(t.path().join("a/b"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["out.png"]);
+    }
+
+    #[test]
+    fn an_existing_folder_at_the_output_path_is_named() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("x.png");
+        std::fs::create_dir(&p).unwrap();
+        let e = write_atomic(&p, b"data").unwrap_err();
+        assert!(e.contains("is an existing folder"), "{e}");
+        assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn the_portable_path_works_too() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("y.png");
+        write_named_temp(t.path(), &p, b"abc").unwrap();
+        write_named_temp(t.path(), &p, b"abcd").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"abcd");
+        assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 1);
+    }
+}
