@@ -1,22 +1,13 @@
 //! `graypipe run` end to end, on temporary trees.
 
+mod common;
+use common::*;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use image::{GrayImage, ImageFormat, RgbImage};
-
-fn graypipe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_graypipe"))
-        .args(args)
-        .output()
-        .expect("the graypipe binary runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// A small real-looking colour picture: a crop of the sample astronaut.
 fn photo(w: u32, h: u32, seed: u32) -> RgbImage {
@@ -32,25 +23,6 @@ fn photo(w: u32, h: u32, seed: u32) -> RgbImage {
 fn save(path: &Path, img: &RgbImage, format: ImageFormat) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     img.save_with_format(path, format).unwrap();
-}
-
-/// Every file below `root` with its bytes, keyed by relative path.
-fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            (
-                e.path().strip_prefix(root).unwrap().to_path_buf(),
-                fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A nested input tree: IN/a/b/x.png, IN/a/y.jpg, IN/z.bmp, IN/notes.txt (ignored).

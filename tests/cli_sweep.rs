@@ -1,19 +1,10 @@
 //! `graypipe sweep` and `graypipe amdahl` end to end: structure and exports, never timing values.
 
+mod common;
+use common::*;
+
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn graypipe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_graypipe"))
-        .args(args)
-        .output()
-        .expect("graypipe runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// A few of the book's tiles, copied into a temporary folder.
 fn tiles(dir: &Path, count: usize) -> std::path::PathBuf {

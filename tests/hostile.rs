@@ -1,24 +1,12 @@
 //! Hostile and broken inputs, and output failures: every one is named with its reason, the
 //! batch goes on, nothing partial is left, nothing panics. Every file is made by the test.
 
+mod common;
+use common::*;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn graypipe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_graypipe"))
-        .args(args)
-        .output()
-        .expect("graypipe runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn png_bytes(w: u32, h: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(w, h, |x, y| {
@@ -65,15 +53,6 @@ fn png_header_only(w: u32, h: u32) -> Vec<u8> {
     v.extend(b"IEND");
     v.extend(crc32(b"IEND").to_be_bytes());
     v
-}
-
-fn files_below(root: &Path) -> Vec<PathBuf> {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.path().strip_prefix(root).unwrap().to_path_buf())
-        .collect()
 }
 
 #[test]

@@ -2,29 +2,13 @@
 //! complete, no temporary file is left, and the resumed tree equals an uninterrupted run's.
 #![cfg(unix)]
 
-use std::collections::BTreeMap;
+mod common;
+use common::*;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            (
-                e.path().strip_prefix(root).unwrap().to_path_buf(),
-                fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
 
 /// 160 pictures big enough that the batch takes a few seconds with one worker.
 fn batch(dir: &Path) -> PathBuf {

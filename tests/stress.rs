@@ -2,29 +2,13 @@
 //! queue, every stage at 1 and at 16 threads. All finish (each run bounded by a timeout) and
 //! write the same bytes as the serial engine.
 
-use std::collections::BTreeMap;
+mod common;
+use common::*;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            (
-                e.path().strip_prefix(root).unwrap().to_path_buf(),
-                fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
 
 /// Runs graypipe and fails the test if it has not finished within `limit` (a deadlock).
 fn run_bounded(args: &[&str], limit: Duration) {

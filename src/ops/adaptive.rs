@@ -75,7 +75,7 @@ fn mean_threshold(src: GrayView<'_>, block: usize, cmp: Compare, out: &mut [u8])
         add_row(&mut cols, row(i));
     }
     let mut padded: Vec<u32> = vec![0; w + 2 * r];
-    let mut sums: Vec<f64> = vec![0.0; w];
+    let mut prefix: Vec<u32> = vec![0; w + 2 * r + 1];
     for y in 0..h {
         if y > 0 {
             slide_cols(
@@ -87,45 +87,52 @@ fn mean_threshold(src: GrayView<'_>, block: usize, cmp: Compare, out: &mut [u8])
         padded[..r].fill(cols[0]);
         padded[r + w..].fill(cols[w - 1]);
         padded[r..r + w].copy_from_slice(&cols);
-        // Window sums along the row: one add and one subtract per pixel.
-        let mut s: u64 = padded[..block - 1].iter().map(|&v| v as u64).sum();
-        for (x, out_sum) in sums.iter_mut().enumerate() {
-            s += padded[x + block - 1] as u64;
-            *out_sum = (2 * s) as f64 + area as f64;
-            s -= padded[x] as u64;
+        // Running sums along the row (one add per pixel); each window sum is then the
+        // difference of two, which vectorises. Wrapping is harmless: a window's true sum is
+        // below 2^32, so the wrapped difference is exact.
+        let mut acc = 0u32;
+        for (p, &v) in prefix[1..].iter_mut().zip(&padded) {
+            acc = acc.wrapping_add(v);
+            *p = acc;
         }
         let (src_row, out_row) = (row(y as isize), &mut out[y * w..(y + 1) * w]);
         mean_compare(
-            &sums,
+            &prefix,
+            block,
             src_row,
             out_row,
             cmp.d,
-            2.0 * area as f64,
+            area as f64,
             cmp.maxval,
             cmp.inverse,
         );
     }
 }
 
-/// `N < (x + d) D`, or `N >= (x + d) D` when inverse; every value is an integer below 2^53,
-/// so f64 holds them exactly and the compare vectorises.
+/// With the window sum `S = prefix[x + block] - prefix[x]` and `N = 2S + b^2`: `N < (x + d) D`,
+/// or `N >= (x + d) D` when inverse, `D = 2 b^2`. Every value is an integer below 2^53, so
+/// f64 holds them exactly and the compare vectorises.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn mean_compare_impl(
-    n: &[f64],
+    prefix: &[u32],
+    block: usize,
     src: &[u8],
     out: &mut [u8],
     d: i32,
-    big_d: f64,
+    area: f64,
     maxval: u8,
     inverse: bool,
 ) {
-    for ((o, &n), &x) in out.iter_mut().zip(n).zip(src) {
-        let lim = (x as i32 + d) as f64 * big_d;
+    let (lo, hi) = (&prefix[..src.len()], &prefix[block..block + src.len()]);
+    for (((o, &x), &a), &b) in out.iter_mut().zip(src).zip(hi).zip(lo) {
+        let n = 2.0 * (a.wrapping_sub(b) as f64) + area;
+        let lim = (x as i32 + d) as f64 * (2.0 * area);
         let on = if inverse { n >= lim } else { n < lim };
         *o = if on { maxval } else { 0 };
     }
 }
-avx2_dispatch!(fn mean_compare(n: &[f64], src: &[u8], out: &mut [u8], d: i32, big_d: f64, maxval: u8, inverse: bool) => mean_compare_impl);
+avx2_dispatch!(#[allow(clippy::too_many_arguments)] fn mean_compare(prefix: &[u32], block: usize, src: &[u8], out: &mut [u8], d: i32, area: f64, maxval: u8, inverse: bool) => mean_compare_impl);
 
 #[inline(always)]
 fn add_row_impl(cols: &mut [u32], add: &[u8]) {
@@ -191,6 +198,7 @@ fn gaussian_threshold(src: GrayView<'_>, block: usize, cmp: Compare, out: &mut [
     let mut padded = vec![0f64; w + 2 * r];
     let mut acc = vec![0f64; w.min(STRIP)];
     let mut next = 0usize; // next source row whose R is not in the ring yet
+    let mut rows: Vec<usize> = Vec::with_capacity(block);
     for y in 0..h {
         let last = (y + r).min(h - 1);
         while next <= last {
@@ -204,17 +212,16 @@ fn gaussian_threshold(src: GrayView<'_>, block: usize, cmp: Compare, out: &mut [
             }
             next += 1;
         }
-        let rows: Vec<&[f64]> = (0..block)
-            .map(|j| {
-                let s = clamp_index(y as isize + j as isize - r as isize, h) % slots;
-                &ring[s * w..(s + 1) * w]
-            })
-            .collect();
+        rows.clear();
+        rows.extend((0..block).map(|j| {
+            let s = clamp_index(y as isize + j as isize - r as isize, h) % slots;
+            s * w
+        }));
         let (src_row, out_row) = (&src.data[y * w..(y + 1) * w], &mut out[y * w..(y + 1) * w]);
         for start in (0..w).step_by(STRIP) {
             let end = (start + STRIP).min(w);
             let acc = &mut acc[..end - start];
-            gauss_col(&rows, &k, start, acc);
+            gauss_col(&ring, &rows, &k, start, acc);
             compare_row(
                 acc,
                 &src_row[start..end],
@@ -282,23 +289,24 @@ fn gauss_row_impl(padded: &[f64], k: &[f64], out: &mut [f64]) {
     }
 }
 
-/// Column pass over `rows` (the 2r+1 rows around the output row, top to bottom), in the fixed
-/// order centre, then pairs (below + above) outwards.
+/// Column pass over the 2r+1 rows around the output row (`rows`: their offsets in `ring`, top
+/// to bottom), in the fixed order centre, then pairs (below + above) outwards.
 #[inline(always)]
-fn gauss_col_impl(rows: &[&[f64]], k: &[f64], start: usize, acc: &mut [f64]) {
+fn gauss_col_impl(ring: &[f64], rows: &[usize], k: &[f64], start: usize, acc: &mut [f64]) {
     let r = k.len() / 2;
     let w = acc.len();
     let blocks = w / LANES;
     for blk in 0..blocks {
         let x0 = start + blk * LANES;
         let mut a = [0f64; LANES];
-        let centre = &rows[r][x0..x0 + LANES];
+        let centre = &ring[rows[r] + x0..rows[r] + x0 + LANES];
         for l in 0..LANES {
             a[l] = k[r] * centre[l];
         }
         for i in 1..=r {
             let ki = k[r + i];
-            let (down, up) = (&rows[r + i][x0..x0 + LANES], &rows[r - i][x0..x0 + LANES]);
+            let down = &ring[rows[r + i] + x0..rows[r + i] + x0 + LANES];
+            let up = &ring[rows[r - i] + x0..rows[r - i] + x0 + LANES];
             for l in 0..LANES {
                 a[l] += ki * (down[l] + up[l]);
             }
@@ -307,9 +315,9 @@ fn gauss_col_impl(rows: &[&[f64]], k: &[f64], start: usize, acc: &mut [f64]) {
     }
     for (j, out) in acc.iter_mut().enumerate().skip(blocks * LANES) {
         let x = start + j;
-        let mut a = k[r] * rows[r][x];
+        let mut a = k[r] * ring[rows[r] + x];
         for i in 1..=r {
-            a += k[r + i] * (rows[r + i][x] + rows[r - i][x]);
+            a += k[r + i] * (ring[rows[r + i] + x] + ring[rows[r - i] + x]);
         }
         *out = a;
     }
@@ -327,7 +335,7 @@ fn compare_row_impl(acc: &[f64], src: &[u8], out: &mut [u8], d: i32, maxval: u8,
     }
 }
 avx2_dispatch!(fn gauss_row(padded: &[f64], k: &[f64], out: &mut [f64]) => gauss_row_impl);
-avx2_dispatch!(fn gauss_col(rows: &[&[f64]], k: &[f64], start: usize, acc: &mut [f64]) => gauss_col_impl);
+avx2_dispatch!(fn gauss_col(ring: &[f64], rows: &[usize], k: &[f64], start: usize, acc: &mut [f64]) => gauss_col_impl);
 avx2_dispatch!(fn compare_row(acc: &[f64], src: &[u8], out: &mut [u8], d: i32, maxval: u8, inverse: bool) => compare_row_impl);
 
 #[cfg(test)]

@@ -79,11 +79,26 @@ fn out_of_range(x: u8, below: bool, m: u8, kind: ThresholdType) -> u8 {
     }
 }
 
-/// Applies a fixed threshold to `src`, writing into `out` (resized to fit).
+/// Applies a fixed threshold to `src`, writing into `out` (resized to fit) in one pass.
 pub fn threshold(src: &[u8], thresh: f64, maxval: f64, kind: ThresholdType, out: &mut Vec<u8>) {
     out.clear();
-    out.extend_from_slice(src);
-    threshold_in_place(out, thresh, maxval, kind);
+    out.resize(src.len(), 0);
+    let t = thresh.floor();
+    if !(0.0..255.0).contains(&t) {
+        let table = threshold_table(thresh, maxval, kind);
+        for (o, &x) in out.iter_mut().zip(src) {
+            *o = table[x as usize];
+        }
+        return;
+    }
+    let (t, m) = (t as u8, saturate_u8(maxval));
+    match kind {
+        ThresholdType::Binary => binary_to(src, out, t, m),
+        ThresholdType::BinaryInv => binary_inv_to(src, out, t, m),
+        ThresholdType::Trunc => trunc_to(src, out, t),
+        ThresholdType::ToZero => tozero_to(src, out, t),
+        ThresholdType::ToZeroInv => tozero_inv_to(src, out, t),
+    }
 }
 
 /// Applies a fixed threshold to `data` in place. In-range levels take a vectorised
@@ -128,6 +143,40 @@ fn tozero_inv_impl(d: &mut [u8], t: u8) {
     d.iter_mut().for_each(|x| *x = if *x > t { 0 } else { *x });
 }
 
+#[inline(always)]
+fn binary_to_impl(s: &[u8], d: &mut [u8], t: u8, m: u8) {
+    d.iter_mut()
+        .zip(s)
+        .for_each(|(o, &x)| *o = if x > t { m } else { 0 });
+}
+#[inline(always)]
+fn binary_inv_to_impl(s: &[u8], d: &mut [u8], t: u8, m: u8) {
+    d.iter_mut()
+        .zip(s)
+        .for_each(|(o, &x)| *o = if x > t { 0 } else { m });
+}
+#[inline(always)]
+fn trunc_to_impl(s: &[u8], d: &mut [u8], t: u8) {
+    d.iter_mut().zip(s).for_each(|(o, &x)| *o = x.min(t));
+}
+#[inline(always)]
+fn tozero_to_impl(s: &[u8], d: &mut [u8], t: u8) {
+    d.iter_mut()
+        .zip(s)
+        .for_each(|(o, &x)| *o = if x > t { x } else { 0 });
+}
+#[inline(always)]
+fn tozero_inv_to_impl(s: &[u8], d: &mut [u8], t: u8) {
+    d.iter_mut()
+        .zip(s)
+        .for_each(|(o, &x)| *o = if x > t { 0 } else { x });
+}
+
+avx2_dispatch!(fn binary_to(s: &[u8], d: &mut [u8], t: u8, m: u8) => binary_to_impl);
+avx2_dispatch!(fn binary_inv_to(s: &[u8], d: &mut [u8], t: u8, m: u8) => binary_inv_to_impl);
+avx2_dispatch!(fn trunc_to(s: &[u8], d: &mut [u8], t: u8) => trunc_to_impl);
+avx2_dispatch!(fn tozero_to(s: &[u8], d: &mut [u8], t: u8) => tozero_to_impl);
+avx2_dispatch!(fn tozero_inv_to(s: &[u8], d: &mut [u8], t: u8) => tozero_inv_to_impl);
 avx2_dispatch!(fn binary(d: &mut [u8], t: u8, m: u8) => binary_impl);
 avx2_dispatch!(fn binary_inv(d: &mut [u8], t: u8, m: u8) => binary_inv_impl);
 avx2_dispatch!(fn trunc(d: &mut [u8], t: u8) => trunc_impl);
