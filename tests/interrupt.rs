@@ -1,4 +1,4 @@
-//! SIGINT in the middle of a batch, then `--skip-existing` to finish: every output present is
+//! SIGINT or SIGTERM in the middle of a batch, then `--skip-existing` to finish: every output present is
 //! complete, no temporary file is left, and the resumed tree equals an uninterrupted run's.
 #![cfg(unix)]
 
@@ -44,7 +44,7 @@ fn args<'a>(input: &'a Path, out: &'a Path, engine: &'a str) -> Vec<&'a str> {
 }
 
 #[test]
-fn sigint_mid_batch_leaves_only_complete_outputs_and_resume_finishes_it() {
+fn a_signal_mid_batch_leaves_only_complete_outputs_and_resume_finishes_it() {
     let t = tempfile::tempdir().unwrap();
     let input = batch(t.path());
     let reference = t.path().join("reference");
@@ -56,7 +56,11 @@ fn sigint_mid_batch_leaves_only_complete_outputs_and_resume_finishes_it() {
     let want = tree(&reference);
     assert_eq!(want.len(), 160);
 
-    for engine in ["staged", "rayon", "serial"] {
+    for (engine, signal) in [
+        ("staged", libc::SIGINT),
+        ("rayon", libc::SIGTERM),
+        ("serial", libc::SIGINT),
+    ] {
         let out = t.path().join(format!("out-{engine}"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_graypipe"))
             .args(args(&input, &out, engine))
@@ -70,7 +74,7 @@ fn sigint_mid_batch_leaves_only_complete_outputs_and_resume_finishes_it() {
             std::thread::sleep(Duration::from_millis(5));
         }
         // SAFETY: plain kill(2) on our own child.
-        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        unsafe { libc::kill(child.id() as i32, signal) };
         let deadline = Instant::now() + Duration::from_secs(60);
         let status = loop {
             if let Some(st) = child.try_wait().unwrap() {
