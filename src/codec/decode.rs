@@ -115,7 +115,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage, Decod
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
-    let reader = ImageReader::new(Cursor::new(bytes))
+    let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|_| DecodeError::UnknownFormat)?;
     let format = reader.format().ok_or(DecodeError::UnknownFormat)?;
@@ -144,7 +144,6 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage, Decod
             reason: "file is truncated (no end-of-image marker after the last scan)".into(),
         });
     }
-    let mut reader = reader;
     // The decoder's own allocation cap: the largest accepted image at 16-bit RGBA, plus room
     // for the decoder's working buffers.
     let mut decoder_limits = Limits::default();
