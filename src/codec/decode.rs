@@ -194,15 +194,13 @@ fn png_header_size(bytes: &[u8]) -> Option<(u32, u32)> {
 /// 0xFF is always followed by 0x00 or a restart marker, so FF D9 after the last start-of-scan
 /// (FF DA) can only be the real end; an embedded thumbnail's own end marker comes before.
 fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    let last = |marker: u8| {
-        bytes
-            .windows(2)
-            .rposition(|w| w[0] == 0xFF && w[1] == marker)
-    };
-    match (last(0xDA), last(0xD9)) {
-        (Some(sos), Some(eoi)) => eoi > sos,
-        (None, _) => true, // no scan at all: let the decoder say what is wrong
-        (Some(_), None) => false,
+    let is = |marker: u8| move |w: &[u8]| w[0] == 0xFF && w[1] == marker;
+    // Searched from the end, so a whole file is only read backwards as far as its last end
+    // marker, which for a good file is its last two bytes or close to them.
+    match bytes.windows(2).rposition(is(0xD9)) {
+        Some(eoi) => !bytes[eoi..].windows(2).any(is(0xDA)),
+        // No end marker at all: damaged if it has a scan; with no scan let the decoder say.
+        None => !bytes.windows(2).any(is(0xDA)),
     }
 }
 
