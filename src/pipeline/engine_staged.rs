@@ -18,6 +18,8 @@ struct Item<T> {
     width: u32,
     height: u32,
     level: Option<f64>,
+    /// The decoder's warnings, carried to the outcome.
+    warnings: Vec<String>,
     payload: T,
 }
 
@@ -127,6 +129,7 @@ fn stage_worker<I: Payload, O: Payload>(
                             width: item.width,
                             height: item.height,
                             level: item.level,
+                            warnings: std::mem::take(&mut item.warnings),
                             payload: out,
                         };
                         if tx.send(forwarded).is_err() {
@@ -139,6 +142,7 @@ fn stage_worker<I: Payload, O: Payload>(
                             width: item.width,
                             height: item.height,
                             level: item.level,
+                            warnings: std::mem::take(&mut item.warnings),
                         };
                         let _ = tx.send((
                             item.pos,
@@ -189,6 +193,7 @@ pub(super) fn run(
             width: 0,
             height: 0,
             level: None,
+            warnings: Vec::new(),
             payload: (),
         });
     }
@@ -225,7 +230,8 @@ pub(super) fn run(
                 Stage::Decode,
                 s.spawn(move || {
                     stage_worker(io, |_job, item: &mut Item<Vec<u8>>| {
-                        let img = stages::decode(&item.payload, &settings.limits)?;
+                        let mut img = stages::decode(&item.payload, settings)?;
+                        item.warnings = std::mem::take(&mut img.warnings);
                         item.payload = Vec::new();
                         item.width = img.width;
                         item.height = img.height;

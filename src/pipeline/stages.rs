@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::codec::{self, DecodeLimits, DecodedImage, OutputFormat, PngCompression};
+use crate::codec::{self, DecodeLimits, DecodedImage, OutputFormat, PngCompression, ReadMode};
 use crate::error::{io_reason, FileError, Stage};
 use crate::ops::{self, Luma, Operation};
 
@@ -20,6 +20,8 @@ pub struct Settings {
     pub png_compression: PngCompression,
     /// Decoder limits.
     pub limits: DecodeLimits,
+    /// `--read`: colour then gray (`cv2.imread` + `cvtColor`) or the decoder's gray.
+    pub read: ReadMode,
 }
 
 impl Default for Settings {
@@ -30,12 +32,13 @@ impl Default for Settings {
             one_bit_png: true,
             png_compression: PngCompression::Fast,
             limits: DecodeLimits::default(),
+            read: ReadMode::Color,
         }
     }
 }
 
 /// A file that was written.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Written {
     /// Bytes in the output file.
     pub bytes: u64,
@@ -45,6 +48,8 @@ pub struct Written {
     pub height: u32,
     /// The level an Otsu or Triangle threshold chose (or the fixed one).
     pub level: Option<f64>,
+    /// The decoder's warnings (the file was read, but is probably damaged).
+    pub warnings: Vec<String>,
 }
 
 /// A processed gray image ready to encode.
@@ -86,9 +91,9 @@ pub fn read(path: &Path, limits: &DecodeLimits) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// Stage 2: pixels.
-pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage, String> {
-    codec::decode(bytes, limits).map_err(|e| e.to_string())
+/// Stage 2: pixels, read as `settings.read` says.
+pub fn decode(bytes: &[u8], settings: &Settings) -> Result<DecodedImage, String> {
+    codec::decode_as(bytes, &settings.limits, settings.read).map_err(|e| e.to_string())
 }
 
 /// Stage 3: gray conversion and the operation.
@@ -193,7 +198,7 @@ fn carry_stages(
     let bytes = bytes.map_err(|r| fail(Stage::Read, r))?;
 
     let t = Instant::now();
-    let img = decode(&bytes, &settings.limits);
+    let img = decode(&bytes, settings);
     record(
         trace,
         Stage::Decode,
@@ -201,8 +206,9 @@ fn carry_stages(
         bytes.len() as u64,
         img.as_ref().map_or(0, |i| i.data.len() as u64),
     );
-    let img = img.map_err(|r| fail(Stage::Decode, r))?;
+    let mut img = img.map_err(|r| fail(Stage::Decode, r))?;
     drop(bytes);
+    let warnings = std::mem::take(&mut img.warnings);
 
     let t = Instant::now();
     let gray = process(&img, settings, scratch);
@@ -241,6 +247,7 @@ fn carry_stages(
         width: gray.width,
         height: gray.height,
         level: gray.level,
+        warnings,
     })
 }
 
