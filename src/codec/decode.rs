@@ -29,7 +29,15 @@ impl Default for DecodeLimits {
 /// itself produces gray with its own arithmetic (libjpeg's luma channel for JPEG, libpng's
 /// weights for PNG, `cvtColor`'s for the other formats).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum ReadMode {
@@ -185,11 +193,12 @@ pub fn decode_as(
     // The decoder's own allocation cap: what this header's image needs at 16-bit RGBA, twice
     // (decoder buffer and conversion), plus a small allowance for metadata. Before the size is
     // known (formats other than PNG) the largest accepted image's.
-    let cap = |pixels: u64| pixels.saturating_mul(16).saturating_add(METADATA_ALLOWANCE);
+    let cap = decoder_cap;
     let mut decoder_limits = Limits::default();
-    decoder_limits.max_alloc = Some(cap(png_size.map_or(limits.max_pixels, |(w, h)| {
-        u64::from(w) * u64::from(h)
-    })));
+    decoder_limits.max_alloc =
+        Some(cap(png_size.map_or(limits.max_pixels, |(w, h)| {
+            u64::from(w) * u64::from(h)
+        })));
     reader.limits(decoder_limits);
     let mut decoder = reader.into_decoder().map_err(|e| describe(name, e))?;
     let (width, height) = decoder.dimensions();
@@ -207,11 +216,18 @@ pub fn decode_as(
         (ReadMode::Gray, ImageFormat::Png) => png_gray(img),
         // OpenCV's libtiff path scales 16-bit samples with rounding; libpng and its PNM reader
         // cut.
-        (_, ImageFormat::Tiff) => finish(to_eight_bit(img, |s: u16| {
-            ((u32::from(s) * 255 + 32767) / 65535) as u8
-        }), mode),
+        (_, ImageFormat::Tiff) => finish(
+            to_eight_bit(img, |s: u16| ((u32::from(s) * 255 + 32767) / 65535) as u8),
+            mode,
+        ),
         _ => finish(to_eight_bit(img, |s: u16| (s >> 8) as u8), mode),
     })
+}
+
+/// The allocation cap given to the `image` crate's decoders for a picture of `pixels`: its
+/// samples at 16-bit RGBA twice, plus [`METADATA_ALLOWANCE`].
+fn decoder_cap(pixels: u64) -> u64 {
+    pixels.saturating_mul(16).saturating_add(METADATA_ALLOWANCE)
 }
 
 /// In gray mode, the decoders other than PNG's and JPEG's read colour and convert it with
@@ -239,9 +255,11 @@ fn png_gray(img: DynamicImage) -> DecodedImage {
         DynamicImage::ImageRgb8(b) => gray8(b.as_raw(), 3, png_gray8),
         DynamicImage::ImageRgba8(b) => gray8(b.as_raw(), 4, png_gray8),
         DynamicImage::ImageLuma16(b) => b.as_raw().iter().map(|&s| (s >> 8) as u8).collect(),
-        DynamicImage::ImageLumaA16(b) => {
-            b.as_raw().chunks_exact(2).map(|p| (p[0] >> 8) as u8).collect()
-        }
+        DynamicImage::ImageLumaA16(b) => b
+            .as_raw()
+            .chunks_exact(2)
+            .map(|p| (p[0] >> 8) as u8)
+            .collect(),
         DynamicImage::ImageRgb16(b) => gray16(b.as_raw(), 3, png_gray16),
         DynamicImage::ImageRgba16(b) => gray16(b.as_raw(), 4, png_gray16),
         other => gray8(other.to_rgb8().as_raw(), 3, png_gray8),
@@ -313,7 +331,11 @@ fn decode_jpeg(
     })
 }
 
-pub(crate) fn check_size(width: u32, height: u32, limits: &DecodeLimits) -> Result<(), DecodeError> {
+pub(crate) fn check_size(
+    width: u32,
+    height: u32,
+    limits: &DecodeLimits,
+) -> Result<(), DecodeError> {
     if width == 0 || height == 0 {
         return Err(DecodeError::ZeroSized);
     }
@@ -456,6 +478,84 @@ mod tests {
         assert!(e.contains("truncated"), "{e}");
         // A whole JPEG first (as an embedded thumbnail is), then a picture cut short.
         assert!(!jpeg_is_complete(&[&jpg[..], cut].concat()));
+    }
+
+    #[test]
+    fn a_small_png_with_a_huge_icc_profile_decodes_within_a_small_cap() {
+        // 8 x 8 pixels with a 64 MiB (compressed: a few dozen KiB) ICC profile. The decoder may
+        // allocate what the header's picture needs plus the metadata allowance, not the
+        // largest picture's 4 GiB: the profile is dropped (OpenCV ignores it too).
+        let mut info = png::Info::with_size(8, 8);
+        info.color_type = png::ColorType::Grayscale;
+        info.bit_depth = png::BitDepth::Eight;
+        info.icc_profile = Some(std::borrow::Cow::Owned(vec![0u8; 64 << 20]));
+        let mut bytes = Vec::new();
+        let mut w = png::Encoder::with_info(&mut bytes, info)
+            .unwrap()
+            .write_header()
+            .unwrap();
+        w.write_image_data(&[77; 64]).unwrap();
+        w.finish().unwrap();
+        assert!(bytes.len() < 1 << 20, "{}", bytes.len());
+        assert!(decoder_cap(64) < METADATA_ALLOWANCE + 4096);
+        assert!(decoder_cap(64) < 64 << 20);
+        let img = decode(&bytes, &DecodeLimits::default()).unwrap();
+        assert_eq!((img.width, img.height, img.data), (8, 8, vec![77; 64]));
+    }
+
+    fn small_jpeg() -> Vec<u8> {
+        let img = image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([x as u8 * 9, y as u8, 40]));
+        let mut jpg = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut jpg, image::ImageFormat::Jpeg).unwrap();
+        jpg.into_inner()
+    }
+
+    #[cfg(feature = "libjpeg-turbo")]
+    #[test]
+    fn a_tiny_jpeg_claiming_a_big_picture_decodes_with_warnings_not_silently() {
+        // The header says 2000 x 2000, the scan holds 16 x 16 pixels: libjpeg fills the rest
+        // with grey and warns, as OpenCV does; the warning comes back with the image.
+        let mut jpg = small_jpeg();
+        let sof = jpg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        jpg[sof + 5..sof + 9].copy_from_slice(&[0x07, 0xD0, 0x07, 0xD0]);
+        let img = decode(&jpg, &DecodeLimits::default()).unwrap();
+        assert_eq!((img.width, img.height), (2000, 2000));
+        assert!(
+            img.warnings.iter().any(|w| w.contains("premature end")),
+            "{:?}",
+            img.warnings
+        );
+        assert!(decode(&small_jpeg(), &DecodeLimits::default())
+            .unwrap()
+            .warnings
+            .is_empty());
+    }
+
+    #[test]
+    fn libjpeg_errors_become_errors_not_crashes() {
+        let good = small_jpeg();
+        let sos = good.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        // A start of scan naming a component that does not exist, and a frame with 0 components.
+        let mut bad_scan = good.clone();
+        bad_scan[sos + 5] = 9;
+        let sof = good.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        let mut bad_frame = good.clone();
+        bad_frame[sof + 4] = 13; // 13-bit precision
+        for bad in [bad_scan, bad_frame] {
+            for mode in [ReadMode::Color, ReadMode::Gray] {
+                match decode_as(&bad, &DecodeLimits::default(), mode) {
+                    Err(DecodeError::Corrupt { format: "JPEG", .. }) => {}
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        // The decoder is still usable afterwards, on this thread.
+        assert!(decode(&good, &DecodeLimits::default()).is_ok());
+        // The pixel limit is checked from the header, before decoding.
+        assert!(matches!(
+            decode(&good, &DecodeLimits { max_pixels: 255 }),
+            Err(DecodeError::TooLarge { width: 16, .. })
+        ));
     }
 
     #[test]

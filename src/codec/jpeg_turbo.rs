@@ -210,8 +210,7 @@ pub(crate) fn decode(
                 .collect();
             // SAFETY: each pointer addresses a whole row of `data` (`row` bytes, what libjpeg
             // writes per scanline for this output), and at most `rows.len()` rows are written.
-            let got =
-                unsafe { jpeg_read_scanlines(cinfo, rows.as_mut_ptr(), rows.len() as u32) };
+            let got = unsafe { jpeg_read_scanlines(cinfo, rows.as_mut_ptr(), rows.len() as u32) };
             if got == 0 {
                 // Cannot happen with a memory source (it pads missing data and warns);
                 // refuse rather than loop.
@@ -241,17 +240,16 @@ pub(crate) fn decode(
                 Ok(fatal) => corrupt(describe_fatal(fatal.0)),
                 // A Rust panic inside the session (a bug): pass it on unchanged.
                 Err(other) => panic::resume_unwind(other),
-            })
+            });
         }
     };
     let warnings = &session.warnings;
     pixels.warnings = warnings.texts.clone();
     let listed = warnings.texts.len() as u64;
     if warnings.total > listed {
-        pixels.warnings.push(format!(
-            "{} more libjpeg warnings",
-            warnings.total - listed
-        ));
+        pixels
+            .warnings
+            .push(format!("{} more libjpeg warnings", warnings.total - listed));
     }
     Ok(pixels)
 }
