@@ -35,6 +35,54 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<u64, String> {
     .map_err(|e| describe(path, &e))
 }
 
+/// The ways of writing one output that the per-file cost study (`examples/write_schemes.rs`,
+/// `tools/per_file_cost.py`) compares. [`write_atomic`] uses [`WriteScheme::Unnamed`] where the
+/// file system allows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteScheme {
+    /// `O_TMPFILE` + `linkat` (Linux): one directory update, nothing left by a crash.
+    Unnamed,
+    /// A named `.graypipe-*.tmp` file renamed over the output: two directory updates.
+    NamedTemp,
+    /// Create-or-truncate and write in place, as `cv2.imwrite` does. **Not atomic** (a reader or
+    /// a crash can see a partial file): the baseline only, never used by graypipe.
+    InPlaceNotAtomic,
+}
+
+impl WriteScheme {
+    /// Every scheme, for the study.
+    pub const ALL: [WriteScheme; 3] = [
+        WriteScheme::Unnamed,
+        WriteScheme::NamedTemp,
+        WriteScheme::InPlaceNotAtomic,
+    ];
+}
+
+/// Writes `bytes` to `path` (whose folder exists) with one scheme. For the study; graypipe's
+/// outputs go through [`write_atomic`].
+pub fn write_with(scheme: WriteScheme, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match scheme {
+        WriteScheme::Unnamed => {
+            #[cfg(target_os = "linux")]
+            {
+                if let Some(done) = linux::write_unnamed(dir, path, bytes) {
+                    return done;
+                }
+            }
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "no O_TMPFILE on this system or file system",
+            ))
+        }
+        WriteScheme::NamedTemp => write_named_temp(dir, path, bytes),
+        WriteScheme::InPlaceNotAtomic => std::fs::write(path, bytes),
+    }
+}
+
 fn describe(path: &Path, e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::IsADirectory | io::ErrorKind::DirectoryNotEmpty => {

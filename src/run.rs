@@ -49,6 +49,16 @@ impl RunSummary {
                 .filter(|(_, s)| matches!(s, FileStatus::Failed(_)))
                 .count()
     }
+    /// Decoder warnings over all written files.
+    pub fn warnings(&self) -> usize {
+        self.files
+            .iter()
+            .map(|(_, s)| match s {
+                FileStatus::Written(w) => w.warnings.len(),
+                _ => 0,
+            })
+            .sum()
+    }
     /// Files skipped because their output existed.
     pub fn skipped(&self) -> usize {
         self.files
@@ -116,7 +126,7 @@ pub fn run(
             cancel.cancel();
         }
         statuses[job.index] = match &outcome.result {
-            Ok(w) => FileStatus::Written(*w),
+            Ok(w) => FileStatus::Written(w.clone()),
             Err(e) => FileStatus::Failed(e.clone()),
         };
         on_outcome(job, outcome);

@@ -487,3 +487,50 @@ fn links_are_followed_only_when_asked_and_loops_are_reported() {
     );
     assert!(out.join("link/w.png").is_file());
 }
+
+#[cfg(feature = "libjpeg-turbo")]
+#[test]
+fn a_damaged_but_readable_jpeg_is_written_with_a_warning_line_and_counted() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in");
+    fs::create_dir_all(&input).unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/read_modes/inputs");
+    fs::copy(fixtures.join("cut_scan.jpg"), input.join("cut.jpg")).unwrap();
+    fs::copy(
+        fixtures.join("photo_160x120_420.jpg"),
+        input.join("whole.jpg"),
+    )
+    .unwrap();
+    let out = t.path().join("out");
+    let report = t.path().join("r.json");
+    for read in ["color", "gray"] {
+        let o = graypipe(&[
+            "run",
+            s(&input),
+            "-o",
+            s(&out),
+            "--read",
+            read,
+            "--report",
+            s(&report),
+        ]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        let line = format!(
+            "graypipe: warning: {}: Corrupt JPEG data: premature end of data segment",
+            s(&input.join("cut.jpg"))
+        );
+        assert!(err.contains(&line), "{err}");
+        assert!(!err.contains("whole.jpg"), "{err}");
+        let r: serde_json::Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
+        assert_eq!(r["warnings"], 1, "{r}");
+        assert_eq!(r["files"]["written"], 2);
+        let cut = r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["input"].as_str().unwrap().ends_with("cut.jpg"))
+            .unwrap();
+        assert_eq!(cut["warnings"].as_array().unwrap().len(), 1, "{cut}");
+    }
+}

@@ -102,15 +102,15 @@ fn worker_threads_and_files_alive_are_what_was_asked() {
             "{what}"
         );
         if cfg!(target_os = "linux") {
-            // While files are coming out the pool is all there (a worker may have exited by the
-            // time the last outcome is read); never more threads than asked.
+            // While files are coming out the pool is all there (on a loaded machine the last
+            // worker may start after the first file is done, and a worker may have exited by
+            // the time the last outcome is read); never more threads than asked.
             assert_eq!(seen_threads.len(), 40, "{what}");
             assert_eq!(
                 seen_threads.iter().max(),
                 Some(&want_threads),
                 "{what}: {seen_threads:?}"
             );
-            assert_eq!(seen_threads[0], want_threads, "{what}: {seen_threads:?}");
         }
         // Files alive at once never exceed the token limit.
         match engine {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::codec::{DecodeLimits, FormatChoice, PngCompression};
+use crate::codec::{DecodeLimits, FormatChoice, PngCompression, ReadMode};
 use crate::ops::{Luma, Operation};
 use crate::pipeline::workers::StageOverrides;
 use crate::pipeline::{Engine, Settings};
@@ -71,6 +71,12 @@ pub struct JobArgs {
     #[arg(long, value_enum, default_value = "bt601")]
     pub luma: LumaArg,
 
+    /// How files are read: color is `cv2.imread(path)` followed by the gray conversion (as the
+    /// book does); gray is `cv2.imread(path, cv2.IMREAD_GRAYSCALE)`, the decoder's own gray
+    /// (luma only for JPEG, faster; libpng's weights for PNG), and ignores --luma.
+    #[arg(long, value_enum, default_value = "color")]
+    pub read: ReadMode,
+
     /// Output format: png, jpeg, bmp, tiff, webp (lossless), pnm, or same (each input's own).
     #[arg(long, default_value = "png", value_parser = parse_format)]
     pub format: FormatChoice,
@@ -122,6 +128,7 @@ impl JobArgs {
             limits: DecodeLimits {
                 max_pixels: self.max_pixels,
             },
+            read: self.read,
         }
     }
 }

@@ -76,6 +76,14 @@ pub fn execute(args: &RunArgs) -> i32 {
         args.fail_fast,
         &mut |job, outcome| {
             progress.inc();
+            if let Ok(w) = &outcome.result {
+                for warning in &w.warnings {
+                    progress.line(&format!(
+                        "graypipe: warning: {}: {warning}",
+                        job.input.display()
+                    ));
+                }
+            }
             match &outcome.result {
                 Ok(w) if args.verbose => progress.line(&format!(
                     "{} -> {} ({} x {}{})",

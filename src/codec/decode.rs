@@ -24,6 +24,30 @@ impl Default for DecodeLimits {
     }
 }
 
+/// How a file is read: `cv2.imread`'s `IMREAD_COLOR` (the default, followed by the gray
+/// conversion of the process stage, as the book does) or `IMREAD_GRAYSCALE`, where the decoder
+/// itself produces gray with its own arithmetic (libjpeg's luma channel for JPEG, libpng's
+/// weights for PNG, `cvtColor`'s for the other formats).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadMode {
+    /// `cv2.imread(path)`: colour, then `cvtColor(.., COLOR_BGR2GRAY)`.
+    #[default]
+    Color,
+    /// `cv2.imread(path, cv2.IMREAD_GRAYSCALE)`.
+    Gray,
+}
+
 /// An upright 8-bit image as `cv2.imread` would see it, alpha possibly still interleaved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodedImage {
@@ -35,6 +59,9 @@ pub struct DecodedImage {
     pub layout: ChannelLayout,
     /// `width * height * layout.channels()` samples.
     pub data: Vec<u8>,
+    /// The decoder's warnings (libjpeg's "premature end of data segment" and the like, where
+    /// missing data was filled with grey): the image is usable but probably damaged.
+    pub warnings: Vec<String>,
 }
 
 impl DecodedImage {
@@ -109,9 +136,23 @@ fn describe(format: &'static str, e: ImageError) -> DecodeError {
     DecodeError::Corrupt { format, reason }
 }
 
-/// Decodes an image file's bytes. The format is taken from the content, as OpenCV does, not
-/// from the file name.
+/// Bytes the decoders may allocate besides the pixels of the image the header declares: room
+/// for metadata (an ICC profile is decompressed only up to what is left of the cap, and OpenCV
+/// ignores it anyway), text chunks and the decoders' tables.
+pub const METADATA_ALLOWANCE: u64 = 16 << 20;
+
+/// Decodes an image file's bytes as `cv2.imread(path)` does. The format is taken from the
+/// content, as OpenCV does, not from the file name.
 pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage, DecodeError> {
+    decode_as(bytes, limits, ReadMode::Color)
+}
+
+/// Decodes an image file's bytes as `cv2.imread(path, flags)` does for `mode`.
+pub fn decode_as(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    mode: ReadMode,
+) -> Result<DecodedImage, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -133,7 +174,8 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage, Decod
     }
     let name = format_name(format);
     // PNG's size sits at a fixed place in its header: check it before the decoder reads on.
-    if let Some((width, height)) = png_header_size(bytes) {
+    let png_size = png_header_size(bytes);
+    if let Some((width, height)) = png_size {
         check_size(width, height, limits)?;
     }
     if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
@@ -144,30 +186,156 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage, Decod
             reason: "file is truncated (no end-of-image marker after the last scan)".into(),
         });
     }
-    // The decoder's own allocation cap: the largest accepted image at 16-bit RGBA, plus room
-    // for the decoder's working buffers.
+    #[cfg(feature = "libjpeg-turbo")]
+    if format == ImageFormat::Jpeg {
+        return decode_jpeg(bytes, limits, mode);
+    }
+    // The decoder's own allocation cap: what this header's image needs at 16-bit RGBA, twice
+    // (decoder buffer and conversion), plus a small allowance for metadata. Before the size is
+    // known (formats other than PNG) the largest accepted image's.
+    let cap = decoder_cap;
     let mut decoder_limits = Limits::default();
-    decoder_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    decoder_limits.max_alloc =
+        Some(cap(png_size.map_or(limits.max_pixels, |(w, h)| {
+            u64::from(w) * u64::from(h)
+        })));
     reader.limits(decoder_limits);
     let mut decoder = reader.into_decoder().map_err(|e| describe(name, e))?;
     let (width, height) = decoder.dimensions();
     check_size(width, height, limits)?;
+    let mut sized = Limits::default();
+    sized.max_alloc = Some(cap(u64::from(width) * u64::from(height)));
+    decoder.set_limits(sized).map_err(|e| describe(name, e))?;
     // A broken EXIF block is not worth failing the file: OpenCV ignores it too.
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| describe(name, e))?;
     img.apply_orientation(orientation);
-    // OpenCV's libtiff path scales 16-bit samples with rounding; libpng and its PNM reader cut.
-    let reduce = if format == ImageFormat::Tiff {
-        |s: u16| ((u32::from(s) * 255 + 32767) / 65535) as u8
-    } else {
-        |s: u16| (s >> 8) as u8
-    };
-    Ok(to_eight_bit(img, reduce))
+    Ok(match (mode, format) {
+        (ReadMode::Gray, ImageFormat::Png) => png_gray(img),
+        // OpenCV's libtiff path scales 16-bit samples with rounding; libpng and its PNM reader
+        // cut.
+        (_, ImageFormat::Tiff) => finish(
+            to_eight_bit(img, |s: u16| ((u32::from(s) * 255 + 32767) / 65535) as u8),
+            mode,
+        ),
+        _ => finish(to_eight_bit(img, |s: u16| (s >> 8) as u8), mode),
+    })
 }
 
-fn check_size(width: u32, height: u32, limits: &DecodeLimits) -> Result<(), DecodeError> {
+/// The allocation cap given to the `image` crate's decoders for a picture of `pixels`: its
+/// samples at 16-bit RGBA twice, plus [`METADATA_ALLOWANCE`].
+fn decoder_cap(pixels: u64) -> u64 {
+    pixels.saturating_mul(16).saturating_add(METADATA_ALLOWANCE)
+}
+
+/// In gray mode, the decoders other than PNG's and JPEG's read colour and convert it with
+/// `cvtColor`'s weights (alpha dropped).
+fn finish(img: DecodedImage, mode: ReadMode) -> DecodedImage {
+    if mode == ReadMode::Color || img.layout == ChannelLayout::Gray {
+        return img;
+    }
+    let mut gray = Vec::new();
+    crate::ops::to_gray(&img.data, img.layout, crate::ops::Luma::Bt601, &mut gray);
+    DecodedImage {
+        layout: ChannelLayout::Gray,
+        data: gray,
+        ..img
+    }
+}
+
+/// A PNG read with `IMREAD_GRAYSCALE`: libpng's own RGB to gray, at the file's bit depth.
+fn png_gray(img: DynamicImage) -> DecodedImage {
+    use super::opencv_color::{png_gray16, png_gray8};
+    let (width, height) = (img.width(), img.height());
+    let data = match img {
+        DynamicImage::ImageLuma8(b) => b.into_raw(),
+        DynamicImage::ImageLumaA8(b) => b.as_raw().chunks_exact(2).map(|p| p[0]).collect(),
+        DynamicImage::ImageRgb8(b) => gray8(b.as_raw(), 3, png_gray8),
+        DynamicImage::ImageRgba8(b) => gray8(b.as_raw(), 4, png_gray8),
+        DynamicImage::ImageLuma16(b) => b.as_raw().iter().map(|&s| (s >> 8) as u8).collect(),
+        DynamicImage::ImageLumaA16(b) => b
+            .as_raw()
+            .chunks_exact(2)
+            .map(|p| (p[0] >> 8) as u8)
+            .collect(),
+        DynamicImage::ImageRgb16(b) => gray16(b.as_raw(), 3, png_gray16),
+        DynamicImage::ImageRgba16(b) => gray16(b.as_raw(), 4, png_gray16),
+        other => gray8(other.to_rgb8().as_raw(), 3, png_gray8),
+    };
+    DecodedImage {
+        width,
+        height,
+        layout: ChannelLayout::Gray,
+        data,
+        warnings: Vec::new(),
+    }
+}
+
+fn gray8(samples: &[u8], channels: usize, f: fn(u8, u8, u8) -> u8) -> Vec<u8> {
+    samples
+        .chunks_exact(channels)
+        .map(|p| f(p[0], p[1], p[2]))
+        .collect()
+}
+
+fn gray16(samples: &[u16], channels: usize, f: fn(u16, u16, u16) -> u8) -> Vec<u8> {
+    samples
+        .chunks_exact(channels)
+        .map(|p| f(p[0], p[1], p[2]))
+        .collect()
+}
+
+/// JPEG through libjpeg-turbo with OpenCV's settings, then EXIF orientation as OpenCV applies
+/// it.
+#[cfg(feature = "libjpeg-turbo")]
+fn decode_jpeg(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    mode: ReadMode,
+) -> Result<DecodedImage, DecodeError> {
+    use image::metadata::Orientation;
+    use image::{GrayImage, RgbImage};
+    let px = super::jpeg_turbo::decode(bytes, limits, mode)?;
+    let orientation = px
+        .exif
+        .as_deref()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    let inconsistent = || DecodeError::Corrupt {
+        format: "JPEG",
+        reason: "decoder returned an inconsistent buffer".into(),
+    };
+    let (layout, mut img) = if px.channels == 1 {
+        let b = GrayImage::from_raw(px.width, px.height, px.data).ok_or_else(inconsistent)?;
+        (ChannelLayout::Gray, DynamicImage::ImageLuma8(b))
+    } else {
+        let b = RgbImage::from_raw(px.width, px.height, px.data).ok_or_else(inconsistent)?;
+        (ChannelLayout::Rgb, DynamicImage::ImageRgb8(b))
+    };
+    if orientation != Orientation::NoTransforms {
+        img.apply_orientation(orientation);
+    }
+    let (width, height) = (img.width(), img.height());
+    let data = match img {
+        DynamicImage::ImageLuma8(b) => b.into_raw(),
+        other => other.into_rgb8().into_raw(),
+    };
+    Ok(DecodedImage {
+        width,
+        height,
+        layout,
+        data,
+        warnings: px.warnings,
+    })
+}
+
+pub(crate) fn check_size(
+    width: u32,
+    height: u32,
+    limits: &DecodeLimits,
+) -> Result<(), DecodeError> {
     if width == 0 || height == 0 {
         return Err(DecodeError::ZeroSized);
     }
@@ -229,6 +397,7 @@ fn to_eight_bit(img: DynamicImage, reduce: fn(u16) -> u8) -> DecodedImage {
         height,
         layout,
         data,
+        warnings: Vec::new(),
     }
 }
 
@@ -309,6 +478,84 @@ mod tests {
         assert!(e.contains("truncated"), "{e}");
         // A whole JPEG first (as an embedded thumbnail is), then a picture cut short.
         assert!(!jpeg_is_complete(&[&jpg[..], cut].concat()));
+    }
+
+    #[test]
+    fn a_small_png_with_a_huge_icc_profile_decodes_within_a_small_cap() {
+        // 8 x 8 pixels with a 64 MiB (compressed: a few dozen KiB) ICC profile. The decoder may
+        // allocate what the header's picture needs plus the metadata allowance, not the
+        // largest picture's 4 GiB: the profile is dropped (OpenCV ignores it too).
+        let mut info = png::Info::with_size(8, 8);
+        info.color_type = png::ColorType::Grayscale;
+        info.bit_depth = png::BitDepth::Eight;
+        info.icc_profile = Some(std::borrow::Cow::Owned(vec![0u8; 64 << 20]));
+        let mut bytes = Vec::new();
+        let mut w = png::Encoder::with_info(&mut bytes, info)
+            .unwrap()
+            .write_header()
+            .unwrap();
+        w.write_image_data(&[77; 64]).unwrap();
+        w.finish().unwrap();
+        assert!(bytes.len() < 1 << 20, "{}", bytes.len());
+        assert!(decoder_cap(64) < METADATA_ALLOWANCE + 4096);
+        assert!(decoder_cap(64) < 64 << 20);
+        let img = decode(&bytes, &DecodeLimits::default()).unwrap();
+        assert_eq!((img.width, img.height, img.data), (8, 8, vec![77; 64]));
+    }
+
+    fn small_jpeg() -> Vec<u8> {
+        let img = image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([x as u8 * 9, y as u8, 40]));
+        let mut jpg = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut jpg, image::ImageFormat::Jpeg).unwrap();
+        jpg.into_inner()
+    }
+
+    #[cfg(feature = "libjpeg-turbo")]
+    #[test]
+    fn a_tiny_jpeg_claiming_a_big_picture_decodes_with_warnings_not_silently() {
+        // The header says 2000 x 2000, the scan holds 16 x 16 pixels: libjpeg fills the rest
+        // with grey and warns, as OpenCV does; the warning comes back with the image.
+        let mut jpg = small_jpeg();
+        let sof = jpg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        jpg[sof + 5..sof + 9].copy_from_slice(&[0x07, 0xD0, 0x07, 0xD0]);
+        let img = decode(&jpg, &DecodeLimits::default()).unwrap();
+        assert_eq!((img.width, img.height), (2000, 2000));
+        assert!(
+            img.warnings.iter().any(|w| w.contains("premature end")),
+            "{:?}",
+            img.warnings
+        );
+        assert!(decode(&small_jpeg(), &DecodeLimits::default())
+            .unwrap()
+            .warnings
+            .is_empty());
+    }
+
+    #[test]
+    fn libjpeg_errors_become_errors_not_crashes() {
+        let good = small_jpeg();
+        let sos = good.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        // A start of scan naming a component that does not exist, and a frame with 0 components.
+        let mut bad_scan = good.clone();
+        bad_scan[sos + 5] = 9;
+        let sof = good.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        let mut bad_frame = good.clone();
+        bad_frame[sof + 4] = 13; // 13-bit precision
+        for bad in [bad_scan, bad_frame] {
+            for mode in [ReadMode::Color, ReadMode::Gray] {
+                match decode_as(&bad, &DecodeLimits::default(), mode) {
+                    Err(DecodeError::Corrupt { format: "JPEG", .. }) => {}
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        // The decoder is still usable afterwards, on this thread.
+        assert!(decode(&good, &DecodeLimits::default()).is_ok());
+        // The pixel limit is checked from the header, before decoding.
+        assert!(matches!(
+            decode(&good, &DecodeLimits { max_pixels: 255 }),
+            Err(DecodeError::TooLarge { width: 16, .. })
+        ));
     }
 
     #[test]

@@ -3,7 +3,12 @@
 pub mod decode;
 pub mod encode;
 pub mod format;
+#[cfg(feature = "libjpeg-turbo")]
+mod jpeg_turbo;
+pub mod opencv_color;
+pub mod probe;
 
-pub use decode::{decode, DecodeError, DecodeLimits, DecodedImage};
+pub use decode::{decode, decode_as, DecodeError, DecodeLimits, DecodedImage, ReadMode};
 pub use encode::{encode, EncodeError, PngCompression};
 pub use format::{FormatChoice, InputFormat, OutputFormat};
+pub use probe::{probe, ImageInfo};

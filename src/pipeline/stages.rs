@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::cpu_time::thread_cpu;
 use super::stats::StageStats;
 use crate::batch::Job;
-use crate::codec::{self, DecodeLimits, DecodedImage, OutputFormat, PngCompression};
+use crate::codec::{self, DecodeLimits, DecodedImage, OutputFormat, PngCompression, ReadMode};
 use crate::error::{io_reason, FileError, Stage};
 use crate::ops::{self, Luma, Operation};
 
@@ -23,6 +23,8 @@ pub struct Settings {
     pub png_compression: PngCompression,
     /// Decoder limits.
     pub limits: DecodeLimits,
+    /// `--read`: colour then gray (`cv2.imread` + `cvtColor`) or the decoder's gray.
+    pub read: ReadMode,
 }
 
 impl Default for Settings {
@@ -33,12 +35,13 @@ impl Default for Settings {
             one_bit_png: true,
             png_compression: PngCompression::Fast,
             limits: DecodeLimits::default(),
+            read: ReadMode::Color,
         }
     }
 }
 
 /// A file that was written.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Written {
     /// Bytes in the output file.
     pub bytes: u64,
@@ -48,6 +51,8 @@ pub struct Written {
     pub height: u32,
     /// The level an Otsu or Triangle threshold chose (or the fixed one).
     pub level: Option<f64>,
+    /// The decoder's warnings (the file was read, but is probably damaged).
+    pub warnings: Vec<String>,
 }
 
 /// A processed gray image ready to encode.
@@ -89,9 +94,9 @@ pub fn read(path: &Path, limits: &DecodeLimits) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// Stage 2: pixels.
-pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage, String> {
-    codec::decode(bytes, limits).map_err(|e| e.to_string())
+/// Stage 2: pixels, read as `settings.read` says.
+pub fn decode(bytes: &[u8], settings: &Settings) -> Result<DecodedImage, String> {
+    codec::decode_as(bytes, &settings.limits, settings.read).map_err(|e| e.to_string())
 }
 
 /// Stage 3: gray conversion and the operation.
@@ -211,12 +216,14 @@ pub(super) struct StageRunner<'a> {
     last_end: Option<(Instant, Duration)>,
 }
 
-/// Dimensions and level of a file, kept from the stage that learnt them to the outcome.
-#[derive(Debug, Default, Clone, Copy)]
+/// Dimensions, level and decoder warnings of a file, kept from the stage that learnt them to
+/// the outcome.
+#[derive(Debug, Default, Clone)]
 pub(super) struct Facts {
     width: u32,
     height: u32,
     level: Option<f64>,
+    warnings: Vec<String>,
 }
 
 impl<'a> StageRunner<'a> {
@@ -294,8 +301,8 @@ impl<'a> StageRunner<'a> {
 }
 
 impl Token {
-    /// The record of a file whose write stage has finished.
-    pub fn written(&self) -> Written {
+    /// The record of a file whose write stage has finished (its warnings move into it).
+    pub fn written(&mut self) -> Written {
         Written {
             bytes: match self.payload {
                 Payload::Written(n) => n,
@@ -304,6 +311,7 @@ impl Token {
             width: self.facts.width,
             height: self.facts.height,
             level: self.facts.level,
+            warnings: std::mem::take(&mut self.facts.warnings),
         }
     }
 }
@@ -334,9 +342,10 @@ fn run_stage(
     match (stage, input) {
         (Stage::Read, _) => read(&job.input, &settings.limits).map(Payload::Bytes),
         (Stage::Decode, Payload::Bytes(bytes)) => {
-            let img = decode(&bytes, &settings.limits)?;
+            let mut img = decode(&bytes, settings)?;
             facts.width = img.width;
             facts.height = img.height;
+            facts.warnings = std::mem::take(&mut img.warnings);
             Ok(Payload::Decoded(img))
         }
         (Stage::Process, Payload::Decoded(img)) => {

@@ -47,6 +47,8 @@ pub struct RunReport {
     pub peak_rss_bytes: Option<u64>,
     /// Per stage in pipeline order.
     pub stages: Vec<StageRecord>,
+    /// Decoder warnings over all written files (damaged but readable inputs).
+    pub warnings: usize,
     /// Every failed file with its stage and reason.
     pub failures: Vec<FileError>,
     /// Every planned file.
@@ -115,6 +117,9 @@ pub struct FileRecord {
     /// The threshold level applied (Otsu's and Triangle's are computed per file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub level: Option<f64>,
+    /// The decoder's warnings for this file (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 fn stage_record(
@@ -186,6 +191,7 @@ impl RunReport {
                     )
                 })
                 .collect(),
+            warnings: summary.warnings(),
             failures: summary.failures().cloned().collect(),
             results: summary
                 .files
@@ -208,6 +214,7 @@ impl RunReport {
                         width: w.map(|w| w.width),
                         height: w.map(|w| w.height),
                         level: w.and_then(|w| w.level),
+                        warnings: w.map(|w| w.warnings.clone()).unwrap_or_default(),
                     }
                 })
                 .collect(),
