@@ -83,6 +83,17 @@ pub enum PlanError {
         /// The input folder it is.
         input: PathBuf,
     },
+    /// `--report FILE` names an input of the run.
+    ReportIsInput(PathBuf),
+    /// `--report FILE` names an output of the run.
+    ReportIsOutput(PathBuf),
+    /// `--report FILE` cannot take a report (a folder, FIFO, device or socket; a link loop).
+    ReportUnusable {
+        /// The path as given.
+        path: PathBuf,
+        /// Why, in words.
+        reason: String,
+    },
 }
 
 impl fmt::Display for PlanError {
@@ -113,6 +124,22 @@ impl fmt::Display for PlanError {
                 "refused: input folder {} lies inside output folder {}; earlier results would be read back as inputs. Remove the link or choose another output folder",
                 shown(input),
                 shown(output)
+            ),
+            PlanError::ReportIsInput(p) => write!(
+                f,
+                "refused: report {} is an input of this run; choose another --report path",
+                shown(p)
+            ),
+            PlanError::ReportIsOutput(p) => write!(
+                f,
+                "refused: report {} is an output of this run; choose another --report path",
+                shown(p)
+            ),
+            PlanError::ReportUnusable { path, reason } => write!(
+                f,
+                "refused: report {}: {}",
+                shown(path),
+                crate::error::printable(reason)
             ),
             PlanError::OutputIntoInput { folder, input } => write!(
                 f,
@@ -166,16 +193,17 @@ fn push_clean(out: &mut PathBuf, parts: &[Component]) {
 }
 
 /// Device and inode: what makes two paths one file or folder.
-type FileId = (u64, u64);
+pub(crate) type FileId = (u64, u64);
 
+/// The identity of what `p` names, links followed; `None` when it does not exist.
 #[cfg(unix)]
-fn file_id(p: &Path) -> Option<FileId> {
+pub(crate) fn file_id(p: &Path) -> Option<FileId> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
 }
 
 #[cfg(not(unix))]
-fn file_id(_: &Path) -> Option<FileId> {
+pub(crate) fn file_id(_: &Path) -> Option<FileId> {
     None
 }
 
