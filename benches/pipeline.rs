@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use graypipe::batch::{plan, PlanOptions};
-use graypipe::{CancelToken, Engine, EngineConfig, Settings, StageWorkers};
+use graypipe::{CancelToken, Engine, EngineConfig, Settings};
 
 fn pipeline(c: &mut Criterion) {
     let sets: [(&str, PathBuf, &str); 2] = [
@@ -47,11 +47,7 @@ fn pipeline(c: &mut Criterion) {
                 if engine == Engine::Serial && workers == 2 {
                     continue;
                 }
-                let config = EngineConfig {
-                    engine,
-                    workers: StageWorkers::uniform(workers),
-                    queue: 8,
-                };
+                let config = EngineConfig::new(engine, workers);
                 group.bench_with_input(
                     BenchmarkId::new(engine.to_string(), workers),
                     &config,

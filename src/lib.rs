@@ -31,5 +31,7 @@ pub mod report;
 pub mod run;
 pub mod sweep;
 
-pub use pipeline::{convert_file, CancelToken, Engine, EngineConfig, Settings, StageWorkers};
+pub use pipeline::{
+    convert_file, CancelToken, Engine, EngineConfig, Settings, StageCaps, StageWorkers,
+};
 pub use run::{run, FileStatus, RunSummary};

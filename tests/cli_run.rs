@@ -280,8 +280,18 @@ fn every_engine_and_worker_count_writes_identical_bytes() {
         &["--engine", "serial"],
         &["--engine", "rayon", "--workers", "1"],
         &["--engine", "rayon", "--workers", "3"],
-        &["--engine", "staged", "--workers", "1", "--queue", "1"],
+        &["--engine", "staged", "--workers", "1", "--in-flight", "1"],
         &["--engine", "staged", "--workers", "2"],
+        &[
+            "--engine",
+            "staged",
+            "--workers",
+            "3",
+            "--stage-workers",
+            "read=1,encode=1,write=1",
+            "--in-flight",
+            "5",
+        ],
         &[
             "--engine",
             "staged",
@@ -289,7 +299,7 @@ fn every_engine_and_worker_count_writes_identical_bytes() {
             "5",
             "--stage-workers",
             "read=3,write=4",
-            "--queue",
+            "--in-flight",
             "2",
         ],
     ];

@@ -316,11 +316,7 @@ fn a_file_that_vanishes_after_listing_fails_in_the_read_stage() {
         graypipe::Engine::Rayon,
         graypipe::Engine::Staged,
     ] {
-        let config = graypipe::EngineConfig {
-            engine,
-            workers: graypipe::StageWorkers::uniform(2),
-            queue: 2,
-        };
+        let config = graypipe::EngineConfig::new(engine, 2);
         let summary = graypipe::run(
             &p,
             &graypipe::Settings::default(),

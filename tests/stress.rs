@@ -72,13 +72,13 @@ fn ten_thousand_tiny_files_and_extreme_worker_settings_match_serial() {
     let configs: &[&[&str]] = &[
         &["--engine", "staged", "--workers", "64"],
         &["--engine", "rayon", "--workers", "64"],
-        &["--engine", "staged", "--workers", "2", "--queue", "1"],
+        &["--engine", "staged", "--workers", "2", "--in-flight", "1"],
         &[
             "--engine",
             "staged",
             "--stage-workers",
             "read=1,decode=1,process=1,encode=1,write=1",
-            "--queue",
+            "--in-flight",
             "1",
         ],
         &[
@@ -86,6 +86,16 @@ fn ten_thousand_tiny_files_and_extreme_worker_settings_match_serial() {
             "staged",
             "--stage-workers",
             "read=16,decode=16,process=16,encode=16,write=16",
+        ],
+        &[
+            "--engine",
+            "staged",
+            "--workers",
+            "8",
+            "--stage-workers",
+            "write=1",
+            "--in-flight",
+            "64",
         ],
     ];
     for (k, cfg) in configs.iter().enumerate() {

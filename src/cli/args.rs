@@ -91,11 +91,17 @@ pub struct JobArgs {
     #[arg(long)]
     pub follow_links: bool,
 
-    /// Files that may wait between two stages (staged engine).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=65536), value_name = "N")]
-    pub queue: u32,
+    /// Most files alive at once in the staged engine, from the start of their read to the end
+    /// of their write (memory is bounded by it). Default: twice the workers.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65536), value_name = "T")]
+    pub in_flight: Option<u32>,
 
-    /// Per-stage thread counts for the staged engine, e.g. read=2,decode=3,write=1.
+    /// Retired: the staged engine has no queues between stages any more; see --in-flight.
+    #[arg(long, hide = true, value_name = "N", value_parser = retired_queue)]
+    pub queue: Option<u32>,
+
+    /// Caps on how many workers may run a stage at once (staged engine), e.g. read=1 for a
+    /// spinning disk or a network share. Uncapped stages may use every worker.
     #[arg(long, value_name = "STAGE=N,...")]
     pub stage_workers: Option<StageOverrides>,
 }
@@ -135,8 +141,8 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "staged")]
     pub engine: Engine,
 
-    /// Threads for each stage of the staged engine (the compute stages, and read and write
-    /// unless --stage-workers sets them), or the rayon pool size. Default: logical cores.
+    /// N, the threads doing the work: the staged engine's workers (shared by every stage) or
+    /// the rayon pool's size; the serial engine uses one. Default: logical cores.
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub workers: Option<u32>,
 
@@ -238,6 +244,14 @@ pub struct AmdahlArgs {
     /// Refit a sweep saved with `graypipe sweep --export-json`.
     #[arg(long, value_name = "SWEEP.json")]
     pub from: Option<PathBuf>,
+}
+
+fn retired_queue(_: &str) -> Result<u32, String> {
+    Err(
+        "--queue was retired: the staged engine now bounds the files alive at once across all \
+         stages; use --in-flight T (default: twice the workers)"
+            .into(),
+    )
 }
 
 fn parse_fraction(s: &str) -> Result<f64, String> {

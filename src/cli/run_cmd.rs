@@ -12,7 +12,7 @@ use super::progress::Progress;
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
 use crate::batch::{plan, report_target, Plan, PlanOptions, ReportTarget};
 use crate::error::{printable, printable_path};
-use crate::pipeline::{CancelToken, EngineConfig, StageWorkers};
+use crate::pipeline::{CancelToken, EngineConfig, StageCaps};
 use crate::report::{run_table, RunReport};
 use crate::run::run;
 
@@ -55,12 +55,13 @@ pub fn execute(args: &RunArgs) -> i32 {
     }
     let settings = job.settings();
     let n = args.workers.map_or_else(logical_cores, |w| w as usize);
-    let workers =
-        StageWorkers::uniform(n).with_overrides(&job.stage_workers.clone().unwrap_or_default());
     let config = EngineConfig {
         engine: args.engine,
-        workers,
-        queue: job.queue as usize,
+        workers: n,
+        in_flight: job
+            .in_flight
+            .map_or_else(|| EngineConfig::default_in_flight(n), |t| t as usize),
+        stage_caps: StageCaps::from_overrides(&job.stage_workers.clone().unwrap_or_default()),
     };
     if plan.jobs.is_empty() && plan.discovery_errors.is_empty() && !args.quiet {
         if plan.skipped.is_empty() {
@@ -115,7 +116,10 @@ pub fn execute(args: &RunArgs) -> i32 {
     progress.finish();
 
     let report = RunReport::new(&summary, &settings, &config);
-    let mut status = if summary.failed() > 0 {
+    if let Some(e) = &summary.stats.engine_error {
+        stderr_line(&format!("graypipe: error: {}", printable(&e.to_string())));
+    }
+    let mut status = if summary.failed() > 0 || summary.stats.engine_error.is_some() {
         EXIT_FAILED
     } else {
         EXIT_OK

@@ -29,7 +29,7 @@ pub fn execute(args: &SweepArgs) -> i32 {
         engines: args.engine.0.clone(),
         workers,
         overrides: job.stage_workers.clone().unwrap_or_default(),
-        queue: job.queue as usize,
+        in_flight: job.in_flight.map(|t| t as usize),
         warmup: args.warmup,
         repeat: args.repeat as usize,
         baseline: args.baseline,

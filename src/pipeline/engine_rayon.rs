@@ -1,48 +1,66 @@
-//! File-level data parallelism: a rayon pool of N threads, each task one whole file (the
-//! book's `multiprocessing.Pool.map`).
+//! File-level data parallelism: a rayon pool of N threads, each task one whole file through
+//! every stage (the book's `multiprocessing.Pool.map`).
 
 use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use super::stages::{carry, Scratch, Trace};
-use super::stats::{add_trace, StageStats};
-use super::{CancelToken, Outcome, Settings};
+use super::stages::StageRunner;
+use super::stats::StageStats;
+use super::{merge_stats, CancelToken, Outcome, Settings};
 use crate::batch::Job;
 
+/// One rayon worker's runner; its figures join the totals when rayon drops it.
+struct Local<'a> {
+    runner: StageRunner<'a>,
+    tx: crossbeam_channel::Sender<(usize, Outcome)>,
+    totals: &'a Mutex<[StageStats; 5]>,
+}
+
+impl Drop for Local<'_> {
+    fn drop(&mut self) {
+        let mut t = self
+            .totals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        merge_stats(&mut t, &self.runner.stats);
+    }
+}
+
+/// Runs the jobs; `Err` when the pool could not be built (nothing ran then).
 pub(super) fn run(
     jobs: &[Job],
     settings: &Settings,
     threads: usize,
     cancel: &CancelToken,
     on_outcome: &mut dyn FnMut(&Job, &Outcome),
-) -> [StageStats; 5] {
-    let threads = threads.max(1);
+) -> Result<[StageStats; 5], String> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("graypipe-rayon-{i}"))
+        .build()
+        .map_err(|e| {
+            format!("cannot start the rayon pool ({e}): is a process or thread limit (ulimit -u) reached?")
+        })?;
     let totals: Mutex<[StageStats; 5]> = Mutex::new(Default::default());
     let (tx, rx) = crossbeam_channel::unbounded::<(usize, Outcome)>();
     std::thread::scope(|s| {
-        s.spawn(|| {
-            let body = || {
+        let totals = &totals;
+        s.spawn(move || {
+            pool.install(|| {
                 jobs.par_iter().enumerate().for_each_init(
-                    || (tx.clone(), Scratch::default()),
-                    |(tx, scratch), (pos, job)| {
+                    || Local {
+                        runner: StageRunner::new(settings),
+                        tx: tx.clone(),
+                        totals,
+                    },
+                    |local, (pos, job)| {
                         if cancel.is_cancelled() {
                             return;
                         }
-                        let mut trace = Trace::default();
-                        let result = carry(
-                            &job.input,
-                            &job.output,
-                            job.format,
-                            settings,
-                            scratch,
-                            &mut trace,
-                        );
-                        if let Ok(mut t) = totals.lock() {
-                            add_trace(&mut t, &trace);
-                        }
+                        let result = local.runner.carry(pos, job);
                         // The receiver outlives the pool, so a send cannot fail.
-                        let _ = tx.send((
+                        let _ = local.tx.send((
                             pos,
                             Outcome {
                                 index: job.index,
@@ -51,21 +69,14 @@ pub(super) fn run(
                         ));
                     },
                 )
-            };
-            match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-                Ok(pool) => pool.install(body),
-                // Could not start threads: run on the global pool rather than not at all.
-                Err(_) => body(),
-            }
+            });
             drop(tx);
         });
         for (pos, outcome) in rx.iter() {
             on_outcome(&jobs[pos], &outcome);
         }
     });
-    let mut stages = totals.into_inner().unwrap_or_else(|p| p.into_inner());
-    for st in &mut stages {
-        st.workers = threads;
-    }
-    stages
+    Ok(totals
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner))
 }

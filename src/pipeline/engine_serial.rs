@@ -1,7 +1,8 @@
-//! One thread, no channels: every file through every stage in turn.
+//! The serial engine: the token pipeline with one worker, the calling thread, and one file
+//! alive at a time. The honest one-processor baseline.
 
-use super::stages::{carry, Scratch, Trace};
-use super::stats::{add_trace, StageStats};
+use super::scheduler::{CallSink, Pipeline};
+use super::stats::StageStats;
 use super::{CancelToken, Outcome, Settings};
 use crate::batch::Job;
 
@@ -11,32 +12,8 @@ pub(super) fn run(
     cancel: &CancelToken,
     on_outcome: &mut dyn FnMut(&Job, &Outcome),
 ) -> [StageStats; 5] {
-    let mut stages: [StageStats; 5] = Default::default();
-    for st in &mut stages {
-        st.workers = 1;
-    }
-    let mut scratch = Scratch::default();
-    for job in jobs {
-        if cancel.is_cancelled() {
-            break;
-        }
-        let mut trace = Trace::default();
-        let result = carry(
-            &job.input,
-            &job.output,
-            job.format,
-            settings,
-            &mut scratch,
-            &mut trace,
-        );
-        add_trace(&mut stages, &trace);
-        on_outcome(
-            job,
-            &Outcome {
-                index: job.index,
-                result,
-            },
-        );
-    }
-    stages
+    let pipeline = Pipeline::new(jobs, settings, 1, 1, [1; 5], cancel);
+    pipeline.work(&mut CallSink(|pos, outcome: Outcome| {
+        on_outcome(&jobs[pos], &outcome)
+    }))
 }

@@ -1,9 +1,16 @@
 //! The pipeline: read -> decode -> process -> encode -> write, run by one of three engines.
-//! It knows stages, channels and threads, and calls `codec` and `ops` for everything else.
+//! It knows stages, tokens and threads, and calls `codec` and `ops` for everything else.
+//!
+//! The staged and serial engines are two policies over one mechanism, the token pipeline in
+//! [`scheduler`] (N workers and a limit on files alive; the serial engine is one worker on the
+//! calling thread). The rayon engine hands whole files to a rayon pool. All three run each
+//! stage through the same [`stages::StageRunner`], so they time and fail files alike.
 
+pub mod cpu_time;
 mod engine_rayon;
 mod engine_serial;
 mod engine_staged;
+mod scheduler;
 pub mod stages;
 pub mod stats;
 pub mod workers;
@@ -13,9 +20,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::batch::Job;
+use cpu_time::ProcessCpu;
 pub use stages::{convert_file, Settings, Written};
 pub use stats::{peak_rss_bytes, EngineStats, StageStats};
-pub use workers::{Engine, StageWorkers};
+pub use workers::{Engine, StageCaps, StageWorkers};
 
 use crate::error::FileError;
 
@@ -24,10 +32,47 @@ use crate::error::FileError;
 pub struct EngineConfig {
     /// Which engine.
     pub engine: Engine,
-    /// Threads per stage (the rayon engine uses `workers.decode` as its pool size).
-    pub workers: StageWorkers,
-    /// Capacity of each channel between stages, in files.
-    pub queue: usize,
+    /// N: threads doing the work (the staged engine's workers, the rayon pool's size; the
+    /// serial engine always uses one).
+    pub workers: usize,
+    /// Most files alive at once in the staged engine, from the start of their read to the end
+    /// of their write (the token limit; memory is bounded by it).
+    pub in_flight: usize,
+    /// Most workers in each stage at once (staged engine).
+    pub stage_caps: StageCaps,
+}
+
+impl EngineConfig {
+    /// Files alive at once by default: twice the workers, so a capped stage has a file ready
+    /// while another waits.
+    pub fn default_in_flight(workers: usize) -> usize {
+        2 * workers.max(1)
+    }
+
+    /// `engine` with `workers` threads, the default in-flight limit and no stage caps.
+    pub fn new(engine: Engine, workers: usize) -> Self {
+        Self {
+            engine,
+            workers: workers.max(1),
+            in_flight: Self::default_in_flight(workers),
+            stage_caps: StageCaps::NONE,
+        }
+    }
+
+    /// Threads that will do work: 1 for the serial engine, N otherwise.
+    pub fn threads(&self) -> usize {
+        match self.engine {
+            Engine::Serial => 1,
+            _ => self.workers.max(1),
+        }
+    }
+}
+
+/// Adds one worker's per-stage figures into the totals.
+pub(crate) fn merge_stats(totals: &mut [StageStats; 5], worker: &[StageStats; 5]) {
+    for (t, w) in totals.iter_mut().zip(worker) {
+        t.merge(w);
+    }
 }
 
 /// A shared flag that asks a run to stop taking new files (fail-fast, Ctrl-C).
@@ -63,7 +108,8 @@ pub struct Outcome {
 }
 
 /// Runs `jobs` with `config`, calling `on_outcome` on the calling thread once per finished
-/// file, in completion order. Files not started because of `cancel` get no outcome.
+/// file, in completion order. Files not started because of `cancel` (or because the engine
+/// could not run: see [`EngineStats::engine_error`]) get no outcome.
 pub fn run(
     jobs: &[Job],
     settings: &Settings,
@@ -71,17 +117,152 @@ pub fn run(
     cancel: &CancelToken,
     on_outcome: &mut dyn FnMut(&Job, &Outcome),
 ) -> EngineStats {
+    let cpu_before = ProcessCpu::now();
     let start = Instant::now();
+    let threads = config.threads();
+    let mut in_flight = threads;
+    let mut peak_in_flight = None;
+    let mut workers = threads;
+    let mut engine_error = None;
     let stages = match config.engine {
-        Engine::Serial => engine_serial::run(jobs, settings, cancel, on_outcome),
-        Engine::Rayon => {
-            engine_rayon::run(jobs, settings, config.workers.decode, cancel, on_outcome)
+        Engine::Serial => {
+            in_flight = 1;
+            engine_serial::run(jobs, settings, cancel, &mut |job, o| {
+                peak_in_flight = Some(1);
+                on_outcome(job, o)
+            })
         }
-        Engine::Staged => engine_staged::run(jobs, settings, config, cancel, on_outcome),
+        Engine::Rayon => match engine_rayon::run(jobs, settings, threads, cancel, on_outcome) {
+            Ok(stages) => stages,
+            Err(e) => {
+                workers = 0;
+                engine_error = Some(e);
+                Default::default()
+            }
+        },
+        Engine::Staged => {
+            in_flight = config.in_flight.max(1);
+            let r = engine_staged::run(jobs, settings, config, cancel, on_outcome);
+            workers = r.workers;
+            peak_in_flight = Some(r.peak_in_flight);
+            engine_error = r.error;
+            r.stages
+        }
     };
+    let wall = start.elapsed();
+    let process_cpu = ProcessCpu::now()
+        .zip(cpu_before)
+        .map(|(after, before)| after.since(before));
     EngineStats {
         engine: config.engine,
-        wall: start.elapsed(),
+        workers,
+        in_flight,
+        peak_in_flight,
+        wall,
+        process_cpu,
         stages,
+        engine_error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::OutputFormat;
+
+    /// Jobs over `n` small PNGs in `dir`; the one at `panic_at` has a name that makes the
+    /// decode stage panic (a hook compiled into test builds only).
+    fn jobs(dir: &std::path::Path, n: usize, panic_at: usize) -> Vec<Job> {
+        (0..n)
+            .map(|i| {
+                let name = if i == panic_at {
+                    format!("graypipe-test-panic-{i}.png")
+                } else {
+                    format!("f{i}.png")
+                };
+                let input = dir.join(&name);
+                image::GrayImage::from_pixel(9, 7, image::Luma([i as u8]))
+                    .save(&input)
+                    .unwrap();
+                Job {
+                    index: i,
+                    input,
+                    output: dir.join("out").join(name),
+                    format: OutputFormat::Png,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_panic_in_a_stage_fails_its_file_on_every_engine_and_the_rest_are_written() {
+        let t = tempfile::tempdir().unwrap();
+        let jobs = jobs(t.path(), 12, 5);
+        for engine in [Engine::Serial, Engine::Rayon, Engine::Staged] {
+            let _ = std::fs::remove_dir_all(t.path().join("out"));
+            let mut outcomes = Vec::new();
+            let stats = run(
+                &jobs,
+                &Settings::default(),
+                &EngineConfig::new(engine, 2),
+                &CancelToken::new(),
+                &mut |_, o| outcomes.push(o.clone()),
+            );
+            assert_eq!(stats.engine_error, None, "{engine}");
+            assert_eq!(outcomes.len(), 12, "{engine}: every file has an outcome");
+            let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
+            assert_eq!(failed.len(), 1, "{engine}");
+            assert_eq!(failed[0].index, 5, "{engine}");
+            let e = failed[0].result.as_ref().unwrap_err();
+            assert_eq!(e.stage, Some(crate::error::Stage::Decode), "{engine}");
+            assert!(e.reason.contains("panicked"), "{engine}: {}", e.reason);
+            assert_eq!(stats.stages[1].failed, 1, "{engine}");
+            assert_eq!(stats.stages[4].items, 11, "{engine}");
+            assert!(!jobs[5].output.exists(), "{engine}");
+        }
+    }
+
+    #[test]
+    fn cancelling_stops_new_files_and_leaves_no_outcome_for_them() {
+        let t = tempfile::tempdir().unwrap();
+        let jobs = jobs(t.path(), 30, usize::MAX);
+        for engine in [Engine::Serial, Engine::Rayon, Engine::Staged] {
+            let _ = std::fs::remove_dir_all(t.path().join("out"));
+            // Cancelled before the start: nothing runs, nothing is reported.
+            let cancel = CancelToken::new();
+            cancel.cancel();
+            let mut seen = 0;
+            let stats = run(
+                &jobs,
+                &Settings::default(),
+                &EngineConfig::new(engine, 2),
+                &cancel,
+                &mut |_, _| seen += 1,
+            );
+            assert_eq!((seen, stats.stages[0].items), (0, 0), "{engine}");
+            // Cancelled mid-run: every outcome is a file written, and the count of outcomes
+            // is what the write stage counted.
+            let cancel = CancelToken::new();
+            let mut seen = 0;
+            let stats = run(
+                &jobs,
+                &Settings::default(),
+                &EngineConfig::new(engine, 1),
+                &cancel,
+                &mut |_, o| {
+                    assert!(o.result.is_ok());
+                    seen += 1;
+                    if seen == 3 {
+                        cancel.cancel();
+                    }
+                },
+            );
+            assert!(seen >= 3, "{engine}: {seen}");
+            assert_eq!(stats.stages[4].items as usize, seen, "{engine}");
+            if engine == Engine::Serial {
+                // Outcomes are delivered on the working thread: it stops right there.
+                assert_eq!(seen, 3);
+            }
+        }
     }
 }

@@ -3,6 +3,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::cpu_time::thread_cpu;
+use super::stats::StageStats;
+use crate::batch::Job;
 use crate::codec::{self, DecodeLimits, DecodedImage, OutputFormat, PngCompression};
 use crate::error::{FileError, Stage};
 use crate::ops::{self, Luma, Operation};
@@ -125,117 +128,218 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<u64, String> {
     crate::atomic_write::write_atomic(path, bytes)
 }
 
-/// Busy time and byte counts of one file through the stages it reached.
-#[derive(Debug, Default, Clone)]
-pub struct Trace {
-    /// Time in each stage.
-    pub busy: [Duration; 5],
-    /// Bytes handed to each stage.
-    pub bytes_in: [u64; 5],
-    /// Bytes produced by each stage.
-    pub bytes_out: [u64; 5],
-    /// The stage that failed, if one did.
-    pub failed_at: Option<Stage>,
+/// A file between two stages: what the last stage produced.
+#[derive(Debug, Default)]
+pub(super) enum Payload {
+    /// Not read yet.
+    #[default]
+    Start,
+    /// The file's bytes.
+    Bytes(Vec<u8>),
+    /// Decoded pixels.
+    Decoded(DecodedImage),
+    /// The gray result.
+    Gray(GrayResult),
+    /// The output file's bytes.
+    Encoded(Vec<u8>),
+    /// Written: the output's size.
+    Written(u64),
 }
 
-/// Carries one file through all five stages on the current thread, timing each.
-pub fn carry(
-    input: &Path,
-    output: &Path,
-    format: OutputFormat,
-    settings: &Settings,
-    scratch: &mut Scratch,
-    trace: &mut Trace,
-) -> Result<Written, FileError> {
-    let fail = |stage: Stage, reason: String| FileError {
-        input: input.to_path_buf(),
-        stage: Some(stage),
-        reason,
-    };
-    let result = carry_stages(input, output, format, settings, scratch, trace, &fail);
-    if let Err(e) = &result {
-        trace.failed_at = e.stage;
+impl Payload {
+    /// Bytes held, for the per-stage byte counters.
+    fn byte_len(&self) -> u64 {
+        match self {
+            Payload::Start => 0,
+            Payload::Bytes(b) | Payload::Encoded(b) => b.len() as u64,
+            Payload::Decoded(d) => d.data.len() as u64,
+            Payload::Gray(g) => g.data.len() as u64,
+            Payload::Written(n) => *n,
+        }
     }
-    result
 }
 
-fn carry_stages(
-    input: &Path,
-    output: &Path,
-    format: OutputFormat,
+/// One file on its way through the stages (a token of the pipeline).
+#[derive(Debug)]
+pub(super) struct Token {
+    /// Position of the job in the slice the engine was given.
+    pub pos: usize,
+    /// The stage this token is ready for.
+    pub next: Stage,
+    /// What the previous stage produced.
+    pub payload: Payload,
+    /// When it became ready for `next` (for the time it waits in front of a stage).
+    pub ready_since: std::time::Instant,
+    /// What the stages learnt about the file so far.
+    pub facts: Facts,
+}
+
+impl Token {
+    /// A token for job `pos`, ready to be read.
+    pub fn new(pos: usize) -> Self {
+        Self {
+            pos,
+            next: Stage::Read,
+            payload: Payload::Start,
+            ready_since: Instant::now(),
+            facts: Facts::default(),
+        }
+    }
+}
+
+/// What one worker owns: its scratch memory, its per-stage figures and its clock readings.
+pub(super) struct StageRunner<'a> {
+    settings: &'a Settings,
+    scratch: Scratch,
+    /// Per-stage figures of this worker.
+    pub stats: [StageStats; 5],
+    /// The wall and CPU clocks at the end of the last task, reused as the start of the next
+    /// task when the worker carries the same file straight on (one clock read instead of two).
+    last_end: Option<(Instant, Duration)>,
+}
+
+/// Dimensions and level of a file, kept from the stage that learnt them to the outcome.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Facts {
+    width: u32,
+    height: u32,
+    level: Option<f64>,
+}
+
+impl<'a> StageRunner<'a> {
+    /// A runner with fresh scratch memory.
+    pub fn new(settings: &'a Settings) -> Self {
+        Self {
+            settings,
+            scratch: Scratch::default(),
+            stats: Default::default(),
+            last_end: None,
+        }
+    }
+
+    /// Runs the stage `tok` is ready for and moves it on to the next one. `carried` says the
+    /// worker ran this token's previous stage just before (so its clocks can be reused).
+    /// A panic inside the stage fails the file, never the run.
+    pub fn run(&mut self, tok: &mut Token, job: &Job, carried: bool) -> Result<(), FileError> {
+        let stage = tok.next;
+        let (t0, c0) = match self.last_end.filter(|_| carried) {
+            Some(clocks) => clocks,
+            None => (Instant::now(), thread_cpu()),
+        };
+        let st = &mut self.stats[stage.index()];
+        st.wait += t0.saturating_duration_since(tok.ready_since);
+        st.bytes_in += tok.payload.byte_len();
+        let input = std::mem::take(&mut tok.payload);
+        let settings = self.settings;
+        let scratch = &mut self.scratch;
+        let facts = &mut tok.facts;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_stage(stage, input, job, settings, scratch, facts)
+        }))
+        .unwrap_or_else(|panic| Err(panic_reason(panic.as_ref())));
+        let (t1, c1) = (Instant::now(), thread_cpu());
+        self.last_end = Some((t1, c1));
+        let st = &mut self.stats[stage.index()];
+        st.busy += t1.saturating_duration_since(t0);
+        st.cpu += c1.saturating_sub(c0);
+        match result {
+            Ok(out) => {
+                st.items += 1;
+                st.bytes_out += out.byte_len();
+                tok.payload = out;
+                tok.ready_since = t1;
+                if let Some(next) = Stage::ALL.get(stage.index() + 1) {
+                    tok.next = *next;
+                }
+                Ok(())
+            }
+            Err(reason) => {
+                st.failed += 1;
+                Err(FileError {
+                    input: job.input.clone(),
+                    stage: Some(stage),
+                    reason,
+                })
+            }
+        }
+    }
+
+    /// Carries one file through every stage on this thread (the rayon engine's task and
+    /// [`convert_file`]).
+    pub fn carry(&mut self, pos: usize, job: &Job) -> Result<Written, FileError> {
+        let mut tok = Token::new(pos);
+        let mut carried = false;
+        loop {
+            let stage = tok.next;
+            self.run(&mut tok, job, carried)?;
+            carried = true;
+            if stage == Stage::Write {
+                return Ok(tok.written());
+            }
+        }
+    }
+}
+
+impl Token {
+    /// The record of a file whose write stage has finished.
+    pub fn written(&self) -> Written {
+        Written {
+            bytes: match self.payload {
+                Payload::Written(n) => n,
+                _ => 0,
+            },
+            width: self.facts.width,
+            height: self.facts.height,
+            level: self.facts.level,
+        }
+    }
+}
+
+/// The words for a panic that was caught in a stage.
+fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    format!("internal error: graypipe panicked on this file ({msg}); please report it")
+}
+
+/// One stage's work on one file.
+fn run_stage(
+    stage: Stage,
+    input: Payload,
+    job: &Job,
     settings: &Settings,
     scratch: &mut Scratch,
-    trace: &mut Trace,
-    fail: &dyn Fn(Stage, String) -> FileError,
-) -> Result<Written, FileError> {
-    let t = Instant::now();
-    let bytes = read(input, &settings.limits);
-    record(
-        trace,
-        Stage::Read,
-        t,
-        0,
-        bytes.as_ref().map_or(0, |b| b.len() as u64),
-    );
-    let bytes = bytes.map_err(|r| fail(Stage::Read, r))?;
-
-    let t = Instant::now();
-    let img = decode(&bytes, &settings.limits);
-    record(
-        trace,
-        Stage::Decode,
-        t,
-        bytes.len() as u64,
-        img.as_ref().map_or(0, |i| i.data.len() as u64),
-    );
-    let img = img.map_err(|r| fail(Stage::Decode, r))?;
-    drop(bytes);
-
-    let t = Instant::now();
-    let gray = process(&img, settings, scratch);
-    record(
-        trace,
-        Stage::Process,
-        t,
-        img.data.len() as u64,
-        gray.data.len() as u64,
-    );
-    drop(img);
-
-    let t = Instant::now();
-    let encoded = encode(&gray, format, settings);
-    record(
-        trace,
-        Stage::Encode,
-        t,
-        gray.data.len() as u64,
-        encoded.as_ref().map_or(0, |e| e.len() as u64),
-    );
-    let encoded = encoded.map_err(|r| fail(Stage::Encode, r))?;
-
-    let t = Instant::now();
-    let written = write(output, &encoded);
-    record(
-        trace,
-        Stage::Write,
-        t,
-        encoded.len() as u64,
-        *written.as_ref().unwrap_or(&0),
-    );
-    let bytes = written.map_err(|r| fail(Stage::Write, r))?;
-    Ok(Written {
-        bytes,
-        width: gray.width,
-        height: gray.height,
-        level: gray.level,
-    })
-}
-
-fn record(trace: &mut Trace, stage: Stage, start: Instant, bytes_in: u64, bytes_out: u64) {
-    let i = stage.index();
-    trace.busy[i] += start.elapsed();
-    trace.bytes_in[i] += bytes_in;
-    trace.bytes_out[i] += bytes_out;
+    facts: &mut Facts,
+) -> Result<Payload, String> {
+    #[cfg(test)]
+    if job.input.to_string_lossy().contains("graypipe-test-panic") && stage == Stage::Decode {
+        panic!("a test asked for a panic");
+    }
+    match (stage, input) {
+        (Stage::Read, _) => read(&job.input, &settings.limits).map(Payload::Bytes),
+        (Stage::Decode, Payload::Bytes(bytes)) => {
+            let img = decode(&bytes, &settings.limits)?;
+            facts.width = img.width;
+            facts.height = img.height;
+            Ok(Payload::Decoded(img))
+        }
+        (Stage::Process, Payload::Decoded(img)) => {
+            let gray = process(&img, settings, scratch);
+            facts.level = gray.level;
+            Ok(Payload::Gray(gray))
+        }
+        (Stage::Encode, Payload::Gray(gray)) => {
+            encode(&gray, job.format, settings).map(Payload::Encoded)
+        }
+        (Stage::Write, Payload::Encoded(bytes)) => write(&job.output, &bytes).map(Payload::Written),
+        (stage, _) => Err(format!(
+            "internal error: stage {} was handed the wrong data; please report it",
+            stage.name()
+        )),
+    }
 }
 
 /// Converts one file: the library's plain entry point (`graypipe::convert_file`).
@@ -245,13 +349,11 @@ pub fn convert_file(
     format: OutputFormat,
     settings: &Settings,
 ) -> Result<Written, FileError> {
-    let mut trace = Trace::default();
-    carry(
-        input,
-        output,
+    let job = Job {
+        index: 0,
+        input: input.to_path_buf(),
+        output: output.to_path_buf(),
         format,
-        settings,
-        &mut Scratch::default(),
-        &mut trace,
-    )
+    };
+    StageRunner::new(settings).carry(0, &job)
 }

@@ -2,14 +2,12 @@
 
 use std::time::Duration;
 
-use super::stages::Trace;
+use super::cpu_time::ProcessCpu;
 use super::workers::Engine;
 
-/// What one stage did over a run, summed over its workers.
+/// What one stage did over a run, summed over the workers that ran it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StageStats {
-    /// Worker threads in the stage.
-    pub workers: usize,
     /// Files that passed through successfully.
     pub items: u64,
     /// Files that failed in this stage.
@@ -18,39 +16,33 @@ pub struct StageStats {
     pub bytes_in: u64,
     /// Bytes produced.
     pub bytes_out: u64,
-    /// Time spent working.
+    /// Wall time inside the stage's tasks (includes any time a worker waited for a core).
     pub busy: Duration,
-    /// Time spent waiting for input.
-    pub starved: Duration,
-    /// Time spent waiting for room downstream.
-    pub blocked: Duration,
+    /// CPU time of the threads while they ran the stage's tasks (excludes waiting for a core).
+    pub cpu: Duration,
+    /// Time files spent ready for this stage before a worker took them up.
+    pub wait: Duration,
 }
 
 impl StageStats {
-    /// Adds `other` into `self` (workers are added too).
+    /// Adds `other` into `self`.
     pub fn merge(&mut self, other: &StageStats) {
-        self.workers += other.workers;
         self.items += other.items;
         self.failed += other.failed;
         self.bytes_in += other.bytes_in;
         self.bytes_out += other.bytes_out;
         self.busy += other.busy;
-        self.starved += other.starved;
-        self.blocked += other.blocked;
+        self.cpu += other.cpu;
+        self.wait += other.wait;
     }
-}
 
-/// Adds one file's trace into per-stage totals.
-pub fn add_trace(stages: &mut [StageStats; 5], trace: &Trace) {
-    let reached = trace.failed_at.map_or(5, |s| s.index() + 1);
-    for (i, st) in stages.iter_mut().enumerate().take(reached) {
-        st.busy += trace.busy[i];
-        st.bytes_in += trace.bytes_in[i];
-        st.bytes_out += trace.bytes_out[i];
-        if trace.failed_at.map(|s| s.index()) == Some(i) {
-            st.failed += 1;
+    /// Mean number of workers inside the stage over a run of `wall`: busy / wall.
+    pub fn mean_concurrency(&self, wall: Duration) -> f64 {
+        let w = wall.as_secs_f64();
+        if w > 0.0 {
+            self.busy.as_secs_f64() / w
         } else {
-            st.items += 1;
+            0.0
         }
     }
 }
@@ -60,10 +52,31 @@ pub fn add_trace(stages: &mut [StageStats; 5], trace: &Trace) {
 pub struct EngineStats {
     /// The engine that ran.
     pub engine: Engine,
+    /// Worker threads that did the work (N; fewer only if the system refused threads).
+    pub workers: usize,
+    /// The most files that may be alive at once (the token limit).
+    pub in_flight: usize,
+    /// The most files that were alive at once (counted by the staged and serial engines).
+    pub peak_in_flight: Option<usize>,
     /// Wall-clock time of the run.
     pub wall: Duration,
+    /// User and system CPU time of the whole process during the run, where the OS tells it.
+    pub process_cpu: Option<ProcessCpu>,
     /// Per stage, in pipeline order.
     pub stages: [StageStats; 5],
+    /// Set when the engine itself failed (could not start threads, or broke): files without an
+    /// outcome were then never run, and the run must not count as a success.
+    pub engine_error: Option<String>,
+}
+
+impl EngineStats {
+    /// Cores used on average: process CPU time over wall time.
+    pub fn cores_used(&self) -> Option<f64> {
+        let w = self.wall.as_secs_f64();
+        self.process_cpu
+            .filter(|_| w > 0.0)
+            .map(|c| c.total().as_secs_f64() / w)
+    }
 }
 
 /// The process's peak resident set size so far, where the platform tells it (Linux).

@@ -21,7 +21,9 @@ use crate::error::Stage;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
-    /// A pool of threads per stage, joined by bounded channels.
+    /// A token pipeline on one pool of N workers (the oneTBB `parallel_pipeline` model): a
+    /// free worker runs the ready stage furthest downstream, at most `in_flight` files are
+    /// alive at once, and stages may be capped.
     Staged,
     /// File-level data parallelism on a rayon pool: each task carries one file through every
     /// stage (the book's `Pool.map`).
@@ -108,6 +110,86 @@ impl fmt::Display for StageWorkers {
     }
 }
 
+/// How many of the N workers may run each stage at once (`--stage-workers read=1,write=2`);
+/// `None` leaves a stage uncapped (it may use every worker).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StageCaps {
+    /// Reading file bytes (e.g. 1 for a spinning disk or a network share).
+    pub read: Option<usize>,
+    /// Decoding.
+    pub decode: Option<usize>,
+    /// Gray + threshold.
+    pub process: Option<usize>,
+    /// Encoding.
+    pub encode: Option<usize>,
+    /// Writing files.
+    pub write: Option<usize>,
+}
+
+impl StageCaps {
+    /// No stage capped.
+    pub const NONE: StageCaps = StageCaps {
+        read: None,
+        decode: None,
+        process: None,
+        encode: None,
+        write: None,
+    };
+
+    /// The cap of `stage`, if any.
+    pub fn get(&self, stage: Stage) -> Option<usize> {
+        match stage {
+            Stage::Read => self.read,
+            Stage::Decode => self.decode,
+            Stage::Process => self.process,
+            Stage::Encode => self.encode,
+            Stage::Write => self.write,
+        }
+    }
+
+    /// How many of `workers` may run `stage` at once (at least one).
+    pub fn limit(&self, stage: Stage, workers: usize) -> usize {
+        self.get(stage).map_or(workers, |c| c.min(workers)).max(1)
+    }
+
+    /// The caps a `--stage-workers` list sets (later entries win).
+    pub fn from_overrides(spec: &StageOverrides) -> Self {
+        let mut caps = Self::NONE;
+        for &(stage, n) in &spec.0 {
+            let slot = match stage {
+                Stage::Read => &mut caps.read,
+                Stage::Decode => &mut caps.decode,
+                Stage::Process => &mut caps.process,
+                Stage::Encode => &mut caps.encode,
+                Stage::Write => &mut caps.write,
+            };
+            *slot = Some(n);
+        }
+        caps
+    }
+
+    /// Whether any stage is capped.
+    pub fn any(&self) -> bool {
+        Stage::ALL.into_iter().any(|s| self.get(s).is_some())
+    }
+}
+
+impl fmt::Display for StageCaps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for s in Stage::ALL {
+            if let Some(n) = self.get(s) {
+                write!(f, "{}{}={n}", if first { "" } else { "," }, s.name())?;
+                first = false;
+            }
+        }
+        if first {
+            f.write_str("none")?;
+        }
+        Ok(())
+    }
+}
+
 /// Parsed `--stage-workers read=2,decode=3` settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StageOverrides(pub Vec<(Stage, usize)>);
@@ -145,6 +227,19 @@ impl FromStr for StageOverrides {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn caps_follow_the_overrides_and_never_exceed_the_workers() {
+        let o: StageOverrides = "read=1,write=8".parse().unwrap();
+        let c = StageCaps::from_overrides(&o);
+        assert_eq!((c.read, c.decode, c.write), (Some(1), None, Some(8)));
+        assert_eq!(c.limit(Stage::Read, 4), 1);
+        assert_eq!(c.limit(Stage::Decode, 4), 4);
+        assert_eq!(c.limit(Stage::Write, 4), 4);
+        assert_eq!(c.to_string(), "read=1,write=8");
+        assert_eq!(StageCaps::NONE.to_string(), "none");
+        assert!(c.any() && !StageCaps::NONE.any());
+    }
 
     #[test]
     fn overrides_parse_and_apply() {

@@ -15,10 +15,16 @@ pub struct RunReport {
     pub graypipe_version: &'static str,
     /// Engine name.
     pub engine: String,
-    /// Threads per stage.
-    pub workers: crate::pipeline::StageWorkers,
-    /// Channel capacity between stages.
-    pub queue: usize,
+    /// Threads that did the work (N; the serial engine's is 1).
+    pub workers: usize,
+    /// Most files alive at once (the staged engine's token limit; 1 for serial, N for rayon).
+    pub in_flight: usize,
+    /// The most files that were alive at once (null for rayon, which does not count them).
+    pub peak_in_flight: Option<usize>,
+    /// Per-stage caps on concurrent workers (staged engine; null where uncapped).
+    pub stage_caps: crate::pipeline::StageCaps,
+    /// Set when the engine itself failed (no threads, or a bug): the run is not a success.
+    pub engine_error: Option<String>,
     /// The operation, as a SPEC.
     pub operation: String,
     /// Luma weights.
@@ -27,6 +33,12 @@ pub struct RunReport {
     pub files: FileCounts,
     /// Wall-clock seconds of the processing (listing and planning excluded).
     pub wall_seconds: f64,
+    /// User CPU seconds of the process during the processing (null where unknown).
+    pub cpu_user_seconds: Option<f64>,
+    /// System CPU seconds of the process during the processing (null where unknown).
+    pub cpu_system_seconds: Option<f64>,
+    /// (user + system) / wall: the cores the run kept busy on average.
+    pub cores_used: Option<f64>,
     /// Files written per second of wall time.
     pub images_per_second: f64,
     /// Megapixels written.
@@ -63,8 +75,8 @@ pub struct FileCounts {
 pub struct StageRecord {
     /// Stage name.
     pub stage: Stage,
-    /// Threads.
-    pub workers: usize,
+    /// Most workers allowed in the stage at once (null: uncapped, every worker may run it).
+    pub cap: Option<usize>,
     /// Files passed on.
     pub items: u64,
     /// Files failed here.
@@ -73,14 +85,15 @@ pub struct StageRecord {
     pub bytes_in: u64,
     /// Bytes out.
     pub bytes_out: u64,
-    /// Summed busy seconds over workers.
+    /// Wall seconds inside the stage's tasks, summed over workers.
     pub busy_seconds: f64,
-    /// Summed seconds waiting for input.
-    pub starved_seconds: f64,
-    /// Summed seconds waiting for room downstream.
-    pub blocked_seconds: f64,
-    /// busy / (wall x workers): how loaded the stage's threads were.
-    pub utilisation: f64,
+    /// Thread CPU seconds inside the stage's tasks, summed over workers (excludes time a
+    /// worker waited for a core).
+    pub cpu_seconds: f64,
+    /// Seconds files waited, ready, in front of the stage for a worker (summed over files).
+    pub wait_seconds: f64,
+    /// busy / wall: workers inside the stage on average.
+    pub mean_concurrency: f64,
 }
 
 /// One failed file (or path that could not be listed).
@@ -150,23 +163,23 @@ pub struct FileRecord {
     pub level: Option<f64>,
 }
 
-fn stage_record(stage: Stage, st: &StageStats, wall: f64) -> StageRecord {
-    let busy = st.busy.as_secs_f64();
+fn stage_record(
+    stage: Stage,
+    st: &StageStats,
+    cap: Option<usize>,
+    wall: std::time::Duration,
+) -> StageRecord {
     StageRecord {
         stage,
-        workers: st.workers,
+        cap,
         items: st.items,
         failed: st.failed,
         bytes_in: st.bytes_in,
         bytes_out: st.bytes_out,
-        busy_seconds: busy,
-        starved_seconds: st.starved.as_secs_f64(),
-        blocked_seconds: st.blocked.as_secs_f64(),
-        utilisation: if wall > 0.0 && st.workers > 0 {
-            busy / (wall * st.workers as f64)
-        } else {
-            0.0
-        },
+        busy_seconds: st.busy.as_secs_f64(),
+        cpu_seconds: st.cpu.as_secs_f64(),
+        wait_seconds: st.wait.as_secs_f64(),
+        mean_concurrency: st.mean_concurrency(wall),
     }
 }
 
@@ -177,11 +190,20 @@ impl RunReport {
         let per_sec = |x: f64| if wall > 0.0 { x / wall } else { 0.0 };
         let written = summary.written();
         let megapixels = summary.megapixels();
+        let cpu = summary.stats.process_cpu;
+        let caps = if summary.stats.engine == crate::pipeline::Engine::Staged {
+            config.stage_caps
+        } else {
+            crate::pipeline::StageCaps::NONE
+        };
         RunReport {
             graypipe_version: env!("CARGO_PKG_VERSION"),
             engine: summary.stats.engine.to_string(),
-            workers: config.workers,
-            queue: config.queue,
+            workers: summary.stats.workers,
+            in_flight: summary.stats.in_flight,
+            peak_in_flight: summary.stats.peak_in_flight,
+            stage_caps: caps,
+            engine_error: summary.stats.engine_error.clone(),
             operation: settings.operation.to_string(),
             luma: settings.luma,
             files: FileCounts {
@@ -192,13 +214,23 @@ impl RunReport {
                 not_started: summary.not_started(),
             },
             wall_seconds: wall,
+            cpu_user_seconds: cpu.map(|c| c.user.as_secs_f64()),
+            cpu_system_seconds: cpu.map(|c| c.system.as_secs_f64()),
+            cores_used: summary.stats.cores_used(),
             images_per_second: per_sec(written as f64),
             megapixels,
             megapixels_per_second: per_sec(megapixels),
             peak_rss_bytes: summary.peak_rss_bytes,
             stages: Stage::ALL
                 .iter()
-                .map(|&s| stage_record(s, &summary.stats.stages[s.index()], wall))
+                .map(|&s| {
+                    stage_record(
+                        s,
+                        &summary.stats.stages[s.index()],
+                        caps.get(s),
+                        summary.stats.wall,
+                    )
+                })
                 .collect(),
             failures: summary.failures().map(FailureRecord::from).collect(),
             results: summary

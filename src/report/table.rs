@@ -19,33 +19,38 @@ pub fn run_table(r: &RunReport) -> String {
     }
     let _ = writeln!(
         s,
-        " in {:.3} s: {:.1} images/s, {:.2} MP/s ({} engine{})",
+        " in {:.3} s: {:.1} images/s, {:.2} MP/s ({} engine, {} worker{}{}{})",
         r.wall_seconds,
         r.images_per_second,
         r.megapixels_per_second,
         r.engine,
+        r.workers,
+        if r.workers == 1 { "" } else { "s" },
+        r.cores_used
+            .map(|c| format!(", {c:.2} cores used"))
+            .unwrap_or_default(),
         r.peak_rss_bytes
             .map(|b| format!(", peak RSS {}", human_bytes(b)))
             .unwrap_or_default()
     );
     let _ = writeln!(
         s,
-        "{:<8} {:>7} {:>7} {:>10} {:>10} {:>9} {:>9} {:>9} {:>6}",
-        "stage", "workers", "items", "in", "out", "busy s", "starved s", "blocked s", "util"
+        "{:<8} {:>4} {:>7} {:>10} {:>10} {:>8} {:>8} {:>8} {:>6}",
+        "stage", "cap", "items", "in", "out", "cpu s", "busy s", "wait s", "conc"
     );
     for st in &r.stages {
         let _ = writeln!(
             s,
-            "{:<8} {:>7} {:>7} {:>10} {:>10} {:>9.3} {:>9.3} {:>9.3} {:>5.0}%",
-            format!("{:?}", st.stage).to_lowercase(),
-            st.workers,
+            "{:<8} {:>4} {:>7} {:>10} {:>10} {:>8.3} {:>8.3} {:>8.3} {:>6.2}",
+            st.stage.name(),
+            st.cap.map_or_else(|| "-".to_string(), |c| c.to_string()),
             st.items,
             human_bytes(st.bytes_in),
             human_bytes(st.bytes_out),
+            st.cpu_seconds,
             st.busy_seconds,
-            st.starved_seconds,
-            st.blocked_seconds,
-            st.utilisation * 100.0
+            st.wait_seconds,
+            st.mean_concurrency
         );
     }
     s

@@ -11,7 +11,7 @@ use super::analysis::{analyse, Baseline, PointSamples, RunSample, SweepAnalysis}
 use super::machine::Machine;
 use crate::batch::{plan, PlanOptions};
 use crate::pipeline::workers::StageOverrides;
-use crate::pipeline::{CancelToken, Engine, EngineConfig, Settings, StageWorkers};
+use crate::pipeline::{CancelToken, Engine, EngineConfig, Settings, StageCaps, StageWorkers};
 
 /// What to sweep.
 #[derive(Debug, Clone)]
@@ -28,8 +28,8 @@ pub struct SweepPlan {
     pub workers: Vec<usize>,
     /// Per-stage overrides applied at every point (staged engine).
     pub overrides: StageOverrides,
-    /// Channel capacity.
-    pub queue: usize,
+    /// Most files alive at once (staged engine); None: the default for each worker count.
+    pub in_flight: Option<usize>,
     /// Uncounted rounds first.
     pub warmup: usize,
     /// Counted rounds.
@@ -170,12 +170,11 @@ pub fn run_sweep(
             let batch = plan(&p.inputs, &out_dir, &p.plan_options).map_err(|e| e.to_string())?;
             let config = EngineConfig {
                 engine: pt.engine,
-                workers: if pt.engine == Engine::Rayon {
-                    StageWorkers::uniform(pt.workers)
-                } else {
-                    pt.stage_workers
-                },
-                queue: p.queue,
+                workers: pt.workers,
+                in_flight: p
+                    .in_flight
+                    .unwrap_or_else(|| EngineConfig::default_in_flight(pt.workers)),
+                stage_caps: StageCaps::from_overrides(&p.overrides),
             };
             let summary = crate::run(&batch, &p.settings, &config, &cancel, false, &mut |_, _| {});
             let sample = RunSample {
