@@ -143,7 +143,7 @@ impl fmt::Display for PlanError {
             ),
             PlanError::OutputIntoInput { folder, input } => write!(
                 f,
-                "refused: outputs would be written into {}, which is input folder {}. Remove the link or choose another output folder",
+                "refused: outputs would be written into {}, which is input folder {}. Choose another output folder (or remove the link that leads there)",
                 shown(folder),
                 shown(input)
             ),
