@@ -710,3 +710,77 @@ fn another_users_temporary_files_are_not_removed() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(roots.exists());
 }
+
+/// An input folder inside the output folder is fine while no output goes into it.
+#[test]
+fn an_input_folder_inside_the_output_folder_is_refused_only_when_outputs_would_enter_it() {
+    let t = tempfile::tempdir().unwrap();
+    let work = t.path().join("work");
+    fs::create_dir_all(work.join("raw")).unwrap();
+    fs::write(work.join("raw/a.png"), png_bytes(4, 4)).unwrap();
+    let o = graypipe(&["run", s(&work.join("raw")), "-o", s(&work), "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(work.join("a.png").is_file());
+    // work/raw/raw/b.png would be written to work/raw/b.png: inside the input folder.
+    fs::create_dir(work.join("raw/raw")).unwrap();
+    fs::write(work.join("raw/raw/b.png"), png_bytes(4, 4)).unwrap();
+    let before = tree(&work.join("raw"));
+    let o = graypipe(&["run", s(&work.join("raw")), "-o", s(&work), "-q"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(tree(&work.join("raw")), before);
+}
+
+/// Bind mounts give one folder two paths with no link to see: identity still tells. Needs
+/// root (and a kernel that lets the container mount); skipped otherwise.
+#[cfg(target_os = "linux")]
+#[test]
+fn bind_mounts_cannot_disguise_an_input_folder() {
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    let bind = |from: &Path, to: &Path| {
+        Command::new("mount")
+            .args(["--bind", s(from), s(to)])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|st| st.success())
+            .then(|| Unmount(to.to_path_buf()))
+    };
+    let (t, input) = input_tree();
+    let before = tree(&input);
+    // The output tree holds an input folder under another name.
+    let out = t.path().join("out");
+    fs::create_dir_all(out.join("sub")).unwrap();
+    let Some(guard) = bind(&input.join("sub"), &out.join("sub")) else {
+        return; // mounting not permitted here
+    };
+    let o = graypipe(&["run", s(&input), "-o", s(&out), "-q"]);
+    drop(guard);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("which is input folder"),
+        "{}",
+        stderr(&o)
+    );
+    // The input tree holds the output folder under another name.
+    let out2 = t.path().join("out2");
+    fs::create_dir(&out2).unwrap();
+    fs::create_dir(input.join("mnt")).unwrap();
+    let guard = bind(&out2, &input.join("mnt")).unwrap();
+    let o = graypipe(&["run", s(&input), "-o", s(&out2), "-q"]);
+    drop(guard);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is inside input folder"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(tree(&input), before);
+}
