@@ -784,3 +784,17 @@ fn bind_mounts_cannot_disguise_an_input_folder() {
     );
     assert_eq!(tree(&input), before);
 }
+
+/// `amdahl --from` reads with a bound too: a device or FIFO is refused at once.
+#[cfg(target_os = "linux")]
+#[test]
+fn amdahl_from_a_device_or_fifo_is_refused_at_once() {
+    let t = tempfile::tempdir().unwrap();
+    let fifo = t.path().join("sweep.json");
+    mkfifo(&fifo);
+    for from in [Path::new("/dev/zero"), &fifo] {
+        let o = graypipe_within(20, &["amdahl", "--from", s(from)]);
+        assert_eq!(o.status.code(), Some(2), "{from:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    }
+}
