@@ -222,8 +222,9 @@ fn a_report_aimed_at_an_input_an_output_or_a_special_file_is_refused() {
     mkfifo(&fifo);
     std::os::unix::fs::symlink(input.join("a.png"), t.path().join("to_input.json")).unwrap();
     let before = tree(&input);
-    let cases: [(PathBuf, &str); 7] = [
+    let cases: [(PathBuf, &str); 8] = [
         (input.join("a.png"), "is an input"),
+        (out.clone(), "is an output"),
         (t.path().join("to_input.json"), "is an input"),
         (out.join("a.png"), "is an output"),
         (out.join("sub/b.png"), "is an output"),

@@ -398,3 +398,25 @@ fn inputs_by_identity(jobs: &[(PathBuf, Job)]) -> Vec<PathBuf> {
         .map(|(_, j)| j.input.clone())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn dot_dot_after_a_link_is_the_parent_of_its_target() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("in/sub")).unwrap();
+        std::fs::create_dir(root.join("out")).unwrap();
+        std::os::unix::fs::symlink(root.join("in/sub"), root.join("out/link")).unwrap();
+        assert_eq!(resolve(&root.join("out/link/..")), root.join("in"));
+        assert_eq!(
+            resolve(&root.join("out/link/../new/./x/..")),
+            root.join("in/new")
+        );
+        assert_eq!(resolve(&root.join("out/missing/../b")), root.join("out/b"));
+        assert_eq!(resolve(&root.join("out/./link")), root.join("in/sub"));
+    }
+}

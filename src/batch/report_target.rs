@@ -78,8 +78,12 @@ pub fn report_target(
             return Err(PlanError::ReportIsOutput(report.to_path_buf()));
         }
     }
-    // By path too, for outputs that do not exist yet.
+    // By path too, for outputs that do not exist yet, and the output folder itself (or one
+    // holding it), which the run creates.
     let out_resolved = resolve(out_dir);
+    if out_resolved.starts_with(&target) {
+        return Err(PlanError::ReportIsOutput(report.to_path_buf()));
+    }
     for j in jobs {
         let output = match j.output.strip_prefix(out_dir) {
             Ok(rel) => out_resolved.join(rel),
