@@ -7,7 +7,7 @@ use super::GrayView;
 
 /// The largest block accepted. OpenCV itself computes the box area in a 32-bit `int`, so its
 /// mean goes wrong past 46339; up to this size every accumulator below is exact (see
-/// [`mean_threshold`] and [`gaussian_threshold`]), and memory is O(width + block). The
+/// `mean_threshold` and `gaussian_threshold` below), and memory is O(width + block). The
 /// Gaussian's work is O(block) per pixel, as in OpenCV.
 pub const MAX_BLOCK: usize = 32767;
 
