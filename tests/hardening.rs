@@ -278,6 +278,39 @@ fn a_report_is_written_through_a_link_and_to_standard_output() {
     assert!(!Path::new("-").exists());
 }
 
+/// A report that could not be written at the end is refused at the start instead, so a long
+/// run does not end without its record.
+#[cfg(unix)]
+#[test]
+fn a_report_in_a_folder_the_user_cannot_write_is_refused_before_any_work() {
+    use std::os::unix::fs::PermissionsExt;
+    let (t, input) = input_tree();
+    let locked = t.path().join("locked");
+    fs::create_dir(&locked).unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o555)).unwrap();
+    let out = t.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let o = graypipe_unprivileged(
+        &[
+            "run",
+            s(&input),
+            "-o",
+            s(&out),
+            "-q",
+            "--report",
+            s(&locked.join("r.json")),
+        ],
+        &[t.path(), &input, &input.join("sub"), &out],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot create files in"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(files_below(&out).is_empty(), "work was done");
+}
+
 // ---- 3. bounded reading, no hangs ----
 
 #[cfg(target_os = "linux")]

@@ -93,5 +93,33 @@ pub fn report_target(
             return Err(PlanError::ReportIsOutput(report.to_path_buf()));
         }
     }
+    if let Some(dir) = unwritable_folder(&target) {
+        return Err(PlanError::ReportUnusable {
+            path: report.to_path_buf(),
+            reason: format!(
+                "permission denied: cannot create files in {}",
+                crate::error::printable_path(&dir)
+            ),
+        });
+    }
     Ok(ReportTarget::File(target))
+}
+
+/// The folder that would have to take the report (the nearest existing one above `target`:
+/// the report is written under a temporary name there and renamed) when this user cannot
+/// create files in it. Checked now so that a long run does not end with nowhere to put its
+/// record.
+#[cfg(unix)]
+fn unwritable_folder(target: &Path) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = target.ancestors().skip(1).find(|d| d.is_dir())?;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated path; access only inspects it.
+    let ok = unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } == 0;
+    (!ok).then(|| dir.to_path_buf())
+}
+
+#[cfg(not(unix))]
+fn unwritable_folder(_: &Path) -> Option<PathBuf> {
+    None
 }
