@@ -11,8 +11,76 @@ use std::path::Path;
 
 use crate::error::io_reason;
 
-/// Prefix of every temporary name graypipe gives; folder walks skip such files.
+/// Prefix of every temporary name graypipe gives; folder walks skip such files. The full
+/// name is `.graypipe-<pid>-<unique>.tmp`, so that a later run can tell a file left by a
+/// killed process from one being written right now (see [`remove_stale_temps`]).
 pub const TEMP_PREFIX: &str = ".graypipe-";
+
+/// Removes the temporary files that a graypipe process killed while writing (SIGKILL, power
+/// loss) left in `dir`, and only those: named `.graypipe-<pid>-<unique>.tmp`, regular files
+/// owned by the current user, last modified before `before` (this run's start), and whose
+/// process `<pid>` no longer exists. Returns how many were removed; errors are ignored (a
+/// file that cannot be removed stays, as before).
+pub fn remove_stale_temps(dir: &Path, before: std::time::SystemTime) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temp_owner) else {
+            continue;
+        };
+        if process_alive(pid) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        let old = meta.modified().is_ok_and(|m| m < before);
+        if meta.file_type().is_file() && old && owned_by_me(&meta) {
+            removed += usize::from(std::fs::remove_file(entry.path()).is_ok());
+        }
+    }
+    removed
+}
+
+/// The pid in a temporary name `.graypipe-<pid>-<unique>.tmp`.
+fn temp_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(TEMP_PREFIX)?.strip_suffix(".tmp")?;
+    let (pid, unique) = rest.split_once('-')?;
+    if unique.is_empty() || unique.contains('/') || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok().filter(|&p| p > 0 && p <= i32::MAX as u32)
+}
+
+#[cfg(unix)]
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+    let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+#[cfg(not(unix))]
+fn process_alive(_: u32) -> bool {
+    true
+}
+
+#[cfg(unix)]
+fn owned_by_me(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    meta.uid() == unsafe { libc::geteuid() }
+}
+
+#[cfg(not(unix))]
+fn owned_by_me(_: &std::fs::Metadata) -> bool {
+    false
+}
 
 /// Writes `bytes` to `path` atomically, creating the folder if needed. The error says what
 /// failed in words.
@@ -106,7 +174,8 @@ fn attempt(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// temporary file is removed (when `tmp` drops).
 fn write_named_temp(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut builder = tempfile::Builder::new();
-    builder.prefix(TEMP_PREFIX).suffix(".tmp");
+    let prefix = format!("{TEMP_PREFIX}{}-", std::process::id());
+    builder.prefix(&prefix).suffix(".tmp");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -265,6 +334,52 @@ mod tests {
         let e = write_atomic(&p, b"data").unwrap_err();
         assert!(e.contains("is an existing folder"), "{e}");
         assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn temporary_names_carry_the_pid() {
+        assert_eq!(temp_owner(".graypipe-1234-0.tmp"), Some(1234));
+        assert_eq!(temp_owner(".graypipe-77-AbC12x.tmp"), Some(77));
+        for other in [
+            ".graypipe-notes.tmp",
+            ".graypipe--1.tmp",
+            ".graypipe-12-.tmp",
+            ".graypipe-0-1.tmp",
+            ".graypipe-99999999999-1.tmp",
+            ".graypipe-12-1.png",
+            "graypipe-12-1.tmp",
+        ] {
+            assert_eq!(temp_owner(other), None, "{other}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_stale_temporary_files_of_dead_processes_are_removed() {
+        let t = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let me = std::process::id();
+        let names = [
+            format!(".graypipe-{dead}-0.tmp"),
+            format!(".graypipe-{me}-0.tmp"),
+            ".graypipe-notes.tmp".to_string(),
+            "a.png".to_string(),
+        ];
+        for n in &names {
+            std::fs::write(t.path().join(n), b"x").unwrap();
+        }
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        assert_eq!(
+            remove_stale_temps(t.path(), std::time::SystemTime::UNIX_EPOCH),
+            0
+        );
+        assert_eq!(remove_stale_temps(t.path(), later), 1);
+        assert!(!t.path().join(&names[0]).exists());
+        for n in &names[1..] {
+            assert!(t.path().join(n).exists(), "{n}");
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Error types shared across the crate and the wording of I/O failures.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The stage of the pipeline where a file failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -48,7 +50,7 @@ impl Stage {
 
 /// One file that could not be converted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
-#[error("{}: {reason}", input.display())]
+#[error("{}: {}", printable_path(input), printable(reason))]
 pub struct FileError {
     /// The input file.
     pub input: PathBuf,
@@ -75,5 +77,64 @@ pub fn io_reason(e: &io::Error) -> String {
                 None => s,
             }
         }
+    }
+}
+
+/// Whether `c` must not reach a terminal as is: control characters (a newline could fake an
+/// extra error line, ESC starts terminal sequences), line and paragraph separators, and the
+/// bidirectional overrides that reorder what is shown.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// `s` made safe for one line of a terminal: `\n`, `\r`, `\t`, and `\\` for a backslash (so
+/// that the text stays unambiguous), as written in Rust; every other control or bidirectional
+/// character as `\u{..}`. Unchanged (and not copied) when nothing needs it.
+pub fn printable(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| c == '\\' || needs_escape(c)) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\"),
+            c if needs_escape(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A path for an error line: lossy for bytes that are not UTF-8 (shown as U+FFFD; the
+/// `--report` JSON keeps the exact bytes), control characters escaped as by [`printable`].
+pub fn printable_path(p: &Path) -> String {
+    printable(&p.to_string_lossy()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_cannot_fake_lines_or_terminal_sequences() {
+        assert_eq!(printable("plain name.png"), "plain name.png");
+        assert_eq!(
+            printable("a.png: ok\ngraypipe: error: b.png"),
+            "a.png: ok\\ngraypipe: error: b.png"
+        );
+        assert_eq!(printable("x\u{1b}[2Jy\r\t"), "x\\u{1b}[2Jy\\r\\t");
+        assert_eq!(printable("back\\slash"), "back\\\\slash");
+        assert_eq!(printable("rtl\u{202e}gnp.exe"), "rtl\\u{202e}gnp.exe");
+        assert_eq!(printable("del\u{7f}c1\u{85}"), "del\\u{7f}c1\\u{85}");
+        assert!(!printable("\u{2028}").contains('\u{2028}'));
     }
 }

@@ -4,6 +4,7 @@
 //! The parts, each free of the others' concerns:
 //! - [`ops`]: pixel kernels (gray, fixed/Otsu/Triangle/adaptive thresholds), pure functions.
 //! - [`codec`]: decoding with `cv2.imread` semantics and limits; encoding.
+//! - [`input`]: bounded reading of one input file (regular files only, never a hang).
 //! - [`batch`]: finding input files and naming outputs; refusing unsafe batches.
 //! - [`pipeline`]: the five stages and the staged, rayon and serial engines.
 //! - [`sweep`]: worker-count sweeps and the Amdahl math, pure functions over timing records.
@@ -23,6 +24,7 @@ pub mod batch;
 pub mod cli;
 pub mod codec;
 pub mod error;
+pub mod input;
 pub mod ops;
 pub mod pipeline;
 pub mod report;

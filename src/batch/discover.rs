@@ -39,6 +39,9 @@ pub struct Listing {
     pub errors: Vec<DiscoveryError>,
     /// Symbolic link loops, reported and not followed.
     pub loops: Vec<DiscoveryError>,
+    /// Every folder walked (the input folders themselves included), as reached: the plan
+    /// checks by identity that none of them is, holds or lies inside the output folder.
+    pub folders: Vec<PathBuf>,
 }
 
 /// Lists the files under `inputs`. A folder contributes the image files below it (by
@@ -100,7 +103,12 @@ fn walk_folder(root: &Path, follow_links: bool, listing: &mut Listing) {
                 continue;
             }
         };
+        if entry.file_type().is_dir() {
+            listing.folders.push(entry.path().to_path_buf());
+            continue;
+        }
         // Without --follow-links a link is reported by its own type: never a file to take.
+        // FIFOs, devices and sockets are not pictures: left alone, never opened.
         if !entry.file_type().is_file() {
             continue;
         }

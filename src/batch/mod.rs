@@ -2,6 +2,8 @@
 
 pub mod discover;
 pub mod plan;
+pub mod report_target;
 
 pub use discover::{discover, Discovered, DiscoveryError, Listing};
 pub use plan::{plan, Job, Plan, PlanError, PlanOptions};
+pub use report_target::{report_target, ReportTarget};

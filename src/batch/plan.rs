@@ -1,10 +1,17 @@
 //! From discovered files to jobs: output names that mirror the input tree, and the checks that
 //! refuse a batch before any work starts (collisions, output inside an input folder, an output
 //! that would overwrite an input).
+//!
+//! Places are compared twice: as resolved paths (symbolic links and `..` resolved the way the
+//! kernel does, so `out/link/..` is where `link` points, not `out`), and by file identity
+//! (device and inode), so that links, `..` tricks and bind mounts cannot make two spellings
+//! of one folder or file look different.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
+
+use crate::error::printable_path as shown;
 
 use super::discover::{discover, Discovered, DiscoveryError, Listing};
 use crate::codec::{FormatChoice, OutputFormat};
@@ -60,6 +67,33 @@ pub enum PlanError {
     },
     /// Outputs that would replace input files.
     OverwritesInput(Vec<PathBuf>),
+    /// A folder walked for inputs (reached through a symbolic link with `--follow-links`)
+    /// lies inside the output folder: earlier results would be read back as inputs.
+    InputInsideOutput {
+        /// The folder as reached from the inputs.
+        input: PathBuf,
+        /// The output folder.
+        output: PathBuf,
+    },
+    /// Outputs would be written into a folder that is also an input folder (reached through a
+    /// symbolic link or a bind mount in the output tree, or a walked link).
+    OutputIntoInput {
+        /// The folder outputs would go to.
+        folder: PathBuf,
+        /// The input folder it is.
+        input: PathBuf,
+    },
+    /// `--report FILE` names an input of the run.
+    ReportIsInput(PathBuf),
+    /// `--report FILE` names an output of the run.
+    ReportIsOutput(PathBuf),
+    /// `--report FILE` cannot take a report (a folder, FIFO, device or socket; a link loop).
+    ReportUnusable {
+        /// The path as given.
+        path: PathBuf,
+        /// Why, in words.
+        reason: String,
+    },
 }
 
 impl fmt::Display for PlanError {
@@ -68,23 +102,51 @@ impl fmt::Display for PlanError {
             PlanError::Collisions(list) => {
                 writeln!(f, "refused: {} output(s) would be written by more than one input:", list.len())?;
                 for (out, ins) in list {
-                    writeln!(f, "  {} <- {}", out.display(), join(ins))?;
+                    writeln!(f, "  {} <- {}", shown(out), join(ins))?;
                 }
                 write!(f, "rename the inputs, or convert them in separate runs into separate folders")
             }
             PlanError::OutputInsideInput { output, input } => write!(
                 f,
                 "refused: output folder {} is inside input folder {}; its results would be read back as inputs. Choose an output folder outside the inputs",
-                output.display(),
-                input.display()
+                shown(output),
+                shown(input)
             ),
             PlanError::OverwritesInput(paths) => {
                 writeln!(f, "refused: outputs would overwrite these inputs:")?;
                 for p in paths {
-                    writeln!(f, "  {}", p.display())?;
+                    writeln!(f, "  {}", shown(p))?;
                 }
                 write!(f, "choose another output folder or --format")
             }
+            PlanError::InputInsideOutput { input, output } => write!(
+                f,
+                "refused: input folder {} lies inside output folder {}; earlier results would be read back as inputs. Remove the link or choose another output folder",
+                shown(input),
+                shown(output)
+            ),
+            PlanError::ReportIsInput(p) => write!(
+                f,
+                "refused: report {} is an input of this run; choose another --report path",
+                shown(p)
+            ),
+            PlanError::ReportIsOutput(p) => write!(
+                f,
+                "refused: report {} is an output of this run; choose another --report path",
+                shown(p)
+            ),
+            PlanError::ReportUnusable { path, reason } => write!(
+                f,
+                "refused: report {}: {}",
+                shown(path),
+                crate::error::printable(reason)
+            ),
+            PlanError::OutputIntoInput { folder, input } => write!(
+                f,
+                "refused: outputs would be written into {}, which is input folder {}. Choose another output folder (or remove the link that leads there)",
+                shown(folder),
+                shown(input)
+            ),
         }
     }
 }
@@ -94,43 +156,92 @@ impl std::error::Error for PlanError {}
 fn join(paths: &[PathBuf]) -> String {
     paths
         .iter()
-        .map(|p| p.display().to_string())
+        .map(|p| shown(p))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// Resolves `p` to an absolute path with `.` and `..` removed and symbolic links resolved in the
-/// part that exists, so that two spellings of one place compare equal.
-fn resolve(p: &Path) -> PathBuf {
+/// Resolves `p` to an absolute path the way the kernel would: the longest leading part that
+/// exists is canonicalized as written (so `link/..` is the parent of the link's target, not
+/// the folder holding the link), and the rest, which does not exist yet, is cleaned of `.` and
+/// `..` as text.
+pub(crate) fn resolve(p: &Path) -> PathBuf {
     let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let mut clean = PathBuf::new();
-    for c in abs.components() {
-        match c {
-            Component::ParentDir => {
-                clean.pop();
-            }
-            Component::CurDir => {}
-            other => clean.push(other),
-        }
-    }
-    // Canonicalize the longest prefix that exists; keep the rest as written.
-    let mut rest = Vec::new();
-    let mut head = clean.clone();
-    loop {
-        if let Ok(c) = head.canonicalize() {
-            let mut out = c;
-            for part in rest.iter().rev() {
-                out.push(part);
-            }
+    let parts: Vec<Component> = abs.components().collect();
+    for split in (1..=parts.len()).rev() {
+        let head: PathBuf = parts[..split].iter().collect();
+        if let Ok(mut out) = head.canonicalize() {
+            push_clean(&mut out, &parts[split..]);
             return out;
         }
-        match (head.file_name().map(|n| n.to_os_string()), head.parent()) {
-            (Some(name), Some(parent)) => {
-                rest.push(name);
-                head = parent.to_path_buf();
+    }
+    let mut out = PathBuf::new();
+    push_clean(&mut out, &parts);
+    out
+}
+
+fn push_clean(out: &mut PathBuf, parts: &[Component]) {
+    for c in parts {
+        match c {
+            Component::ParentDir => {
+                out.pop();
             }
-            _ => return clean,
+            Component::CurDir => {}
+            other => out.push(other),
         }
+    }
+}
+
+/// Device and inode: what makes two paths one file or folder.
+pub(crate) type FileId = (u64, u64);
+
+/// The identity of what `p` names, links followed; `None` when it does not exist.
+#[cfg(unix)]
+pub(crate) fn file_id(p: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+pub(crate) fn file_id(_: &Path) -> Option<FileId> {
+    None
+}
+
+/// The input folders by identity, and which existing folders are known to lie outside all of
+/// them.
+struct InputFolders {
+    ids: HashMap<FileId, PathBuf>,
+    outside: HashMap<PathBuf, Option<PathBuf>>,
+}
+
+impl InputFolders {
+    fn new(folders: &[PathBuf]) -> Self {
+        let ids = folders
+            .iter()
+            .filter_map(|f| file_id(f).map(|id| (id, f.clone())))
+            .collect();
+        InputFolders {
+            ids,
+            outside: HashMap::new(),
+        }
+    }
+
+    /// The input folder that `resolved` (a resolved path) is, or lies inside, by identity of
+    /// it and each of its existing ancestors.
+    fn containing(&mut self, resolved: &Path) -> Option<PathBuf> {
+        if let Some(known) = self.outside.get(resolved) {
+            return known.clone();
+        }
+        let here = file_id(resolved).and_then(|id| self.ids.get(&id).cloned());
+        let found = match here {
+            Some(f) => Some(f),
+            None => match resolved.parent() {
+                Some(parent) => self.containing(parent),
+                None => None,
+            },
+        };
+        self.outside.insert(resolved.to_path_buf(), found.clone());
+        found
     }
 }
 
@@ -151,7 +262,30 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
         found,
         errors: discovery_errors,
         loops,
+        folders,
     } = discover(inputs, opts.follow_links);
+    let mut input_folders = InputFolders::new(&folders);
+    // The output folder, or a folder holding it, walked as an input (through a link, a bind
+    // mount or a second spelling the text check above did not see).
+    if let Some(input) = input_folders.containing(&out_resolved) {
+        return Err(PlanError::OutputInsideInput {
+            output: out_dir.to_path_buf(),
+            input,
+        });
+    }
+    // A folder reached through a followed link that lies inside the output folder: earlier
+    // results would be read back. (Without --follow-links every walked folder lies below its
+    // input folder, which was checked above.)
+    if opts.follow_links {
+        for folder in &folders {
+            if resolve(folder).starts_with(&out_resolved) {
+                return Err(PlanError::InputInsideOutput {
+                    input: folder.clone(),
+                    output: out_dir.to_path_buf(),
+                });
+            }
+        }
+    }
 
     // Resolving a path costs a system call per component, so each folder is resolved once and
     // the relative paths below it are joined on.
@@ -204,11 +338,31 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
     if !collisions.is_empty() {
         return Err(PlanError::Collisions(collisions));
     }
-    let overwritten: Vec<PathBuf> = jobs
+    // Every folder an output goes to, resolved (a link in the output tree may lead anywhere),
+    // must lie outside every input folder.
+    let mut seen_dirs: HashSet<&Path> = HashSet::new();
+    for (_, job) in &jobs {
+        let Some(dir) = job.output.parent() else {
+            continue;
+        };
+        if !seen_dirs.insert(dir) {
+            continue;
+        }
+        if let Some(input) = input_folders.containing(&resolve(dir)) {
+            return Err(PlanError::OutputIntoInput {
+                folder: dir.to_path_buf(),
+                input,
+            });
+        }
+    }
+    let mut overwritten: Vec<PathBuf> = jobs
         .iter()
         .filter(|(key, _)| inputs_resolved.contains(key))
         .map(|(_, j)| j.input.clone())
         .collect();
+    if overwritten.is_empty() {
+        overwritten = inputs_by_identity(&jobs);
+    }
     if !overwritten.is_empty() {
         return Err(PlanError::OverwritesInput(overwritten));
     }
@@ -226,4 +380,43 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
         discovery_errors,
         warnings: loops,
     })
+}
+
+/// Inputs that an existing output file is (same device and inode: a hard link, or a symbolic
+/// link to it). Outputs that do not exist yet cost one failed `stat` each; inputs are looked at
+/// only when some output exists.
+fn inputs_by_identity(jobs: &[(PathBuf, Job)]) -> Vec<PathBuf> {
+    let existing: HashSet<FileId> = jobs
+        .iter()
+        .filter_map(|(_, j)| file_id(&j.output))
+        .collect();
+    if existing.is_empty() {
+        return Vec::new();
+    }
+    jobs.iter()
+        .filter(|(_, j)| file_id(&j.input).is_some_and(|id| existing.contains(&id)))
+        .map(|(_, j)| j.input.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn dot_dot_after_a_link_is_the_parent_of_its_target() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("in/sub")).unwrap();
+        std::fs::create_dir(root.join("out")).unwrap();
+        std::os::unix::fs::symlink(root.join("in/sub"), root.join("out/link")).unwrap();
+        assert_eq!(resolve(&root.join("out/link/..")), root.join("in"));
+        assert_eq!(
+            resolve(&root.join("out/link/../new/./x/..")),
+            root.join("in/new")
+        );
+        assert_eq!(resolve(&root.join("out/missing/../b")), root.join("out/b"));
+        assert_eq!(resolve(&root.join("out/./link")), root.join("in/sub"));
+    }
 }

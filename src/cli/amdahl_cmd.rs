@@ -12,7 +12,8 @@ pub fn execute(args: &AmdahlArgs) -> i32 {
     match (&args.from, args.parallel_fraction) {
         (Some(path), _) => match refit(path) {
             Ok(text) => {
-                print!("{text}");
+                // A reader that went away ends the output quietly.
+                let _ = super::output::stdout_text(&text);
                 EXIT_OK
             }
             Err(e) => {
@@ -21,7 +22,7 @@ pub fn execute(args: &AmdahlArgs) -> i32 {
             }
         },
         (None, Some(p)) => {
-            print!("{}", theory(p, &args.workers.0));
+            let _ = super::output::stdout_text(&theory(p, &args.workers.0));
             EXIT_OK
         }
         (None, None) => EXIT_USAGE,
@@ -58,15 +59,14 @@ pub fn theory(p: f64, workers: &[usize]) -> String {
     s
 }
 
+/// The largest sweep export `--from` reads.
+const MAX_SWEEP_EXPORT_BYTES: u64 = 256 << 20;
+
 /// Refits every engine of a saved sweep from its median times.
 fn refit(path: &std::path::Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        format!(
-            "cannot read {}: {}",
-            path.display(),
-            crate::error::io_reason(&e)
-        )
-    })?;
+    // Bounded like every other read: a sweep export is kilobytes, never a device or a FIFO.
+    let bytes = crate::input::read_input(path, MAX_SWEEP_EXPORT_BYTES)
+        .map_err(|e| format!("cannot read {}: {e}", crate::error::printable_path(path)))?;
     let record: SweepRecord = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{} is not a graypipe sweep export: {e}", path.display()))?;
     let mut s = format!(

@@ -2,6 +2,7 @@
 
 pub mod amdahl_cmd;
 pub mod args;
+pub mod output;
 pub mod progress;
 pub mod run_cmd;
 pub mod sweep_cmd;
@@ -21,6 +22,7 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Parses the process arguments, runs the command and returns the exit status.
 pub fn main() -> i32 {
+    output::ignore_file_size_signal();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

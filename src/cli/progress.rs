@@ -35,7 +35,7 @@ impl Progress {
     /// Prints a line above the bar (or plainly when there is no bar).
     pub fn line(&self, msg: &str) {
         if self.bar.is_hidden() {
-            eprintln!("{msg}");
+            super::output::stderr_line(msg);
         } else {
             self.bar.println(msg);
         }

@@ -1,19 +1,24 @@
 //! `graypipe run`: plan, convert, report.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::args::{logical_cores, RunArgs};
+use super::output::{stderr_line, stderr_text, stdout_text};
 use super::progress::Progress;
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
-use crate::batch::{plan, Plan, PlanOptions};
+use crate::batch::{plan, report_target, Plan, PlanOptions, ReportTarget};
+use crate::error::{printable, printable_path};
 use crate::pipeline::{CancelToken, EngineConfig, StageCaps};
 use crate::report::{run_table, RunReport};
 use crate::run::run;
 
 /// Runs the command; returns the exit status.
 pub fn execute(args: &RunArgs) -> i32 {
+    let started = SystemTime::now();
     let job = &args.job;
     let plan_opts = PlanOptions {
         format: job.format,
@@ -23,12 +28,30 @@ pub fn execute(args: &RunArgs) -> i32 {
     let plan = match plan(&job.inputs, &args.output, &plan_opts) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("graypipe: {e}");
+            stderr_line(&format!("graypipe: {e}"));
+            return EXIT_USAGE;
+        }
+    };
+    let report_to = match args
+        .report
+        .as_deref()
+        .map(|r| report_target(r, &plan, &args.output))
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            stderr_line(&format!("graypipe: {e}"));
             return EXIT_USAGE;
         }
     };
     if args.dry_run {
         return dry_run(&plan);
+    }
+    let stale = remove_stale_temps(&plan, report_to.as_ref(), started);
+    if stale > 0 && !args.quiet {
+        stderr_line(&format!(
+            "graypipe: removed {stale} temporary file(s) left by an earlier graypipe that was killed"
+        ));
     }
     let settings = job.settings();
     let n = args.workers.map_or_else(logical_cores, |w| w as usize);
@@ -42,12 +65,12 @@ pub fn execute(args: &RunArgs) -> i32 {
     };
     if plan.jobs.is_empty() && plan.discovery_errors.is_empty() && !args.quiet {
         if plan.skipped.is_empty() {
-            eprintln!("graypipe: no image files found in the inputs");
+            stderr_line("graypipe: no image files found in the inputs");
         } else {
-            eprintln!(
+            stderr_line(&format!(
                 "graypipe: nothing to do: all {} outputs exist",
                 plan.skipped.len()
-            );
+            ));
         }
     }
 
@@ -55,15 +78,15 @@ pub fn execute(args: &RunArgs) -> i32 {
     for e in &plan.discovery_errors {
         progress.line(&format!(
             "graypipe: error: {}: {}",
-            e.path.display(),
-            e.reason
+            printable_path(&e.path),
+            printable(&e.reason)
         ));
     }
     for w in &plan.warnings {
         progress.line(&format!(
             "graypipe: warning: {}: {}",
-            w.path.display(),
-            w.reason
+            printable_path(&w.path),
+            printable(&w.reason)
         ));
     }
     let cancel = CancelToken::new();
@@ -87,8 +110,8 @@ pub fn execute(args: &RunArgs) -> i32 {
             match &outcome.result {
                 Ok(w) if args.verbose => progress.line(&format!(
                     "{} -> {} ({} x {}{})",
-                    job.input.display(),
-                    job.output.display(),
+                    printable_path(&job.input),
+                    printable_path(&job.output),
                     w.width,
                     w.height,
                     w.level.map(|l| format!(", level {l}")).unwrap_or_default()
@@ -102,38 +125,39 @@ pub fn execute(args: &RunArgs) -> i32 {
 
     let report = RunReport::new(&summary, &settings, &config);
     if let Some(e) = &summary.stats.engine_error {
-        eprintln!("graypipe: error: {e}");
+        stderr_line(&format!("graypipe: error: {}", printable(&e.to_string())));
     }
     let mut status = if summary.failed() > 0 || summary.stats.engine_error.is_some() {
         EXIT_FAILED
     } else {
         EXIT_OK
     };
-    if let Some(path) = &args.report {
-        if let Err(e) = write_report(path, &report) {
-            eprintln!(
-                "graypipe: error: cannot write report {}: {e}",
-                path.display()
-            );
+    if let (Some(path), Some(target)) = (&args.report, &report_to) {
+        if let Err(e) = write_report(target, &report) {
+            stderr_line(&format!(
+                "graypipe: error: cannot write report {}: {}",
+                printable_path(path),
+                printable(&e)
+            ));
             status = EXIT_FAILED;
         }
     }
     if !args.quiet {
-        eprint!("{}", run_table(&report));
+        stderr_text(&run_table(&report));
     }
     if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-        eprintln!(
+        stderr_line(&format!(
             "graypipe: interrupted: {} files not started; every file listed as written is complete. \
              Run the same command with --skip-existing to finish.",
             summary.not_started()
-        );
+        ));
         return EXIT_INTERRUPTED;
     }
     if args.fail_fast && summary.not_started() > 0 {
-        eprintln!(
+        stderr_line(&format!(
             "graypipe: stopped at the first failure (--fail-fast); {} files not started",
             summary.not_started()
-        );
+        ));
     }
     status
 }
@@ -156,27 +180,89 @@ fn on_interrupt(cancel: &CancelToken) -> Arc<AtomicBool> {
     interrupted
 }
 
-fn write_report(path: &Path, report: &RunReport) -> Result<(), String> {
-    let json = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
-    crate::atomic_write::write_atomic(path, &json).map(|_| ())
+/// Writes the report where [`report_target`] decided. A file is written atomically at the
+/// resolved target (through a symbolic link, which stays), and only if what is there now is
+/// still a regular file or nothing: never renamed over a folder, FIFO, device or socket.
+fn write_report(target: &ReportTarget, report: &RunReport) -> Result<(), String> {
+    let mut json = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
+    json.push(b'\n');
+    match target {
+        ReportTarget::Stdout => {
+            // Text from serde_json is UTF-8; a reader that went away is not an error.
+            let text = String::from_utf8_lossy(&json);
+            stdout_text(&text)
+                .map(|_| ())
+                .map_err(|e| crate::error::io_reason(&e))
+        }
+        ReportTarget::File(path) => {
+            if let Ok(meta) = std::fs::symlink_metadata(path) {
+                if !meta.file_type().is_file() {
+                    return Err(crate::input::kind_of(&meta)
+                        .unwrap_or("is a symbolic link now")
+                        .to_string());
+                }
+            }
+            crate::atomic_write::write_atomic(path, &json).map(|_| ())
+        }
+    }
+}
+
+/// Clears the temporary files killed runs left in the folders this run writes to.
+fn remove_stale_temps(plan: &Plan, report: Option<&ReportTarget>, started: SystemTime) -> usize {
+    let mut dirs: BTreeSet<&Path> = plan.jobs.iter().filter_map(|j| j.output.parent()).collect();
+    if let Some(ReportTarget::File(p)) = report {
+        dirs.extend(p.parent());
+    }
+    dirs.into_iter()
+        .map(|d| {
+            let d = if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            };
+            crate::atomic_write::remove_stale_temps(d, started)
+        })
+        .sum()
 }
 
 fn dry_run(plan: &Plan) -> i32 {
+    let mut text = String::new();
     for j in &plan.jobs {
-        println!("{} -> {}", j.input.display(), j.output.display());
+        text.push_str(&format!(
+            "{} -> {}\n",
+            printable_path(&j.input),
+            printable_path(&j.output)
+        ));
     }
     for j in &plan.skipped {
-        println!(
-            "{} -> {} (exists, skipped)",
-            j.input.display(),
-            j.output.display()
-        );
+        text.push_str(&format!(
+            "{} -> {} (exists, skipped)\n",
+            printable_path(&j.input),
+            printable_path(&j.output)
+        ));
     }
+    // A reader that stops early (`| head`) ends the listing quietly.
+    let listed = stdout_text(&text);
     for w in &plan.warnings {
-        eprintln!("graypipe: warning: {}: {}", w.path.display(), w.reason);
+        stderr_line(&format!(
+            "graypipe: warning: {}: {}",
+            printable_path(&w.path),
+            printable(&w.reason)
+        ));
     }
     for e in &plan.discovery_errors {
-        eprintln!("graypipe: error: {}: {}", e.path.display(), e.reason);
+        stderr_line(&format!(
+            "graypipe: error: {}: {}",
+            printable_path(&e.path),
+            printable(&e.reason)
+        ));
+    }
+    if let Err(e) = listed {
+        stderr_line(&format!(
+            "graypipe: error: cannot write the plan to standard output: {}",
+            crate::error::io_reason(&e)
+        ));
+        return EXIT_FAILED;
     }
     if plan.discovery_errors.is_empty() {
         EXIT_OK

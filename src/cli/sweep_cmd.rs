@@ -62,7 +62,8 @@ pub fn execute(args: &SweepArgs) -> i32 {
     if show {
         eprint!("\r{:70}\r", "");
     }
-    print!("{}", sweep_text(&record));
+    // A reader that went away ends the table quietly.
+    let _ = super::output::stdout_text(&sweep_text(&record));
     let exports: [(&Option<std::path::PathBuf>, &dyn Exporter); 4] = [
         (&args.export_json, &JsonExporter),
         (&args.export_csv, &CsvExporter),

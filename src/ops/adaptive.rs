@@ -5,6 +5,12 @@ use super::simd::avx2_dispatch;
 use super::threshold::saturate_u8;
 use super::GrayView;
 
+/// The largest block accepted. OpenCV itself computes the box area in a 32-bit `int`, so its
+/// mean goes wrong past 46339; up to this size every accumulator below is exact (see
+/// `mean_threshold` and `gaussian_threshold` below), and memory is O(width + block). The
+/// Gaussian's work is O(block) per pixel, as in OpenCV.
+pub const MAX_BLOCK: usize = 32767;
+
 /// How the local mean is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -17,9 +23,9 @@ pub enum AdaptiveMethod {
 
 /// Thresholds `src` against its local mean: with `inverse` false a pixel becomes `maxval` when
 /// `x - mean > -ceil(c)` (OpenCV's `THRESH_BINARY`), with `inverse` true when
-/// `x - mean <= -floor(c)` (`THRESH_BINARY_INV`). `block` must be odd and greater than 1 (the
-/// caller validates; an invalid block is rounded up to the next valid one here). `out` is
-/// resized to fit.
+/// `x - mean <= -floor(c)` (`THRESH_BINARY_INV`). `block` must be odd, greater than 1 and at
+/// most [`MAX_BLOCK`] (the caller validates; here an even block is rounded up to the next odd
+/// one and a larger one is taken as `MAX_BLOCK`). `out` is resized to fit.
 pub fn adaptive_threshold(
     src: GrayView<'_>,
     maxval: f64,
@@ -29,7 +35,7 @@ pub fn adaptive_threshold(
     c: f64,
     out: &mut Vec<u8>,
 ) {
-    let block = if block < 3 { 3 } else { block | 1 };
+    let block = block.clamp(3, MAX_BLOCK) | 1;
     out.clear();
     out.resize(src.data.len(), 0);
     if maxval < 0.0 || src.data.is_empty() {
@@ -65,7 +71,65 @@ fn clamp_index(i: isize, len: usize) -> usize {
 /// `D = 2b^2`, the rounded mean is `m = N div D`, and `x - m > -d` is `m < x + d`, which for
 /// integers is `N < (x + d) D`. Columns are summed by a sliding window down the picture, rows
 /// by a sliding window along each row: O(1) per pixel whatever the block.
+///
+/// Widths, for blocks up to [`MAX_BLOCK`]: a column sum is at most `255 b` (< 2^23), kept in
+/// u32. A window sum is at most `255 b^2`, below 2^32 only up to b = 4103; larger blocks sum the
+/// rows in u64 (2.7e11 at most). In the comparison `N` and `(x + d) D` stay below 2^41, exact in
+/// f64.
 fn mean_threshold(src: GrayView<'_>, block: usize, cmp: Compare, out: &mut [u8]) {
+    if (block as u64) * (block as u64) * 255 < 1 << 32 {
+        mean_threshold_with::<u32>(src, block, cmp, out, mean_compare);
+    } else {
+        mean_threshold_with::<u64>(src, block, cmp, out, mean_compare_wide);
+    }
+}
+
+/// The running-sum word of [`mean_threshold`]: u32 where every window sum fits, u64 beyond.
+trait SumWord: Copy + Default {
+    fn from_u32(v: u32) -> Self;
+    fn wrapping_add(self, other: Self) -> Self;
+    fn window(hi: Self, lo: Self) -> f64;
+}
+
+impl SumWord for u32 {
+    #[inline(always)]
+    fn from_u32(v: u32) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn wrapping_add(self, other: Self) -> Self {
+        u32::wrapping_add(self, other)
+    }
+    #[inline(always)]
+    fn window(hi: Self, lo: Self) -> f64 {
+        hi.wrapping_sub(lo) as f64
+    }
+}
+
+impl SumWord for u64 {
+    #[inline(always)]
+    fn from_u32(v: u32) -> Self {
+        v as u64
+    }
+    #[inline(always)]
+    fn wrapping_add(self, other: Self) -> Self {
+        u64::wrapping_add(self, other)
+    }
+    #[inline(always)]
+    fn window(hi: Self, lo: Self) -> f64 {
+        hi.wrapping_sub(lo) as f64
+    }
+}
+
+type MeanCompare<T> = fn(&[T], usize, &[u8], &mut [u8], i32, f64, u8, bool);
+
+fn mean_threshold_with<T: SumWord>(
+    src: GrayView<'_>,
+    block: usize,
+    cmp: Compare,
+    out: &mut [u8],
+    compare: MeanCompare<T>,
+) {
     let (w, h) = (src.width, src.height);
     let r = block / 2;
     let area = (block * block) as i64;
@@ -75,7 +139,7 @@ fn mean_threshold(src: GrayView<'_>, block: usize, cmp: Compare, out: &mut [u8])
         add_row(&mut cols, row(i));
     }
     let mut padded: Vec<u32> = vec![0; w + 2 * r];
-    let mut prefix: Vec<u32> = vec![0; w + 2 * r + 1];
+    let mut prefix: Vec<T> = vec![T::default(); w + 2 * r + 1];
     for y in 0..h {
         if y > 0 {
             slide_cols(
@@ -88,15 +152,15 @@ fn mean_threshold(src: GrayView<'_>, block: usize, cmp: Compare, out: &mut [u8])
         padded[r + w..].fill(cols[w - 1]);
         padded[r..r + w].copy_from_slice(&cols);
         // Running sums along the row (one add per pixel); each window sum is then the
-        // difference of two, which vectorises. Wrapping is harmless: a window's true sum is
-        // below 2^32, so the wrapped difference is exact.
-        let mut acc = 0u32;
+        // difference of two, which vectorises. Wrapping is harmless: a window's true sum fits
+        // the word (see above), so the wrapped difference is exact.
+        let mut acc = T::default();
         for (p, &v) in prefix[1..].iter_mut().zip(&padded) {
-            acc = acc.wrapping_add(v);
+            acc = acc.wrapping_add(T::from_u32(v));
             *p = acc;
         }
         let (src_row, out_row) = (row(y as isize), &mut out[y * w..(y + 1) * w]);
-        mean_compare(
+        compare(
             &prefix,
             block,
             src_row,
@@ -114,8 +178,8 @@ fn mean_threshold(src: GrayView<'_>, block: usize, cmp: Compare, out: &mut [u8])
 /// f64 holds them exactly and the compare vectorises.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn mean_compare_impl(
-    prefix: &[u32],
+fn mean_compare_impl<T: SumWord>(
+    prefix: &[T],
     block: usize,
     src: &[u8],
     out: &mut [u8],
@@ -126,13 +190,14 @@ fn mean_compare_impl(
 ) {
     let (lo, hi) = (&prefix[..src.len()], &prefix[block..block + src.len()]);
     for (((o, &x), &a), &b) in out.iter_mut().zip(src).zip(hi).zip(lo) {
-        let n = 2.0 * (a.wrapping_sub(b) as f64) + area;
+        let n = 2.0 * T::window(a, b) + area;
         let lim = (x as i32 + d) as f64 * (2.0 * area);
         let on = if inverse { n >= lim } else { n < lim };
         *o = if on { maxval } else { 0 };
     }
 }
-avx2_dispatch!(#[allow(clippy::too_many_arguments)] fn mean_compare(prefix: &[u32], block: usize, src: &[u8], out: &mut [u8], d: i32, area: f64, maxval: u8, inverse: bool) => mean_compare_impl);
+avx2_dispatch!(#[allow(clippy::too_many_arguments)] fn mean_compare(prefix: &[u32], block: usize, src: &[u8], out: &mut [u8], d: i32, area: f64, maxval: u8, inverse: bool) => mean_compare_impl::<u32>);
+avx2_dispatch!(#[allow(clippy::too_many_arguments)] fn mean_compare_wide(prefix: &[u64], block: usize, src: &[u8], out: &mut [u8], d: i32, area: f64, maxval: u8, inverse: bool) => mean_compare_impl::<u64>);
 
 #[inline(always)]
 fn add_row_impl(cols: &mut [u32], add: &[u8]) {
@@ -185,7 +250,9 @@ pub fn gaussian_kernel(block: usize) -> Vec<f32> {
 /// Rows: `R(x) = sum k[i] p(x - r + i)` in f64. Every product of an f32 weight and an 8-bit
 /// value is exact in f64, and so is every partial sum (all are multiples of the smallest
 /// weight's unit in the last place and below 2^53 of them), so the row pass is exact in any
-/// order: it is computed symmetrically, `k[r] p(x) + sum k[r+i] (p(x+i) + p(x-i))`.
+/// order: it is computed symmetrically, `k[r] p(x) + sum k[r+i] (p(x+i) + p(x-i))`. (The
+/// smallest weight is about 1/256 of the largest whatever the block, so at [`MAX_BLOCK`] the
+/// sums still span fewer than 2^53 units: checked by a test.)
 /// Columns: `k[r] R(y) + sum_{i=1..r} k[r+i] (R(y+i) + R(y-i))`, in exactly this order, since
 /// these products do round. Each output is rounded half to even and clamped. Only `block` rows
 /// of `R` are kept, in a ring.
@@ -465,6 +532,53 @@ mod tests {
         let view = GrayView::new(2, 2, &[0, 50, 100, 200]).unwrap();
         adaptive_threshold(view, -1.0, AdaptiveMethod::Mean, false, 3, -300.0, &mut out);
         assert_eq!(out, [0; 4]);
+    }
+
+    /// The row pass is exact only while `255 * sum(k)` spans fewer than 2^53 units of the
+    /// smallest weight's last place: true up to the largest block accepted.
+    #[test]
+    fn gaussian_row_sums_are_exact_up_to_the_largest_block() {
+        for block in [3, 9, 11, 101, 4105, 16383, MAX_BLOCK] {
+            let k = gaussian_kernel(block);
+            let ulp = |w: f32| {
+                let e = ((w.to_bits() >> 23) & 0xff) as i32 - 127;
+                2f64.powi(e - 23)
+            };
+            let smallest = k.iter().map(|&w| ulp(w)).fold(f64::INFINITY, f64::min);
+            let sum: f64 = k.iter().map(|&w| w as f64).sum();
+            let units = 255.0 * sum / smallest;
+            assert!(units < 2f64.powi(53), "block {block}: {units:e} units");
+        }
+    }
+
+    #[test]
+    fn window_sums_past_two_to_the_32_are_exact() {
+        // 255 x 4105^2 > 2^32: a 32-bit window sum wraps and the mean comes out near 0.
+        let (w, h) = (7, 5);
+        let data: Vec<u8> = (0..w * h).map(|i| 250 + (i % 6) as u8).collect();
+        for block in [4103, 4105, 9999] {
+            assert_eq!(
+                run(w, h, &data, AdaptiveMethod::Mean, block, 0.0, false),
+                reference(w, h, &data, AdaptiveMethod::Mean, block, 0.0, false),
+                "block {block}"
+            );
+        }
+    }
+
+    #[test]
+    fn blocks_past_the_maximum_are_clamped_not_allocated() {
+        let data = noise(12, 3);
+        let huge = run(
+            4,
+            3,
+            &data,
+            AdaptiveMethod::Gaussian,
+            usize::MAX,
+            1.0,
+            false,
+        );
+        let max = run(4, 3, &data, AdaptiveMethod::Gaussian, MAX_BLOCK, 1.0, false);
+        assert_eq!(huge, max);
     }
 
     #[test]

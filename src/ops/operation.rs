@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::adaptive::{adaptive_threshold, AdaptiveMethod};
+use super::adaptive::{adaptive_threshold, AdaptiveMethod, MAX_BLOCK};
 use super::histogram::histogram;
 use super::otsu::otsu_threshold;
 use super::threshold::{saturate_u8, threshold_in_place};
@@ -76,7 +76,7 @@ pub enum Operation {
         method: AdaptiveMethod,
         /// `THRESH_BINARY_INV` instead of `THRESH_BINARY`.
         inverse: bool,
-        /// Odd window size, greater than 1.
+        /// Odd window size, 3 to [`super::adaptive::MAX_BLOCK`].
         block: usize,
         /// The constant subtracted from the mean.
         c: f64,
@@ -90,7 +90,7 @@ pub const SPEC_GRAMMAR: &str = "\
 expected one of:
   TYPE:LEVEL            TYPE is binary, binary-inv, trunc, tozero or tozero-inv;
                         LEVEL is a number (e.g. 127 or 127.5), otsu or triangle
-  adaptive-mean:B:C     adaptive-gaussian:B:C     (B odd and > 1, C a number)
+  adaptive-mean:B:C     adaptive-gaussian:B:C     (B odd, 3 to 32767; C a number)
   adaptive-mean-inv:B:C adaptive-gaussian-inv:B:C
   otsu | triangle | NUMBER   shorthand for binary:otsu, binary:triangle, binary:NUMBER";
 
@@ -160,8 +160,12 @@ impl Operation {
                 let block: usize = block
                     .parse()
                     .ok()
-                    .filter(|b| b % 2 == 1 && *b > 1)
-                    .ok_or_else(|| err(format!("block '{block}' must be an odd integer > 1")))?;
+                    .filter(|b| b % 2 == 1 && (3..=MAX_BLOCK).contains(b))
+                    .ok_or_else(|| {
+                        err(format!(
+                            "block '{block}' must be an odd integer from 3 to {MAX_BLOCK}"
+                        ))
+                    })?;
                 Ok(Operation::Adaptive {
                     method,
                     inverse,
@@ -352,10 +356,22 @@ mod tests {
             "adaptive-mean:11:2:3",
             "binary:nan",
             "binary:inf",
+            "adaptive-mean:32769:2",
+            "adaptive-mean:1000000001:2",
+            "adaptive-gaussian:18446744073709551615:2",
+            "adaptive-gaussian:18446744073709551617:2",
+            "adaptive-mean:-3:2",
+            "adaptive-mean:+5x:2",
         ] {
             let e = bad.parse::<Operation>().unwrap_err().to_string();
             assert!(e.contains("expected one of"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn the_largest_block_is_accepted() {
+        assert!("adaptive-gaussian:32767:2".parse::<Operation>().is_ok());
+        assert!("adaptive-mean-inv:3:0".parse::<Operation>().is_ok());
     }
 
     #[test]

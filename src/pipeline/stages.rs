@@ -7,7 +7,7 @@ use super::cpu_time::thread_cpu;
 use super::stats::StageStats;
 use crate::batch::Job;
 use crate::codec::{self, DecodeLimits, DecodedImage, OutputFormat, PngCompression, ReadMode};
-use crate::error::{io_reason, FileError, Stage};
+use crate::error::{FileError, Stage};
 use crate::ops::{self, Luma, Operation};
 
 /// What is computed for every file (as opposed to how the work is scheduled).
@@ -74,24 +74,11 @@ pub struct Scratch {
     adaptive: Vec<u8>,
 }
 
-/// Stage 1: the file's bytes. Files larger than any image within the decode limit could be
-/// are refused without reading them.
+/// Stage 1: the file's bytes, through [`crate::input::read_input`]: regular files only, never a
+/// hang on a FIFO, and never more bytes than any image within the decode limit could take.
 pub fn read(path: &Path, limits: &DecodeLimits) -> Result<Vec<u8>, String> {
     let max_bytes = limits.max_pixels.saturating_mul(8).saturating_add(16 << 20);
-    let mut file = std::fs::File::open(path).map_err(|e| io_reason(&e))?;
-    let meta = file.metadata().map_err(|e| io_reason(&e))?;
-    if meta.is_dir() {
-        return Err("is a folder, not a file".into());
-    }
-    if meta.len() > max_bytes {
-        return Err(format!(
-            "file is {} bytes, more than any image within the decode limit (--max-pixels) can take",
-            meta.len()
-        ));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| io_reason(&e))?;
-    Ok(bytes)
+    crate::input::read_input(path, max_bytes).map_err(|e| e.to_string())
 }
 
 /// Stage 2: pixels, read as `settings.read` says.

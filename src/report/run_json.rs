@@ -1,5 +1,7 @@
 //! The `--report FILE` JSON record of one run. Field meanings are listed in the README.
 
+use std::path::Path;
+
 use serde::Serialize;
 
 use crate::error::{FileError, Stage};
@@ -50,7 +52,7 @@ pub struct RunReport {
     /// Decoder warnings over all written files (damaged but readable inputs).
     pub warnings: usize,
     /// Every failed file with its stage and reason.
-    pub failures: Vec<FileError>,
+    pub failures: Vec<FailureRecord>,
     /// Every planned file.
     pub results: Vec<FileRecord>,
 }
@@ -96,13 +98,57 @@ pub struct StageRecord {
     pub mean_concurrency: f64,
 }
 
+/// One failed file (or path that could not be listed).
+#[derive(Debug, Serialize)]
+pub struct FailureRecord {
+    /// The path, as text (bytes that are not UTF-8 shown as U+FFFD).
+    pub input: String,
+    /// The path's exact bytes in hex, present only when they are not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_hex: Option<String>,
+    /// The stage that failed (null for paths that could not be listed).
+    pub stage: Option<Stage>,
+    /// What went wrong, in words.
+    pub reason: String,
+}
+
+impl From<&FileError> for FailureRecord {
+    fn from(e: &FileError) -> Self {
+        FailureRecord {
+            input: e.input.to_string_lossy().into_owned(),
+            input_hex: exact_hex(&e.input),
+            stage: e.stage,
+            reason: e.reason.clone(),
+        }
+    }
+}
+
+/// A path's exact bytes in lower-case hex when it is not valid UTF-8 (and so cannot be a JSON
+/// string as is); `None` for the usual UTF-8 path, whose text is exact already.
+pub fn exact_hex(p: &Path) -> Option<String> {
+    if p.to_str().is_some() {
+        return None;
+    }
+    #[cfg(unix)]
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec();
+    #[cfg(not(unix))]
+    let bytes = p.to_string_lossy().into_owned().into_bytes();
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// One file's line.
 #[derive(Debug, Serialize)]
 pub struct FileRecord {
-    /// Input path.
+    /// Input path, as text (bytes that are not UTF-8 shown as U+FFFD).
     pub input: String,
-    /// Output path.
+    /// The input path's exact bytes in hex, present only when they are not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_hex: Option<String>,
+    /// Output path, as text.
     pub output: String,
+    /// The output path's exact bytes in hex, present only when they are not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_hex: Option<String>,
     /// `written`, `failed`, `skipped` or `not_started`.
     pub status: &'static str,
     /// Output bytes when written.
@@ -192,7 +238,7 @@ impl RunReport {
                 })
                 .collect(),
             warnings: summary.warnings(),
-            failures: summary.failures().cloned().collect(),
+            failures: summary.failures().map(FailureRecord::from).collect(),
             results: summary
                 .files
                 .iter()
@@ -202,8 +248,10 @@ impl RunReport {
                         _ => None,
                     };
                     FileRecord {
-                        input: job.input.display().to_string(),
-                        output: job.output.display().to_string(),
+                        input: job.input.to_string_lossy().into_owned(),
+                        input_hex: exact_hex(&job.input),
+                        output: job.output.to_string_lossy().into_owned(),
+                        output_hex: exact_hex(&job.output),
                         status: match status {
                             FileStatus::Written(_) => "written",
                             FileStatus::Failed(_) => "failed",
