@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::stats::thread_cpu_time;
+
 use crate::codec::{self, DecodeLimits, DecodedImage, OutputFormat, PngCompression};
 use crate::error::{io_reason, FileError, Stage};
 use crate::ops::{self, Luma, Operation};
@@ -143,6 +145,8 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<u64, String> {
 pub struct Trace {
     /// Time in each stage.
     pub busy: [Duration; 5],
+    /// Thread CPU time in each stage (zero where the platform does not measure it).
+    pub cpu: [Duration; 5],
     /// Bytes handed to each stage.
     pub bytes_in: [u64; 5],
     /// Bytes produced by each stage.
@@ -181,7 +185,7 @@ fn carry_stages(
     trace: &mut Trace,
     fail: &dyn Fn(Stage, String) -> FileError,
 ) -> Result<Written, FileError> {
-    let t = Instant::now();
+    let t = StageClock::start();
     let bytes = read(input, &settings.limits);
     record(
         trace,
@@ -192,7 +196,7 @@ fn carry_stages(
     );
     let bytes = bytes.map_err(|r| fail(Stage::Read, r))?;
 
-    let t = Instant::now();
+    let t = StageClock::start();
     let img = decode(&bytes, &settings.limits);
     record(
         trace,
@@ -204,7 +208,7 @@ fn carry_stages(
     let img = img.map_err(|r| fail(Stage::Decode, r))?;
     drop(bytes);
 
-    let t = Instant::now();
+    let t = StageClock::start();
     let gray = process(&img, settings, scratch);
     record(
         trace,
@@ -215,7 +219,7 @@ fn carry_stages(
     );
     drop(img);
 
-    let t = Instant::now();
+    let t = StageClock::start();
     let encoded = encode(&gray, format, settings);
     record(
         trace,
@@ -226,7 +230,7 @@ fn carry_stages(
     );
     let encoded = encoded.map_err(|r| fail(Stage::Encode, r))?;
 
-    let t = Instant::now();
+    let t = StageClock::start();
     let written = write(output, &encoded);
     record(
         trace,
@@ -244,9 +248,27 @@ fn carry_stages(
     })
 }
 
-fn record(trace: &mut Trace, stage: Stage, start: Instant, bytes_in: u64, bytes_out: u64) {
+/// Wall and thread CPU time at the start of a stage.
+struct StageClock {
+    wall: Instant,
+    cpu: Option<Duration>,
+}
+
+impl StageClock {
+    fn start() -> Self {
+        Self {
+            cpu: thread_cpu_time(),
+            wall: Instant::now(),
+        }
+    }
+}
+
+fn record(trace: &mut Trace, stage: Stage, start: StageClock, bytes_in: u64, bytes_out: u64) {
     let i = stage.index();
-    trace.busy[i] += start.elapsed();
+    trace.busy[i] += start.wall.elapsed();
+    if let (Some(before), Some(now)) = (start.cpu, thread_cpu_time()) {
+        trace.cpu[i] += now.saturating_sub(before);
+    }
     trace.bytes_in[i] += bytes_in;
     trace.bytes_out[i] += bytes_out;
 }

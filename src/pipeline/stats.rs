@@ -18,8 +18,11 @@ pub struct StageStats {
     pub bytes_in: u64,
     /// Bytes produced.
     pub bytes_out: u64,
-    /// Time spent working.
+    /// Time spent working (wall clock: includes time waiting for a core).
     pub busy: Duration,
+    /// Thread CPU time spent working (CLOCK_THREAD_CPUTIME_ID around each stage), summed over
+    /// workers; zero where the platform or the engine does not measure it.
+    pub cpu: Duration,
     /// Time spent waiting for input.
     pub starved: Duration,
     /// Time spent waiting for room downstream.
@@ -35,6 +38,7 @@ impl StageStats {
         self.bytes_in += other.bytes_in;
         self.bytes_out += other.bytes_out;
         self.busy += other.busy;
+        self.cpu += other.cpu;
         self.starved += other.starved;
         self.blocked += other.blocked;
     }
@@ -45,6 +49,7 @@ pub fn add_trace(stages: &mut [StageStats; 5], trace: &Trace) {
     let reached = trace.failed_at.map_or(5, |s| s.index() + 1);
     for (i, st) in stages.iter_mut().enumerate().take(reached) {
         st.busy += trace.busy[i];
+        st.cpu += trace.cpu[i];
         st.bytes_in += trace.bytes_in[i];
         st.bytes_out += trace.bytes_out[i];
         if trace.failed_at.map(|s| s.index()) == Some(i) {
@@ -72,4 +77,30 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// CPU time consumed so far by the calling thread (CLOCK_THREAD_CPUTIME_ID); None where the
+/// platform does not tell it.
+pub fn thread_cpu_time() -> Option<Duration> {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec and the clock id is a constant the
+        // platform defines; clock_gettime writes only into `ts`.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        if rc != 0 {
+            return None;
+        }
+        Some(Duration::new(
+            u64::try_from(ts.tv_sec).ok()?,
+            u32::try_from(ts.tv_nsec).ok()?,
+        ))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }

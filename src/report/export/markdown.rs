@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::Exporter;
 use crate::report::sweep_table::{cells, conclusions, header, COLUMNS};
+use crate::sweep::analysis::PointRow;
 use crate::sweep::SweepRecord;
 
 /// A Markdown table plus the fit, bottleneck and warning lines.
@@ -20,6 +21,14 @@ impl Exporter for MarkdownExporter {
         let _ = writeln!(s, "|{}", " --- |".repeat(COLUMNS.len()));
         for r in &record.analysis.rows {
             let _ = writeln!(s, "| {} |", cells(r).join(" | "));
+        }
+        if record
+            .analysis
+            .rows
+            .iter()
+            .any(|r: &PointRow| r.oversubscribed)
+        {
+            s.push_str("\n\\* oversubscribed: more workers than cores allowed\n");
         }
         s.push('\n');
         for e in &record.analysis.engines {
