@@ -205,7 +205,7 @@ pub fn conclusions(e: &EngineSummary, rows: &[PointRow]) -> Vec<String> {
             StageClock::BusyWall => "busy wall time",
         };
         let mut line = format!(
-            "  n={} ({} workers): {clock} {}; heaviest stage: {}",
+            "  n={} ({} worker(s)): {clock} {}; heaviest stage: {}",
             r.processors,
             r.workers,
             shares.join(", "),

@@ -282,7 +282,8 @@ impl Runner<'_> {
         let cpus = machine1.map_or(1, |m| m.cpus).max(1);
         let stats = &summary.stats.stages;
         let sample = RunSample {
-            wall_seconds: summary.stats.wall.as_secs_f64(),
+            // The same window as the CPU and load figures, so cores used = CPU / wall holds.
+            wall_seconds: window,
             user_seconds: user,
             system_seconds: system,
             other_cpu_seconds: other,

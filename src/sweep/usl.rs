@@ -37,6 +37,7 @@ impl UslParams {
 }
 
 /// Solves the 3x3 system `m x = v` by Gaussian elimination with partial pivoting.
+#[allow(clippy::needless_range_loop)] // row and column indices read as the textbook does
 fn solve3(mut m: [[f64; 3]; 3], mut v: [f64; 3]) -> Option<[f64; 3]> {
     for col in 0..3 {
         let pivot = (col..3).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;

@@ -3,14 +3,14 @@
 //! per-stage CPU time as stacked bars per n. Workers past the allowed cores are shaded as
 //! oversubscribed; the x axis turns log2 past 16; the caption names the machine and the runs.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::Exporter;
 use crate::error::Stage;
-use crate::report::sweep_table::baseline_label;
 use crate::sweep::analysis::{PointRow, StageClock};
-use crate::sweep::SweepRecord;
+use crate::sweep::{Baseline, SweepRecord};
 
 /// An SVG chart drawn with plotters.
 pub struct SvgExporter;
@@ -24,6 +24,26 @@ pub const PANELS: [&str; 4] = [
 ];
 
 type Res = Result<(), Box<dyn std::error::Error>>;
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+/// Extra series a panel draws under the measured points (ideal line, fitted curves).
+type Extra<'x, DB> = dyn Fn(&mut Chart<'_, DB>, f64) -> Res + 'x;
+
+/// A measured value with its interval.
+#[derive(Clone, Copy)]
+struct Measured {
+    value: f64,
+    interval: Option<(f64, f64)>,
+}
+
+/// What a whisker panel shows.
+struct Panel<'x, DB: DrawingBackend> {
+    title: &'x str,
+    y_desc: &'x str,
+    /// The y range reaches at least this.
+    floor_top: f64,
+    value: &'x dyn Fn(&PointRow) -> Option<Measured>,
+    extra: &'x Extra<'x, DB>,
+}
 
 /// Where a row sits on the x axis: its workers (the knob), unless cores were swept.
 fn x_of(record: &SweepRecord, r: &PointRow) -> f64 {
@@ -87,11 +107,7 @@ const STAGE_COLOURS: [RGBColor; 5] = [
 
 /// Shades the oversubscribed zone: x past the smallest worker count that exceeded its cores.
 fn shade<DB: DrawingBackend>(
-    chart: &mut ChartContext<
-        '_,
-        DB,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
+    chart: &mut Chart<'_, DB>,
     record: &SweepRecord,
     ax: XAxis,
     top: f64,
@@ -135,21 +151,7 @@ fn whisker_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     record: &SweepRecord,
     ax: XAxis,
-    title: &str,
-    y_desc: &str,
-    value: &dyn Fn(&PointRow) -> Option<(f64, Option<(f64, f64)>)>,
-    extra: &dyn Fn(
-        &mut ChartContext<
-            '_,
-            DB,
-            Cartesian2d<
-                plotters::coord::types::RangedCoordf64,
-                plotters::coord::types::RangedCoordf64,
-            >,
-        >,
-        f64,
-    ) -> Res,
-    floor_top: f64,
+    panel: &Panel<'_, DB>,
 ) -> Res
 where
     DB::ErrorType: 'static,
@@ -157,13 +159,13 @@ where
     let rows = &record.analysis.rows;
     let top = rows
         .iter()
-        .filter_map(|r| value(r))
-        .map(|(v, i)| i.map_or(v, |i| i.1.max(v)))
+        .filter_map(panel.value)
+        .map(|m| m.interval.map_or(m.value, |i| i.1.max(m.value)))
         .filter(|v| v.is_finite())
-        .fold(floor_top, f64::max)
-        * 1.15;
+        .fold(panel.floor_top, f64::max)
+        * 1.55; // headroom for the legend
     let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 18))
+        .caption(panel.title, ("sans-serif", 18))
         .margin(10)
         .x_label_area_size(40)
         .y_label_area_size(60)
@@ -181,28 +183,29 @@ where
                 if ax.log2 { " (log2)" } else { "" }
             )
         })
-        .y_desc(y_desc)
+        .y_desc(panel.y_desc)
         .draw()?;
     shade(&mut chart, record, ax, top)?;
-    extra(&mut chart, top)?;
+    (panel.extra)(&mut chart, top)?;
     for (i, e) in record.analysis.engines.iter().enumerate() {
         let c = colour(i);
-        let pts: Vec<(f64, f64, Option<(f64, f64)>)> = rows
+        let pts: Vec<(f64, Measured)> = rows
             .iter()
             .filter(|r| r.engine == e.engine)
-            .filter_map(|r| value(r).map(|(v, iv)| (ax.t(x_of(record, r)), v, iv)))
+            .filter_map(|r| (panel.value)(r).map(|m| (ax.t(x_of(record, r)), m)))
             .collect();
-        chart.draw_series(pts.iter().filter_map(|&(x, v, iv)| {
-            iv.map(|(lo, hi)| ErrorBar::new_vertical(x, lo, v, hi, c.stroke_width(2), 10))
+        chart.draw_series(pts.iter().filter_map(|&(x, m)| {
+            m.interval
+                .map(|(lo, hi)| ErrorBar::new_vertical(x, lo, m.value, hi, c.stroke_width(2), 10))
         }))?;
         chart.draw_series(LineSeries::new(
-            pts.iter().map(|&(x, v, _)| (x, v)),
+            pts.iter().map(|&(x, m)| (x, m.value)),
             c.stroke_width(1),
         ))?;
         chart
             .draw_series(
                 pts.iter()
-                    .map(|&(x, v, _)| Circle::new((x, v), 4, c.filled())),
+                    .map(|&(x, m)| Circle::new((x, m.value), 4, c.filled())),
             )?
             .label(format!("{} measured (median, 95% interval)", e.engine))
             .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
@@ -232,7 +235,7 @@ where
         .iter()
         .map(|r| r.stages.seconds.iter().sum::<f64>())
         .fold(1e-6, f64::max)
-        * 1.15;
+        * 1.45; // headroom for the legend
     let cpu = rows.iter().all(|r| r.stages.clock == StageClock::Cpu);
     let mut chart = ChartBuilder::on(area)
         .caption(PANELS[3], ("sans-serif", 18))
@@ -259,9 +262,21 @@ where
                 .join(", ")
         ))
         .y_desc(if cpu {
-            "thread CPU seconds, summed over threads"
+            "thread CPU seconds, summed over threads".to_string()
         } else {
-            "busy wall seconds, summed over threads"
+            let clocks: Vec<String> = record
+                .analysis
+                .engines
+                .iter()
+                .map(|e| {
+                    let cpu = rows
+                        .iter()
+                        .filter(|r| r.engine == e.engine)
+                        .all(|r| r.stages.clock == StageClock::Cpu);
+                    format!("{}: {}", e.engine, if cpu { "CPU" } else { "busy wall" })
+                })
+                .collect();
+            format!("seconds summed over threads ({})", clocks.join(", "))
         })
         .draw()?;
     let width = if ax.log2 { 0.6 } else { 0.7 } / k;
@@ -294,6 +309,23 @@ where
         .border_style(BLACK.mix(0.5))
         .draw()?;
     Ok(())
+}
+
+/// The speedup axis, naming the baseline.
+fn speedup_axis(record: &SweepRecord) -> String {
+    let engines = &record.analysis.engines;
+    let serial = engines.iter().all(|e| e.baseline == Baseline::Serial);
+    let t1 = engines.iter().find_map(|e| e.baseline_seconds);
+    match (serial, t1) {
+        (true, Some(t)) if !engines.is_empty() => {
+            format!("speedup S = T1/Tn, T1 = the serial engine ({t:.4} s)")
+        }
+        _ if engines.len() == 1 => format!(
+            "speedup S = T1/Tn, T1 = its own 1-worker run ({} s)",
+            t1.map_or_else(|| "-".into(), |t| format!("{t:.4}"))
+        ),
+        _ => "speedup S = T1/Tn, T1 = each engine's own 1-worker run".into(),
+    }
 }
 
 fn draw(record: &SweepRecord, buf: &mut String) -> Res {
@@ -336,19 +368,9 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Res {
         ("sans-serif", 14),
     ))?;
     let panels = body.split_evenly((2, 2));
-    let baseline = record
-        .analysis
-        .engines
-        .first()
-        .map_or_else(|| "T1".to_string(), baseline_label);
+    let baseline = speedup_axis(record);
     let cores = record.machine.logical_cores.max(1) as f64;
-    let amdahl_curves = |chart: &mut ChartContext<
-        '_,
-        SVGBackend,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
-                         _top: f64|
-     -> Res {
+    let amdahl_curves = |chart: &mut Chart<'_, SVGBackend>, _top: f64| -> Res {
         chart
             .draw_series(LineSeries::new(
                 (0..=200).map(|k| {
@@ -387,22 +409,20 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Res {
         &panels[0],
         record,
         ax,
-        PANELS[0],
-        &format!("speedup S = T1/Tn; {baseline}"),
-        &|r| {
-            r.speedup
-                .map(|s| (s, r.speedup_interval.map(|i| (i.low, i.high))))
+        &Panel {
+            title: PANELS[0],
+            y_desc: &baseline,
+            floor_top: 2.0,
+            value: &|r| {
+                r.speedup.map(|s| Measured {
+                    value: s,
+                    interval: r.speedup_interval.map(|i| (i.low, i.high)),
+                })
+            },
+            extra: &amdahl_curves,
         },
-        &amdahl_curves,
-        2.0,
     )?;
-    let usl_curves = |chart: &mut ChartContext<
-        '_,
-        SVGBackend,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
-                      _top: f64|
-     -> Res {
+    let usl_curves = |chart: &mut Chart<'_, SVGBackend>, _top: f64| -> Res {
         for (i, e) in record.analysis.engines.iter().enumerate() {
             let Some(u) = e.usl else { continue };
             let c = colour(i);
@@ -424,24 +444,20 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Res {
         &panels[1],
         record,
         ax,
-        PANELS[1],
-        "images per second (files / median wall time)",
-        &|r| {
-            Some((
-                r.images_per_second,
-                r.images_per_second_interval.map(|i| (i.low, i.high)),
-            ))
+        &Panel {
+            title: PANELS[1],
+            y_desc: "images per second (files / median wall)",
+            floor_top: 0.0,
+            value: &|r| {
+                Some(Measured {
+                    value: r.images_per_second,
+                    interval: r.images_per_second_interval.map(|i| (i.low, i.high)),
+                })
+            },
+            extra: &usl_curves,
         },
-        &usl_curves,
-        0.0,
     )?;
-    let full = |chart: &mut ChartContext<
-        '_,
-        SVGBackend,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
-                _top: f64|
-     -> Res {
+    let full = |chart: &mut Chart<'_, SVGBackend>, _top: f64| -> Res {
         let r = ax.range();
         chart
             .draw_series(LineSeries::new(
@@ -456,19 +472,20 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Res {
         &panels[2],
         record,
         ax,
-        PANELS[2],
-        "efficiency S/n, %",
-        &|r| {
-            r.efficiency.map(|e| {
-                (
-                    e * 100.0,
-                    r.efficiency_interval
+        &Panel {
+            title: PANELS[2],
+            y_desc: "efficiency S/n, %",
+            floor_top: 100.0,
+            value: &|r| {
+                r.efficiency.map(|e| Measured {
+                    value: e * 100.0,
+                    interval: r
+                        .efficiency_interval
                         .map(|i| (i.low * 100.0, i.high * 100.0)),
-                )
-            })
+                })
+            },
+            extra: &full,
         },
-        &full,
-        100.0,
     )?;
     stage_panel(&panels[3], record, ax)?;
     root.present()?;

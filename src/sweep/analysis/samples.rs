@@ -8,7 +8,8 @@ use crate::pipeline::{Engine, StageWorkers};
 /// One counted run of the job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSample {
-    /// Wall-clock seconds of the pipeline.
+    /// Wall-clock seconds of the run (the job, from the engine's start to its last file),
+    /// the window the CPU and load figures cover too.
     pub wall_seconds: f64,
     /// User CPU seconds of the whole process during the run (getrusage deltas).
     pub user_seconds: f64,
