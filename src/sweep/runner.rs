@@ -426,3 +426,121 @@ pub fn run_sweep(
     let analysis = reanalyse(&record);
     Ok(SweepRecord { analysis, ..record })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(
+        engines: &[Engine],
+        workers: Option<Vec<usize>>,
+        cores: Option<Vec<usize>>,
+        baseline: Baseline,
+    ) -> SweepPlan {
+        SweepPlan {
+            inputs: Vec::new(),
+            plan_options: PlanOptions::default(),
+            settings: Settings::default(),
+            engines: engines.to_vec(),
+            workers,
+            cores,
+            overrides: StageOverrides::default(),
+            queue: 4,
+            warmup: 0,
+            min_runs: 1,
+            min_time: 0.0,
+            max_runs: 1,
+            quiet_machine: false,
+            baseline,
+            keep_output: None,
+            scratch: None,
+        }
+    }
+
+    fn keys(points: &[PointSamples]) -> Vec<(Engine, usize, usize)> {
+        points
+            .iter()
+            .map(|p| (p.engine, p.workers, p.cores_allowed))
+            .collect()
+    }
+
+    #[test]
+    fn points_follow_workers_and_cores() {
+        let (p, s) = points_for(&plan(&[Engine::Rayon], None, None, Baseline::Same), 3);
+        assert_eq!(
+            keys(&p),
+            [
+                (Engine::Rayon, 1, 3),
+                (Engine::Rayon, 2, 3),
+                (Engine::Rayon, 3, 3)
+            ]
+        );
+        assert!(s.is_none());
+        // --cores without --workers: n workers on n cores, with the 1-core baseline added.
+        let (p, _) = points_for(
+            &plan(&[Engine::Rayon], None, Some(vec![2, 4]), Baseline::Same),
+            4,
+        );
+        assert_eq!(
+            keys(&p),
+            [
+                (Engine::Rayon, 1, 1),
+                (Engine::Rayon, 2, 2),
+                (Engine::Rayon, 4, 4)
+            ]
+        );
+        // --workers without 1 gets the baseline point; the serial baseline runs on the fewest cores.
+        let (p, s) = points_for(
+            &plan(
+                &[Engine::Staged],
+                Some(vec![2]),
+                Some(vec![2]),
+                Baseline::Serial,
+            ),
+            2,
+        );
+        assert_eq!(keys(&p), [(Engine::Staged, 2, 2)]);
+        assert_eq!(
+            s.map(|s| (s.engine, s.cores_allowed)),
+            Some((Engine::Serial, 2))
+        );
+        let (p, _) = points_for(
+            &plan(&[Engine::Staged], Some(vec![2]), None, Baseline::Same),
+            2,
+        );
+        assert_eq!(keys(&p), [(Engine::Staged, 1, 2), (Engine::Staged, 2, 2)]);
+    }
+
+    #[test]
+    fn a_point_runs_until_both_minimums_are_met_and_stops_at_the_maximum() {
+        let mut p = plan(&[Engine::Rayon], None, None, Baseline::Same);
+        p.min_runs = 2;
+        p.min_time = 1.0;
+        p.max_runs = 5;
+        let (mut pts, _) = points_for(&p, 1);
+        let pt = &mut pts[0];
+        let run = |w: f64| RunSample {
+            wall_seconds: w,
+            user_seconds: 0.0,
+            system_seconds: 0.0,
+            other_cpu_seconds: None,
+            other_load: None,
+            stage_busy_seconds: [0.0; 5],
+            stage_cpu_seconds: [0.0; 5],
+            stage_blocked_seconds: [0.0; 5],
+            files: 1,
+            failed: 0,
+            megapixels: 0.0,
+        };
+        assert!(needs_more(pt, &p));
+        pt.runs.push(run(0.6));
+        assert!(needs_more(pt, &p), "one run of two");
+        pt.runs.push(run(0.3));
+        assert!(needs_more(pt, &p), "0.9 s of 1");
+        pt.runs.push(run(0.3));
+        assert!(!needs_more(pt, &p));
+        let (mut pts, _) = points_for(&p, 1);
+        pts[0].runs = (0..5).map(|_| run(0.01)).collect();
+        assert!(!needs_more(&pts[0], &p), "at most --max-runs");
+    }
+}

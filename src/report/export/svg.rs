@@ -93,6 +93,23 @@ impl XAxis {
     }
 }
 
+/// Y tick labels without spurious decimals: 250, 1.5, 0.002.
+fn y_label(v: &f64) -> String {
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() || s == "-" {
+        "0".into()
+    } else {
+        s.into()
+    }
+}
+
+/// Engines sit side by side around each x so their whiskers do not hide one another.
+fn nudge(engine_index: usize, engines: usize, log2: bool) -> f64 {
+    let step = if log2 { 0.04 } else { 0.06 };
+    (engine_index as f64 - (engines as f64 - 1.0) / 2.0) * step
+}
+
 fn colour(i: usize) -> RGBAColor {
     Palette99::pick(i).to_rgba()
 }
@@ -183,6 +200,7 @@ where
                 if ax.log2 { " (log2)" } else { "" }
             )
         })
+        .y_label_formatter(&y_label)
         .y_desc(panel.y_desc)
         .draw()?;
     shade(&mut chart, record, ax, top)?;
@@ -192,7 +210,12 @@ where
         let pts: Vec<(f64, Measured)> = rows
             .iter()
             .filter(|r| r.engine == e.engine)
-            .filter_map(|r| (panel.value)(r).map(|m| (ax.t(x_of(record, r)), m)))
+            .filter_map(|r| {
+                (panel.value)(r).map(|m| {
+                    let dx = nudge(i, record.analysis.engines.len(), ax.log2);
+                    (ax.t(x_of(record, r)) + dx, m)
+                })
+            })
             .collect();
         chart.draw_series(pts.iter().filter_map(|&(x, m)| {
             m.interval
@@ -261,6 +284,7 @@ where
                 .collect::<Vec<_>>()
                 .join(", ")
         ))
+        .y_label_formatter(&y_label)
         .y_desc(if cpu {
             "thread CPU seconds, summed over threads".to_string()
         } else {

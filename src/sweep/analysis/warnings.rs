@@ -13,11 +13,8 @@ pub const BUSY_MACHINE: f64 = 0.10;
 pub const ONE_PROCESSOR_CORES: f64 = 1.1;
 
 fn label(r: &PointRow) -> String {
-    if r.cores_allowed != r.processors || r.workers != r.processors {
-        format!(
-            "{} ({} workers on {} cores)",
-            r.processors, r.workers, r.cores_allowed
-        )
+    if r.workers != r.processors {
+        format!("{} ({} workers)", r.processors, r.workers)
     } else {
         r.processors.to_string()
     }
