@@ -241,11 +241,28 @@ pub fn conclusions(e: &EngineSummary, rows: &[PointRow]) -> Vec<String> {
                 )
             })
             .collect();
+        let checks: Vec<String> = b
+            .checks
+            .iter()
+            .map(|c| {
+                format!(
+                    "n = {}: {} s predicted, {} s measured",
+                    c.processors,
+                    secs(c.predicted_seconds),
+                    secs(c.measured_seconds)
+                )
+            })
+            .collect();
         out.push(format!(
-            "  prediction for a bigger machine from per-stage times at n = {}: {}; assumes {}",
+            "  prediction for a bigger machine from per-stage times at n = {}: {}; assumes {}{}",
             b.from_processors,
             pts.join(", "),
-            b.assumptions.join("; ")
+            b.assumptions.join("; "),
+            if checks.is_empty() {
+                String::new()
+            } else {
+                format!("; the same bound where measured: {}", checks.join(", "))
+            }
         ));
     }
     out

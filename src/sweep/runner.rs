@@ -329,6 +329,12 @@ pub fn run_sweep(
         allowed.len()
     };
     if let Some(cores) = &p.cores {
+        if allowed.is_empty() {
+            return Err(SweepError::Affinity {
+                cores: cores.iter().copied().max().unwrap_or(1),
+                reason: "this platform does not tell which CPUs the process may use (--cores needs Linux)".into(),
+            });
+        }
         if let Some(&asked) = cores.iter().find(|&&c| c > allowed.len()) {
             return Err(SweepError::TooManyCores {
                 asked,

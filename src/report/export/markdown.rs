@@ -20,7 +20,8 @@ impl Exporter for MarkdownExporter {
         let _ = writeln!(s, "| {} |", COLUMNS.join(" | "));
         let _ = writeln!(s, "|{}", " --- |".repeat(COLUMNS.len()));
         for r in &record.analysis.rows {
-            let _ = writeln!(s, "| {} |", cells(r).join(" | "));
+            let row = cells(r).map(|c| c.replace('*', "\\*"));
+            let _ = writeln!(s, "| {} |", row.join(" | "));
         }
         if record
             .analysis

@@ -250,7 +250,14 @@ pub fn analyse(
                 .iter()
                 .map(|k| max_processors * k)
                 .collect();
-            stages::bigger_machine(engine, p, &r.stages, t1, &targets)
+            // One measured median per processor count (the fewest workers at that count).
+            let mut measured: Vec<(usize, f64)> = Vec::new();
+            for row in &engine_rows {
+                if !measured.iter().any(|&(c, _)| c == row.processors) {
+                    measured.push((row.processors, row.median_seconds));
+                }
+            }
+            stages::bigger_machine(engine, p, &r.stages, t1, &targets, &measured)
         });
         engines.push(EngineSummary {
             engine,

@@ -119,6 +119,9 @@ pub struct BiggerMachine {
     pub fixed_seconds: f64,
     /// The predicted points.
     pub points: Vec<MachinePoint>,
+    /// The same bound at the processor counts measured, beside the measured median: how far
+    /// to trust it.
+    pub checks: Vec<MachineCheck>,
     /// What the prediction takes for granted.
     pub assumptions: Vec<String>,
 }
@@ -134,6 +137,17 @@ pub struct MachinePoint {
     pub seconds: f64,
     /// T1 over the predicted seconds.
     pub speedup: Option<f64>,
+}
+
+/// The bound at a measured processor count, beside the measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MachineCheck {
+    /// Processors.
+    pub processors: usize,
+    /// What the bound predicts there.
+    pub predicted_seconds: f64,
+    /// The measured median there.
+    pub measured_seconds: f64,
 }
 
 /// The wall-time bound for stage times `b` on `cores` cores with `w` threads per stage:
@@ -157,6 +171,7 @@ pub fn bigger_machine(
     figures: &StageFigures,
     t1: Option<f64>,
     targets: &[usize],
+    measured: &[(usize, f64)],
 ) -> Option<BiggerMachine> {
     if engine == Engine::Serial || figures.seconds.iter().sum::<f64>() <= 0.0 {
         return None;
@@ -177,6 +192,15 @@ pub fn bigger_machine(
                 seconds,
                 speedup: t1.map(|t| t / seconds),
             }
+        })
+        .collect();
+    let checks = measured
+        .iter()
+        .filter(|&&(c, _)| c != n)
+        .map(|&(c, m)| MachineCheck {
+            processors: c,
+            predicted_seconds: fixed + stage_bound(&figures.seconds, split(c).as_ref(), c),
+            measured_seconds: m,
         })
         .collect();
     let mut assumptions = vec![
@@ -200,6 +224,7 @@ pub fn bigger_machine(
         clock: figures.clock,
         fixed_seconds: fixed,
         points,
+        checks,
         assumptions,
     })
 }

@@ -177,6 +177,15 @@ fn usl_appears_with_four_processor_counts_and_bigger_machine_is_a_labelled_predi
         [12, 24]
     );
     assert!(!bm.assumptions.is_empty());
+    // Checked against every other processor count measured.
+    assert_eq!(
+        bm.checks.iter().map(|c| c.processors).collect::<Vec<_>>(),
+        [2, 3, 4, 6]
+    );
+    assert!(bm
+        .checks
+        .iter()
+        .all(|c| c.measured_seconds > 0.0 && c.predicted_seconds > 0.0));
     assert_eq!(bm.clock, StageClock::Cpu);
 }
 
