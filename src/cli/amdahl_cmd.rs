@@ -4,13 +4,14 @@ use std::fmt::Write;
 
 use super::args::AmdahlArgs;
 use super::{EXIT_OK, EXIT_USAGE};
-use crate::sweep::amdahl::{amdahl_speedup, ceiling, fit, karp_flatt};
-use crate::sweep::SweepRecord;
+use crate::report::sweep_table::sweep_text;
+use crate::sweep::amdahl::{amdahl_speedup, ceiling};
+use crate::sweep::{reanalyse, SweepRecord};
 
 /// Runs the command; returns the exit status.
 pub fn execute(args: &AmdahlArgs) -> i32 {
     match (&args.from, args.parallel_fraction) {
-        (Some(path), _) => match refit(path) {
+        (Some(path), _) => match refit(path, args.json) {
             Ok(text) => {
                 // A reader that went away ends the output quietly.
                 let _ = super::output::stdout_text(&text);
@@ -62,69 +63,26 @@ pub fn theory(p: f64, workers: &[usize]) -> String {
 /// The largest sweep export `--from` reads.
 const MAX_SWEEP_EXPORT_BYTES: u64 = 256 << 20;
 
-/// Refits every engine of a saved sweep from its median times.
-fn refit(path: &std::path::Path) -> Result<String, String> {
+/// Refits a saved sweep: the same library function ([`reanalyse`]) on the file's runs, so the
+/// result is the sweep's own analysis; printed as the sweep prints it, or as JSON.
+fn refit(path: &std::path::Path, json: bool) -> Result<String, String> {
     // Bounded like every other read: a sweep export is kilobytes, never a device or a FIFO.
     let bytes = crate::input::read_input(path, MAX_SWEEP_EXPORT_BYTES)
         .map_err(|e| format!("cannot read {}: {e}", crate::error::printable_path(path)))?;
     let record: SweepRecord = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{} is not a graypipe sweep export: {e}", path.display()))?;
-    let mut s = format!(
-        "sweep of {} files ({}) on {} logical cores, {}\n",
-        record.job.files, record.job.operation, record.machine.logical_cores, record.machine.cpu
-    );
-    for e in &record.analysis.engines {
-        let rows: Vec<_> = record
-            .analysis
-            .rows
-            .iter()
-            .filter(|r| r.engine == e.engine)
-            .collect();
-        let points: Vec<(f64, f64)> = rows
-            .iter()
-            .map(|r| (r.workers as f64, e.baseline_seconds / r.median_seconds))
-            .collect();
-        let _ = writeln!(s, "\n{} (T1 = {:.4} s)", e.engine, e.baseline_seconds);
-        let _ = writeln!(
-            s,
-            "{:>8}  {:>10}  {:>8}  {:>10}  {:>10}  {:>10}",
-            "workers", "median s", "speedup", "efficiency", "Karp-Flatt", "Amdahl fit"
-        );
-        let f = fit(&points);
-        for (r, &(n, sp)) in rows.iter().zip(&points) {
-            let kf = karp_flatt(sp, n).map_or_else(|| "-".into(), |k| format!("{k:.3}"));
-            let fitted = f.map_or_else(
-                || "-".into(),
-                |f| format!("{:.3}", amdahl_speedup(f.parallel_fraction, n)),
-            );
-            let _ = writeln!(
-                s,
-                "{:>8}  {:>10.4}  {sp:>8.3}  {:>9.1}%  {kf:>10}  {fitted:>10}",
-                r.workers,
-                r.median_seconds,
-                sp / n * 100.0
-            );
-        }
-        match f {
-            Some(f) => {
-                let _ = writeln!(
-                    s,
-                    "parallel fraction P = {:.4}{}; ceiling 1/(1-P) = {}",
-                    f.parallel_fraction,
-                    if f.clamped {
-                        format!(
-                            " (fitted {:.4}, clamped to [0, 1])",
-                            f.parallel_fraction_raw
-                        )
-                    } else {
-                        String::new()
-                    },
-                    fmt_ceiling(f.parallel_fraction)
-                );
-            }
-            None => s.push_str("no fit: no point above one worker\n"),
-        }
+    let analysis = reanalyse(&record);
+    if json {
+        let mut s = serde_json::to_string_pretty(&analysis).map_err(|e| e.to_string())?;
+        s.push('\n');
+        return Ok(s);
     }
+    let mut s = String::new();
+    if analysis != record.analysis {
+        s.push_str("note: this refit differs from the analysis stored in the file (edited, or written by another graypipe version); the refit is shown\n");
+    }
+    let refitted = SweepRecord { analysis, ..record };
+    s.push_str(&sweep_text(&refitted));
     Ok(s)
 }
 

@@ -185,10 +185,15 @@ pub struct SweepArgs {
     #[command(flatten)]
     pub job: JobArgs,
 
-    /// Worker counts: a list (1,2,4,8) or an inclusive range (1..8). Default: 1 to the number
-    /// of logical cores.
+    /// Worker counts: a list (1,2,4,8) or an inclusive range (1..8). Default: the cores swept
+    /// with --cores, else 1 to the number of logical cores.
     #[arg(short, long, value_name = "LIST")]
     pub workers: Option<WorkerList>,
+
+    /// Sweep the processors themselves: run each point on this many cores (CPU affinity per
+    /// run, Linux), a list or range as for --workers. Amdahl's n is then the cores allowed.
+    #[arg(long, value_name = "LIST")]
+    pub cores: Option<WorkerList>,
 
     /// Engines to compare, comma-separated (staged, rayon, serial).
     #[arg(long, value_name = "LIST", default_value = "staged")]
@@ -198,9 +203,23 @@ pub struct SweepArgs {
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub warmup: usize,
 
-    /// Counted runs of every point.
-    #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    /// Counted runs of every point, at least (hyperfine's default: 10).
+    #[arg(long, alias = "min-runs", default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100000))]
     pub repeat: u32,
+
+    /// Measured seconds per point, at least: points keep running until their counted runs
+    /// add up to this (hyperfine's default: 3).
+    #[arg(long, default_value_t = 3.0, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub min_time: f64,
+
+    /// Counted runs of every point, at most.
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100000))]
+    pub max_runs: u32,
+
+    /// Discard and re-run (up to 10 times per point) runs during which other processes took
+    /// more than 10% of the machine.
+    #[arg(long)]
+    pub quiet_machine: bool,
 
     /// T1 for the speedups: each engine's own 1-worker run, or the serial engine.
     #[arg(long, value_enum, default_value = "same")]
@@ -227,7 +246,7 @@ pub struct SweepArgs {
     #[arg(long, value_name = "FILE")]
     pub export_markdown: Option<PathBuf>,
 
-    /// Draw speedup against workers (measured, ideal, Amdahl fit) as SVG.
+    /// Draw speedup, throughput, efficiency and per-stage CPU against processors as SVG.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
 
@@ -251,6 +270,17 @@ pub struct AmdahlArgs {
     /// Refit a sweep saved with `graypipe sweep --export-json`.
     #[arg(long, value_name = "SWEEP.json")]
     pub from: Option<PathBuf>,
+
+    /// With --from: print the refitted analysis as JSON (equal to the file's `analysis`).
+    #[arg(long, requires = "from")]
+    pub json: bool,
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|t| t.is_finite() && *t >= 0.0)
+        .ok_or_else(|| format!("'{s}' is not a number of seconds"))
 }
 
 fn retired_queue(_: &str) -> Result<u32, String> {

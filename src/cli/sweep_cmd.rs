@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 
-use super::args::{logical_cores, SweepArgs};
+use super::args::SweepArgs;
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::batch::PlanOptions;
 use crate::report::export::{
@@ -14,10 +14,6 @@ use crate::sweep::{run_sweep, SweepPlan};
 /// Runs the command; returns the exit status.
 pub fn execute(args: &SweepArgs) -> i32 {
     let job = &args.job;
-    let workers = args
-        .workers
-        .as_ref()
-        .map_or_else(|| (1..=logical_cores()).collect(), |w| w.0.clone());
     let plan = SweepPlan {
         inputs: job.inputs.clone(),
         plan_options: PlanOptions {
@@ -27,11 +23,15 @@ pub fn execute(args: &SweepArgs) -> i32 {
         },
         settings: job.settings(),
         engines: args.engine.0.clone(),
-        workers,
+        workers: args.workers.as_ref().map(|w| w.0.clone()),
+        cores: args.cores.as_ref().map(|c| c.0.clone()),
         overrides: job.stage_workers.clone().unwrap_or_default(),
         in_flight: job.in_flight.map(|t| t as usize),
         warmup: args.warmup,
-        repeat: args.repeat as usize,
+        min_runs: args.repeat as usize,
+        min_time: args.min_time,
+        max_runs: args.max_runs as usize,
+        quiet_machine: args.quiet_machine,
         baseline: args.baseline,
         keep_output: args.keep_output.clone(),
         scratch: args.scratch.clone(),
@@ -45,7 +45,7 @@ pub fn execute(args: &SweepArgs) -> i32 {
                 0.0
             };
             eprint!(
-                "\rsweep: run {} of {}, {:.0} s elapsed, ETA {:.0} s   ",
+                "\rsweep: run {} of at least {}, {:.0} s elapsed, ETA {:.0} s   ",
                 p.done, p.total, p.elapsed, eta
             );
         }

@@ -3,133 +3,278 @@
 use std::fmt::Write;
 
 use crate::error::Stage;
-use crate::sweep::analysis::{EngineSummary, PointRow};
-use crate::sweep::SweepRecord;
+use crate::pipeline::Engine;
+use crate::sweep::analysis::{EngineSummary, PointRow, StageClock};
+use crate::sweep::bootstrap::Interval;
+use crate::sweep::{amdahl, usl, Baseline, SweepRecord};
 
 /// Formats a number of seconds with 4 decimals, as the book prints them.
 fn secs(s: f64) -> String {
     format!("{s:.4}")
 }
 
-fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+fn opt<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
     v.map_or_else(|| "-".to_string(), f)
 }
 
-/// The header lines: what ran where.
+fn iv(i: Option<Interval>, f: impl Fn(f64) -> String) -> String {
+    i.map_or_else(String::new, |i| format!(" [{}, {}]", f(i.low), f(i.high)))
+}
+
+/// The header lines: what ran where, and how often.
 pub fn header(r: &SweepRecord) -> Vec<String> {
+    let s = &r.schedule;
     vec![
         format!(
-            "graypipe sweep: {} files, {:.2} MP per run, {} -> {}; {} warm-up + {} counted runs per point, interleaved",
-            r.job.files, r.job.megapixels, r.job.operation, r.job.format, r.warmup, r.repeat
+            "graypipe sweep: {} files, {:.2} MP per run, {} -> {}; {} warm-up round(s), then at least {} counted runs and {} s per point (at most {}), interleaved{}{}",
+            r.job.files,
+            r.job.megapixels,
+            r.job.operation,
+            r.job.format,
+            s.warmup,
+            s.min_runs,
+            s.min_time_seconds,
+            s.max_runs,
+            s.cores.as_ref().map_or_else(String::new, |c| format!("; cores swept by CPU affinity: {}", list(c))),
+            if s.quiet_machine { "; --quiet-machine" } else { "" }
         ),
         format!(
             "machine: {} logical cores, {}, {}",
             r.machine.logical_cores, r.machine.cpu, r.machine.os
         ),
+        "n = processors actually available = min(workers, cores allowed); intervals are bootstrap 95% over runs".into(),
     ]
 }
 
+fn times_or_unbounded(x: Option<f64>) -> String {
+    x.map_or_else(|| "unbounded".into(), |x| format!("{x:.1}x"))
+}
+
+fn list(v: &[usize]) -> String {
+    v.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
+}
+
 /// Column titles of the table.
-pub const COLUMNS: [&str; 9] = [
+pub const COLUMNS: [&str; 13] = [
     "engine",
     "workers",
-    "median s (min-max)",
+    "cores",
+    "n",
+    "median s [95%]",
+    "runs",
+    "cores used",
+    "other load",
     "images/s",
-    "MP/s",
-    "speedup",
+    "speedup [95%]",
     "efficiency",
     "Karp-Flatt",
     "Amdahl fit",
 ];
 
 /// One row's cells.
-pub fn cells(row: &PointRow) -> [String; 9] {
+pub fn cells(row: &PointRow) -> [String; 13] {
+    let outliers = if row.outlier_runs.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} outlier)", row.outlier_runs.len())
+    };
     [
         row.engine.to_string(),
         row.workers.to_string(),
+        row.cores_allowed.to_string(),
         format!(
-            "{} ({}-{})",
-            secs(row.median_seconds),
-            secs(row.min_seconds),
-            secs(row.max_seconds)
+            "{}{}",
+            row.processors,
+            if row.oversubscribed { "*" } else { "" }
         ),
+        format!(
+            "{}{}",
+            secs(row.median_seconds),
+            iv(row.median_interval, secs)
+        ),
+        format!("{}{outliers}", row.runs_seconds.len()),
+        format!("{:.2}", row.cores_used),
+        opt(row.other_load, |l| format!("{:.0}%", l * 100.0)),
         format!("{:.1}", row.images_per_second),
-        format!("{:.2}", row.megapixels_per_second),
-        format!("{:.2}", row.speedup),
-        format!("{:.1}%", row.efficiency * 100.0),
+        opt(row.speedup, |s| {
+            format!("{s:.2}{}", iv(row.speedup_interval, |x| format!("{x:.2}")))
+        }),
+        opt(row.efficiency, |e| format!("{:.1}%", e * 100.0)),
         opt(row.karp_flatt, |e| format!("{e:.3}")),
         opt(row.amdahl_speedup, |s| format!("{s:.2}")),
     ]
 }
 
+fn baseline_name(e: &EngineSummary) -> &'static str {
+    match e.baseline {
+        Baseline::Same => "its own 1-worker run on 1 processor",
+        Baseline::Serial => "the serial engine",
+    }
+}
+
+/// The axis name of the speedup's baseline (also used by the plot).
+pub fn baseline_label(e: &EngineSummary) -> String {
+    format!(
+        "T1 = {} ({})",
+        opt(e.baseline_seconds, |t| format!("{} s", secs(t))),
+        baseline_name(e)
+    )
+}
+
 /// The conclusions for one engine, one line each.
 pub fn conclusions(e: &EngineSummary, rows: &[PointRow]) -> Vec<String> {
     let mut out = Vec::new();
-    let baseline = match e.baseline {
-        crate::sweep::Baseline::Same => "its own 1-worker run",
-        crate::sweep::Baseline::Serial => "the serial engine",
-    };
+    let engine = e.engine;
+    out.push(format!("{engine}: {}", baseline_label(e)));
     match &e.fit {
         Some(f) => {
-            let r2 = opt(f.r_squared, |r| format!("{r:.4}"));
-            let ceiling = opt(e.ceiling, |c| format!("{c:.1}x"));
-            let ceiling = if e.ceiling.is_none() {
-                "unbounded".to_string()
-            } else {
-                ceiling
+            let r2 = match f.r_squared {
+                Some(r) => format!("R^2 {r:.4}"),
+                None => format!(
+                    "R^2 not shown ({} processor counts; needs {})",
+                    f.processor_counts,
+                    amdahl::MIN_COUNTS_FOR_R2
+                ),
             };
-            let preds: Vec<String> = e
-                .predictions
-                .iter()
-                .map(|p| format!("{}: {:.2}x", p.workers, p.speedup))
-                .collect();
             out.push(format!(
-                "{}: T1 = {} s ({baseline}); parallel fraction P = {:.4}{} over min(n, cores) processors (R^2 {r2}, rmse {:.3}); ceiling 1/(1-P) = {ceiling}; predicted {}",
-                e.engine,
-                secs(e.baseline_seconds),
+                "  Amdahl fit T(n) = a + b/n over {} runs at {} processor counts: a = {} s, b = {} s, fitted T(1) = {} s; P = b/(a+b) = {:.4}{}; {r2}; rmse {} s",
+                f.runs,
+                f.processor_counts,
+                secs(f.serial_seconds),
+                secs(f.parallel_seconds),
+                secs(f.fitted_t1_seconds),
                 f.parallel_fraction,
-                if f.clamped { format!(" (fitted {:.4}, clamped)", f.parallel_fraction_raw) } else { String::new() },
-                f.rmse_speedup,
-                preds.join(", ")
+                f.parallel_fraction_interval
+                    .map_or_else(|| " (no interval: one run per point)".into(), |i| format!(" [95% {:.4}, {:.4}]", i.low, i.high)),
+                secs(f.rmse_seconds),
+            ));
+            match &e.ceiling {
+                Some(c) => {
+                    let preds: Vec<String> = e
+                        .predictions
+                        .iter()
+                        .map(|p| format!("{}: {:.2}x [{:.2}, {:.2}]", p.processors, p.speedup, p.interval.low, p.interval.high))
+                        .collect();
+                    out.push(format!(
+                        "  extrapolation (nothing measured beyond n = {}): ceiling 1/(1-P) = {} [95% {:.1}x, {}]; predicted speedup over the fitted T(1): {}",
+                        e.max_processors,
+                        times_or_unbounded(c.speedup),
+                        c.low,
+                        times_or_unbounded(c.high),
+                        preds.join(", ")
+                    ));
+                }
+                None => out.push(format!(
+                    "  no ceiling or predictions: P must lie in [0, 1] with a 95% interval at most {} wide",
+                    amdahl::NARROW_P_WIDTH
+                )),
+            }
+        }
+        None => out.push("  no Amdahl fit: one processor count only".into()),
+    }
+    match &e.usl {
+        Some(u) => {
+            let p = u.params;
+            out.push(format!(
+                "  USL on throughput: lambda = {:.2} files/s{}, sigma = {:.4}{}, kappa = {:.5}{}; {}",
+                p.lambda,
+                iv(u.lambda_interval, |x| format!("{x:.2}")),
+                p.sigma,
+                iv(u.sigma_interval, |x| format!("{x:.4}")),
+                p.kappa,
+                iv(u.kappa_interval, |x| format!("{x:.5}")),
+                match u.peak_processors {
+                    Some(n) => format!("throughput peaks at N* = sqrt((1 - sigma)/kappa) = {n:.1} processors"),
+                    None => "no peak: kappa's interval does not exclude 0".into(),
+                }
             ));
         }
         None => out.push(format!(
-            "{}: T1 = {} s ({baseline}); no fit (no point above 1 worker)",
-            e.engine,
-            secs(e.baseline_seconds)
+            "  USL: too few points ({} processor count(s); the USL needs {}: sweep --cores on a machine with more cores)",
+            e.processor_counts,
+            usl::MIN_COUNTS
         )),
     }
-    for r in rows.iter().filter(|r| r.engine == e.engine) {
+    for r in rows.iter().filter(|r| r.engine == engine) {
         let shares: Vec<String> = Stage::ALL
             .iter()
-            .map(|s| format!("{} {:.0}%", s.name(), r.stage_share[s.index()] * 100.0))
+            .map(|s| format!("{} {:.0}%", s.name(), r.stages.share[s.index()] * 100.0))
             .collect();
-        out.push(format!(
-            "  n={}: busy share {}; bottleneck: {}",
+        let clock = match r.stages.clock {
+            StageClock::Cpu => "CPU time",
+            StageClock::BusyWall => "busy wall time",
+        };
+        let mut line = format!(
+            "  n={} ({} worker(s)): {clock} {}; heaviest stage: {}",
+            r.processors,
             r.workers,
             shares.join(", "),
-            r.bottleneck.name()
-        ));
+            r.stages.heaviest.name()
+        );
+        if engine == Engine::Staged {
+            let _ = write!(
+                line,
+                "; bottleneck (queue evidence): {}",
+                r.stages.bottleneck.map_or("none seen", Stage::name)
+            );
+        }
+        out.push(line);
     }
     let mut rec = format!(
-        "  recommended: --engine {} --workers {}",
-        e.engine, e.recommended_workers
+        "  recommended: --engine {engine} --workers {} (the fewest workers whose throughput interval reaches within 5% of the best)",
+        e.recommended_workers
     );
     if let Some(w) = e.recommended_stage_workers {
-        let _ = write!(rec, "; per-stage split by busy time: --stage-workers {w}");
+        let _ = write!(rec, "; per-stage split by share of stage time (ceil, at most the cores each): --stage-workers {w}");
     }
     out.push(rec);
+    if let Some(b) = &e.bigger_machine {
+        let pts: Vec<String> = b
+            .points
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} cores: {} s{}",
+                    p.processors,
+                    secs(p.seconds),
+                    opt(p.speedup, |s| format!(" ({s:.2}x)"))
+                )
+            })
+            .collect();
+        let checks: Vec<String> = b
+            .checks
+            .iter()
+            .map(|c| {
+                format!(
+                    "n = {}: {} s predicted, {} s measured",
+                    c.processors,
+                    secs(c.predicted_seconds),
+                    secs(c.measured_seconds)
+                )
+            })
+            .collect();
+        out.push(format!(
+            "  prediction for a bigger machine from per-stage times at n = {}: {}; assumes {}{}",
+            b.from_processors,
+            pts.join(", "),
+            b.assumptions.join("; "),
+            if checks.is_empty() {
+                String::new()
+            } else {
+                format!("; the same bound where measured: {}", checks.join(", "))
+            }
+        ));
+    }
     out
 }
 
-/// The whole text report.
-pub fn sweep_text(r: &SweepRecord) -> String {
-    let mut s = header(r).join("\n");
-    s.push_str("\n\n");
-    let rows: Vec<[String; 9]> = r.analysis.rows.iter().map(cells).collect();
-    let widths: Vec<usize> = (0..9)
+/// The table rows laid out in columns.
+pub fn table(rows: &[PointRow]) -> String {
+    let cells: Vec<[String; 13]> = rows.iter().map(cells).collect();
+    let widths: Vec<usize> = (0..COLUMNS.len())
         .map(|i| {
-            rows.iter()
+            cells
+                .iter()
                 .map(|c| c[i].len())
                 .chain([COLUMNS[i].len()])
                 .max()
@@ -149,10 +294,22 @@ pub fn sweep_text(r: &SweepRecord) -> String {
             .collect::<Vec<_>>()
             .join("  ")
     };
+    let mut s = String::new();
     let _ = writeln!(s, "{}", line(&COLUMNS.map(String::from)));
-    for c in &rows {
+    for c in &cells {
         let _ = writeln!(s, "{}", line(c));
     }
+    if rows.iter().any(|r| r.oversubscribed) {
+        s.push_str("* oversubscribed: more workers than cores allowed\n");
+    }
+    s
+}
+
+/// The whole text report.
+pub fn sweep_text(r: &SweepRecord) -> String {
+    let mut s = header(r).join("\n");
+    s.push_str("\n\n");
+    s.push_str(&table(&r.analysis.rows));
     s.push('\n');
     for e in &r.analysis.engines {
         for l in conclusions(e, &r.analysis.rows) {

@@ -1,16 +1,20 @@
-//! Worker-count sweeps: run the same job at several worker counts and engines, then analyse
-//! the timings with Amdahl's law. The math ([`amdahl`], [`analysis`]) is pure functions over
-//! timing records; [`runner`] is the only part that runs anything.
+//! Sweeps: run the same job at several worker counts, allowed cores and engines, then analyse
+//! the timings. The maths ([`amdahl`], [`usl`], [`bootstrap`], [`analysis`]) is pure functions
+//! over timing records; [`runner`] and [`probe`] are the only parts that touch the machine.
 
 pub mod amdahl;
 pub mod analysis;
+pub mod bootstrap;
 pub mod machine;
+pub mod probe;
+pub mod rng;
 pub mod runner;
 pub mod spec;
+pub mod usl;
 
 pub use analysis::{
     analyse, Baseline, EngineSummary, PointRow, PointSamples, RunSample, SweepAnalysis,
 };
 pub use machine::Machine;
-pub use runner::{run_sweep, SweepPlan, SweepRecord};
+pub use runner::{reanalyse, run_sweep, SweepPlan, SweepRecord};
 pub use spec::{parse_engines, parse_worker_list, EngineList, WorkerList};

@@ -1,17 +1,24 @@
-//! Runs a sweep: every engine and worker count, warm-up rounds then counted rounds, interleaved
-//! (1, 2, 4, 1, 2, 4, ...) so that a drifting machine affects every point alike. Each run is
-//! the real job, written into a fresh temporary folder.
+//! Runs a sweep: every engine, worker count and allowed-core count, warm-up rounds first, then
+//! counted rounds interleaved (1, 2, 4, 1, 2, 4, ...) so that a drifting machine affects every
+//! point alike, until each point has its minimum runs and minimum measured time. Each run is
+//! the real job, written into a fresh temporary folder, and measured for wall time, the
+//! process's CPU time and the CPU time other processes took meanwhile.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::analysis::warnings::BUSY_MACHINE;
 use super::analysis::{analyse, Baseline, PointSamples, RunSample, SweepAnalysis};
 use super::machine::Machine;
+use super::probe::{self, AffinityGuard};
 use crate::batch::{plan, PlanOptions};
 use crate::pipeline::workers::StageOverrides;
 use crate::pipeline::{CancelToken, Engine, EngineConfig, Settings, StageCaps, StageWorkers};
+
+/// A loaded run is re-run at most this many times per point by `--quiet-machine`.
+pub const MAX_QUIET_RERUNS: usize = 10;
 
 /// What to sweep.
 #[derive(Debug, Clone)]
@@ -24,19 +31,28 @@ pub struct SweepPlan {
     pub settings: Settings,
     /// Engines to compare.
     pub engines: Vec<Engine>,
-    /// Worker counts.
-    pub workers: Vec<usize>,
+    /// Worker counts; None: the cores swept when `cores` is given, else 1 to the cores.
+    pub workers: Option<Vec<usize>>,
+    /// Allowed-core counts, set by CPU affinity per run; None: every available core, no
+    /// affinity change.
+    pub cores: Option<Vec<usize>>,
     /// Per-stage overrides applied at every point (staged engine).
     pub overrides: StageOverrides,
     /// Most files alive at once (staged engine); None: the default for each worker count.
     pub in_flight: Option<usize>,
     /// Uncounted rounds first.
     pub warmup: usize,
-    /// Counted rounds.
-    pub repeat: usize,
+    /// Counted runs per point, at least.
+    pub min_runs: usize,
+    /// Measured seconds per point, at least (summed wall time of its counted runs).
+    pub min_time: f64,
+    /// Counted runs per point, at most.
+    pub max_runs: usize,
+    /// Re-run a point's run when other processes took more than 10% of the machine.
+    pub quiet_machine: bool,
     /// Where T1 comes from.
     pub baseline: Baseline,
-    /// Keep the last run's output here.
+    /// One more, uncounted, run writes its output here at the end.
     pub keep_output: Option<PathBuf>,
     /// Folder in which each run's temporary output folder is made (the system's temporary
     /// folder when None).
@@ -58,6 +74,25 @@ pub struct JobInfo {
     pub megapixels: f64,
 }
 
+/// How the runs were scheduled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// Uncounted rounds.
+    pub warmup: usize,
+    /// Counted runs per point, at least.
+    pub min_runs: usize,
+    /// Measured seconds per point, at least.
+    pub min_time_seconds: f64,
+    /// Counted runs per point, at most.
+    pub max_runs: usize,
+    /// Allowed-core counts swept by CPU affinity (None: all cores, no affinity).
+    pub cores: Option<Vec<usize>>,
+    /// Whether loaded runs were re-run.
+    pub quiet_machine: bool,
+    /// How runs were ordered.
+    pub order: String,
+}
+
 /// Everything a sweep measured and concluded: the `--export-json` document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepRecord {
@@ -67,59 +102,103 @@ pub struct SweepRecord {
     pub machine: Machine,
     /// The job.
     pub job: JobInfo,
-    /// Uncounted rounds.
-    pub warmup: usize,
-    /// Counted rounds.
-    pub repeat: usize,
-    /// How runs were ordered.
-    pub order: String,
+    /// How runs were scheduled.
+    pub schedule: Schedule,
+    /// The baseline asked for.
+    pub baseline: Baseline,
     /// Raw counted runs per point.
     pub points: Vec<PointSamples>,
     /// The serial engine's runs when it is the baseline.
     pub serial_baseline: Option<PointSamples>,
-    /// The table, fits and recommendations.
+    /// The table, fits and recommendations: [`analyse`] of the runs above.
     pub analysis: SweepAnalysis,
 }
 
-/// Progress of a sweep: run `done` of `total`, with the time so far.
+/// Analyses a record's runs again with the very same function and inputs as the sweep did
+/// (`graypipe amdahl --from`): the result equals `record.analysis`.
+pub fn reanalyse(record: &SweepRecord) -> SweepAnalysis {
+    let serial = record
+        .serial_baseline
+        .as_ref()
+        .or_else(|| record.points.iter().find(|s| s.engine == Engine::Serial));
+    analyse(&record.points, record.baseline, serial)
+}
+
+/// Progress of a sweep: run `done` of about `total`, with the time so far.
 #[derive(Debug, Clone, Copy)]
 pub struct SweepProgress {
     /// Runs finished.
     pub done: usize,
-    /// Runs in all.
+    /// Runs expected (grows when points need more runs for their minimum time).
     pub total: usize,
     /// Seconds since the sweep started.
     pub elapsed: f64,
 }
 
-struct Point {
-    engine: Engine,
-    workers: usize,
-    stage_workers: StageWorkers,
-    runs: Vec<RunSample>,
+/// Errors that stop a sweep.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// `--keep-output` is not empty.
+    #[error("--keep-output {0} exists and is not empty")]
+    KeepOutputNotEmpty(PathBuf),
+    /// More cores asked for than available.
+    #[error("--cores {asked}: only {available} CPU(s) are available to this process")]
+    TooManyCores {
+        /// Asked.
+        asked: usize,
+        /// Available.
+        available: usize,
+    },
+    /// Affinity not supported or refused.
+    #[error("cannot restrict the run to {cores} core(s): {reason}")]
+    Affinity {
+        /// Cores.
+        cores: usize,
+        /// Why.
+        reason: String,
+    },
+    /// A temporary folder could not be made.
+    #[error("cannot create a temporary folder: {0}")]
+    Scratch(std::io::Error),
+    /// Listing the inputs failed.
+    #[error("{0}")]
+    Plan(String),
 }
 
-fn points_for(p: &SweepPlan) -> (Vec<Point>, Option<Point>) {
-    let mut counts = p.workers.clone();
-    if p.baseline == Baseline::Same && !counts.contains(&1) {
-        counts.insert(0, 1);
+fn points_for(p: &SweepPlan, all_cores: usize) -> (Vec<PointSamples>, Option<PointSamples>) {
+    let mut cores = p.cores.clone().unwrap_or_else(|| vec![all_cores]);
+    if p.cores.is_some() && p.baseline == Baseline::Same && !cores.contains(&1) {
+        cores.insert(0, 1);
     }
-    let point = |engine, n: usize| Point {
+    let point = |engine, workers: usize, cores_allowed: usize| PointSamples {
         engine,
-        workers: n,
-        stage_workers: StageWorkers::uniform(n).with_overrides(&p.overrides),
+        workers,
+        cores_allowed,
+        stage_workers: StageWorkers::uniform(workers).with_overrides(&p.overrides),
         runs: Vec::new(),
+        discarded_loaded_runs: 0,
     };
+    let smallest = cores.iter().copied().min().unwrap_or(all_cores);
     let mut points = Vec::new();
     for &engine in &p.engines {
         if engine == Engine::Serial {
-            points.push(point(engine, 1));
+            points.push(point(engine, 1, smallest));
             continue;
         }
-        points.extend(counts.iter().map(|&n| point(engine, n)));
+        for &c in &cores {
+            let mut counts = match (&p.workers, &p.cores) {
+                (Some(w), _) => w.clone(),
+                (None, Some(_)) => vec![c],
+                (None, None) => (1..=all_cores).collect(),
+            };
+            if p.baseline == Baseline::Same && c == smallest && !counts.contains(&1) {
+                counts.insert(0, 1);
+            }
+            points.extend(counts.iter().map(|&n| point(engine, n, c)));
+        }
     }
     let serial = (p.baseline == Baseline::Serial && !p.engines.contains(&Engine::Serial))
-        .then(|| point(Engine::Serial, 1));
+        .then(|| point(Engine::Serial, 1, smallest));
     (points, serial)
 }
 
@@ -127,65 +206,165 @@ fn empty_or_missing(dir: &Path) -> bool {
     std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none())
 }
 
+/// What one run needs besides its point.
+struct Runner<'a> {
+    plan: &'a SweepPlan,
+    allowed: Vec<usize>,
+    cancel: CancelToken,
+    /// Every run's output is kept until the sweep ends: deleting 400 files just before the
+    /// next run made that run 3 to 5 times slower on ext4 (the deletions compete with its
+    /// writes).
+    finished_outputs: Vec<tempfile::TempDir>,
+}
+
+impl Runner<'_> {
+    fn run_once(&mut self, pt: &PointSamples, out: Option<&Path>) -> Result<RunSample, SweepError> {
+        let p = self.plan;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("graypipe-sweep-");
+        let tmp = match &p.scratch {
+            Some(dir) => builder.tempdir_in(dir),
+            None => builder.tempdir(),
+        }
+        .map_err(SweepError::Scratch)?;
+        let out_dir = out.map_or_else(|| tmp.path().to_path_buf(), Path::to_path_buf);
+        let batch = plan(&p.inputs, &out_dir, &p.plan_options)
+            .map_err(|e| SweepError::Plan(e.to_string()))?;
+        let config = EngineConfig {
+            engine: pt.engine,
+            workers: pt.workers,
+            in_flight: p
+                .in_flight
+                .unwrap_or_else(|| EngineConfig::default_in_flight(pt.workers)),
+            stage_caps: StageCaps::from_overrides(&p.overrides),
+        };
+        // Threads the engine spawns inherit the calling thread's affinity.
+        let guard = match p.cores {
+            Some(_) => Some(
+                AffinityGuard::restrict(&self.allowed, pt.cores_allowed).map_err(|e| {
+                    SweepError::Affinity {
+                        cores: pt.cores_allowed,
+                        reason: e.to_string(),
+                    }
+                })?,
+            ),
+            None => None,
+        };
+        let machine0 = probe::machine_busy();
+        let cpu0 = probe::process_cpu();
+        let window = Instant::now();
+        let summary = crate::run(
+            &batch,
+            &p.settings,
+            &config,
+            &self.cancel,
+            false,
+            &mut |_, _| {},
+        );
+        let window = window.elapsed().as_secs_f64();
+        let cpu1 = probe::process_cpu();
+        let machine1 = probe::machine_busy();
+        drop(guard);
+        let (user, system) = match (cpu0, cpu1) {
+            (Some((u0, s0)), Some((u1, s1))) => (
+                u1.saturating_sub(u0).as_secs_f64(),
+                s1.saturating_sub(s0).as_secs_f64(),
+            ),
+            _ => (0.0, 0.0),
+        };
+        let other = match (machine0, machine1) {
+            (Some(a), Some(b)) if cpu0.is_some() => {
+                Some((b.busy_seconds - a.busy_seconds - user - system).max(0.0))
+            }
+            _ => None,
+        };
+        let cpus = machine1.map_or(1, |m| m.cpus).max(1);
+        let stats = &summary.stats.stages;
+        let sample = RunSample {
+            // The same window as the CPU and load figures, so cores used = CPU / wall holds.
+            wall_seconds: window,
+            user_seconds: user,
+            system_seconds: system,
+            other_cpu_seconds: other,
+            other_load: other.map(|o| {
+                if window > 0.0 {
+                    o / (window * cpus as f64)
+                } else {
+                    0.0
+                }
+            }),
+            stage_busy_seconds: std::array::from_fn(|s| stats[s].busy.as_secs_f64()),
+            stage_cpu_seconds: std::array::from_fn(|s| stats[s].cpu.as_secs_f64()),
+            stage_wait_seconds: std::array::from_fn(|s| stats[s].wait.as_secs_f64()),
+            files: summary.written(),
+            failed: summary.failed(),
+            megapixels: summary.megapixels(),
+        };
+        self.finished_outputs.push(tmp);
+        Ok(sample)
+    }
+}
+
+fn needs_more(pt: &PointSamples, p: &SweepPlan) -> bool {
+    let measured: f64 = pt.runs.iter().map(|r| r.wall_seconds).sum();
+    pt.runs.len() < p.max_runs.max(1)
+        && (pt.runs.len() < p.min_runs.max(1) || measured < p.min_time)
+}
+
 /// Runs the sweep. `on_progress` is called after every run.
 pub fn run_sweep(
     p: &SweepPlan,
     on_progress: &mut dyn FnMut(SweepProgress),
-) -> Result<SweepRecord, String> {
+) -> Result<SweepRecord, SweepError> {
     if let Some(k) = &p.keep_output {
         if !empty_or_missing(k) {
-            return Err(format!(
-                "--keep-output {} exists and is not empty",
-                k.display()
-            ));
+            return Err(SweepError::KeepOutputNotEmpty(k.clone()));
         }
     }
-    let (mut points, mut serial) = points_for(p);
-    let rounds = p.warmup + p.repeat.max(1);
-    let per_round = points.len() + usize::from(serial.is_some());
-    let total = rounds * per_round;
+    let allowed = probe::allowed_cpus().unwrap_or_default();
+    let all_cores = if allowed.is_empty() {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        allowed.len()
+    };
+    if let Some(cores) = &p.cores {
+        if allowed.is_empty() {
+            return Err(SweepError::Affinity {
+                cores: cores.iter().copied().max().unwrap_or(1),
+                reason: "this platform does not tell which CPUs the process may use (--cores needs Linux)".into(),
+            });
+        }
+        if let Some(&asked) = cores.iter().find(|&&c| c > allowed.len()) {
+            return Err(SweepError::TooManyCores {
+                asked,
+                available: allowed.len(),
+            });
+        }
+    }
+    let (mut points, mut serial) = points_for(p, all_cores);
+    let mut runner = Runner {
+        plan: p,
+        allowed,
+        cancel: CancelToken::new(),
+        finished_outputs: Vec::new(),
+    };
     let started = Instant::now();
-    let cancel = CancelToken::new();
+    let per_round = points.len() + usize::from(serial.is_some());
+    let mut total = (p.warmup + p.min_runs.max(1)) * per_round;
     let mut done = 0;
     let mut job = None;
-    // Every run's output is kept until the sweep ends: deleting 400 files just before the next
-    // run made that run 3 to 5 times slower on ext4 (the deletions compete with its writes).
-    let mut finished_outputs = Vec::new();
-    for round in 0..rounds {
+    let mut reruns = vec![0usize; per_round];
+    let mut round = 0;
+    loop {
         let counted = round >= p.warmup;
-        let last_round = round + 1 == rounds;
+        let mut ran = 0;
         for (i, pt) in serial.iter_mut().chain(points.iter_mut()).enumerate() {
-            let is_last = last_round && i + 1 == per_round;
-            let mut builder = tempfile::Builder::new();
-            builder.prefix("graypipe-sweep-");
-            let tmp = match &p.scratch {
-                Some(dir) => builder.tempdir_in(dir),
-                None => builder.tempdir(),
+            if counted && !needs_more(pt, p) {
+                continue;
             }
-            .map_err(|e| format!("cannot create a temporary folder: {e}"))?;
-            let out_dir = match (&p.keep_output, is_last) {
-                (Some(k), true) => k.clone(),
-                _ => tmp.path().to_path_buf(),
-            };
-            let batch = plan(&p.inputs, &out_dir, &p.plan_options).map_err(|e| e.to_string())?;
-            let config = EngineConfig {
-                engine: pt.engine,
-                workers: pt.workers,
-                in_flight: p
-                    .in_flight
-                    .unwrap_or_else(|| EngineConfig::default_in_flight(pt.workers)),
-                stage_caps: StageCaps::from_overrides(&p.overrides),
-            };
-            let summary = crate::run(&batch, &p.settings, &config, &cancel, false, &mut |_, _| {});
-            let sample = RunSample {
-                wall_seconds: summary.stats.wall.as_secs_f64(),
-                stage_busy_seconds: std::array::from_fn(|s| {
-                    summary.stats.stages[s].busy.as_secs_f64()
-                }),
-                files: summary.written(),
-                failed: summary.failed(),
-                megapixels: summary.megapixels(),
-            };
+            let sample = runner.run_once(pt, None)?;
+            ran += 1;
+            done += 1;
             job.get_or_insert_with(|| JobInfo {
                 inputs: p.inputs.iter().map(|i| i.display().to_string()).collect(),
                 operation: p.settings.operation.to_string(),
@@ -193,34 +372,32 @@ pub fn run_sweep(
                 files: sample.files,
                 megapixels: sample.megapixels,
             });
-            if counted {
+            let loaded = sample.other_load.is_some_and(|l| l > BUSY_MACHINE);
+            if counted && p.quiet_machine && loaded && reruns[i] < MAX_QUIET_RERUNS {
+                reruns[i] += 1;
+                pt.discarded_loaded_runs += 1;
+            } else if counted {
                 pt.runs.push(sample);
             }
-            finished_outputs.push(tmp);
-            done += 1;
+            total = total.max(done + 1);
             on_progress(SweepProgress {
                 done,
                 total,
                 elapsed: started.elapsed().as_secs_f64(),
             });
         }
+        round += 1;
+        if counted && ran == 0 {
+            break;
+        }
     }
-    let machine = Machine::current();
-    let to_samples = |pt: Point| PointSamples {
-        engine: pt.engine,
-        workers: pt.workers,
-        stage_workers: pt.stage_workers,
-        runs: pt.runs,
-    };
-    let points: Vec<PointSamples> = points.into_iter().map(to_samples).collect();
-    let serial: Option<PointSamples> = serial.take().map(to_samples);
-    let serial_ref = serial
-        .as_ref()
-        .or_else(|| points.iter().find(|s| s.engine == Engine::Serial));
-    let analysis = analyse(&points, p.baseline, serial_ref, machine.logical_cores);
-    Ok(SweepRecord {
+    if let (Some(k), Some(pt)) = (&p.keep_output, points.last()) {
+        let pt = pt.clone();
+        runner.run_once(&pt, Some(k))?;
+    }
+    let record = SweepRecord {
         graypipe_version: env!("CARGO_PKG_VERSION").to_string(),
-        machine,
+        machine: Machine::current(),
         job: job.unwrap_or(JobInfo {
             inputs: Vec::new(),
             operation: String::new(),
@@ -228,11 +405,147 @@ pub fn run_sweep(
             files: 0,
             megapixels: 0.0,
         }),
-        warmup: p.warmup,
-        repeat: p.repeat.max(1),
-        order: "interleaved: each round runs every point once".into(),
+        schedule: Schedule {
+            warmup: p.warmup,
+            min_runs: p.min_runs.max(1),
+            min_time_seconds: p.min_time,
+            max_runs: p.max_runs.max(1),
+            cores: p.cores.clone(),
+            quiet_machine: p.quiet_machine,
+            order: "interleaved: each round runs once every point that still needs runs".into(),
+        },
+        baseline: p.baseline,
         points,
-        serial_baseline: serial,
-        analysis,
-    })
+        serial_baseline: serial.take(),
+        analysis: SweepAnalysis {
+            rows: Vec::new(),
+            engines: Vec::new(),
+            bootstrap: super::analysis::BootstrapInfo {
+                resamples: 0,
+                seed: 0,
+                confidence_percent: 0,
+            },
+            warnings: Vec::new(),
+        },
+    };
+    let analysis = reanalyse(&record);
+    Ok(SweepRecord { analysis, ..record })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(
+        engines: &[Engine],
+        workers: Option<Vec<usize>>,
+        cores: Option<Vec<usize>>,
+        baseline: Baseline,
+    ) -> SweepPlan {
+        SweepPlan {
+            inputs: Vec::new(),
+            plan_options: PlanOptions::default(),
+            settings: Settings::default(),
+            engines: engines.to_vec(),
+            workers,
+            cores,
+            overrides: StageOverrides::default(),
+            in_flight: None,
+            warmup: 0,
+            min_runs: 1,
+            min_time: 0.0,
+            max_runs: 1,
+            quiet_machine: false,
+            baseline,
+            keep_output: None,
+            scratch: None,
+        }
+    }
+
+    fn keys(points: &[PointSamples]) -> Vec<(Engine, usize, usize)> {
+        points
+            .iter()
+            .map(|p| (p.engine, p.workers, p.cores_allowed))
+            .collect()
+    }
+
+    #[test]
+    fn points_follow_workers_and_cores() {
+        let (p, s) = points_for(&plan(&[Engine::Rayon], None, None, Baseline::Same), 3);
+        assert_eq!(
+            keys(&p),
+            [
+                (Engine::Rayon, 1, 3),
+                (Engine::Rayon, 2, 3),
+                (Engine::Rayon, 3, 3)
+            ]
+        );
+        assert!(s.is_none());
+        // --cores without --workers: n workers on n cores, with the 1-core baseline added.
+        let (p, _) = points_for(
+            &plan(&[Engine::Rayon], None, Some(vec![2, 4]), Baseline::Same),
+            4,
+        );
+        assert_eq!(
+            keys(&p),
+            [
+                (Engine::Rayon, 1, 1),
+                (Engine::Rayon, 2, 2),
+                (Engine::Rayon, 4, 4)
+            ]
+        );
+        // --workers without 1 gets the baseline point; the serial baseline runs on the fewest cores.
+        let (p, s) = points_for(
+            &plan(
+                &[Engine::Staged],
+                Some(vec![2]),
+                Some(vec![2]),
+                Baseline::Serial,
+            ),
+            2,
+        );
+        assert_eq!(keys(&p), [(Engine::Staged, 2, 2)]);
+        assert_eq!(
+            s.map(|s| (s.engine, s.cores_allowed)),
+            Some((Engine::Serial, 2))
+        );
+        let (p, _) = points_for(
+            &plan(&[Engine::Staged], Some(vec![2]), None, Baseline::Same),
+            2,
+        );
+        assert_eq!(keys(&p), [(Engine::Staged, 1, 2), (Engine::Staged, 2, 2)]);
+    }
+
+    #[test]
+    fn a_point_runs_until_both_minimums_are_met_and_stops_at_the_maximum() {
+        let mut p = plan(&[Engine::Rayon], None, None, Baseline::Same);
+        p.min_runs = 2;
+        p.min_time = 1.0;
+        p.max_runs = 5;
+        let (mut pts, _) = points_for(&p, 1);
+        let pt = &mut pts[0];
+        let run = |w: f64| RunSample {
+            wall_seconds: w,
+            user_seconds: 0.0,
+            system_seconds: 0.0,
+            other_cpu_seconds: None,
+            other_load: None,
+            stage_busy_seconds: [0.0; 5],
+            stage_cpu_seconds: [0.0; 5],
+            stage_wait_seconds: [0.0; 5],
+            files: 1,
+            failed: 0,
+            megapixels: 0.0,
+        };
+        assert!(needs_more(pt, &p));
+        pt.runs.push(run(0.6));
+        assert!(needs_more(pt, &p), "one run of two");
+        pt.runs.push(run(0.3));
+        assert!(needs_more(pt, &p), "0.9 s of 1");
+        pt.runs.push(run(0.3));
+        assert!(!needs_more(pt, &p));
+        let (mut pts, _) = points_for(&p, 1);
+        pts[0].runs = (0..5).map(|_| run(0.01)).collect();
+        assert!(!needs_more(&pts[0], &p), "at most --max-runs");
+    }
 }

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::Exporter;
 use crate::report::sweep_table::{cells, conclusions, header, COLUMNS};
+use crate::sweep::analysis::PointRow;
 use crate::sweep::SweepRecord;
 
 /// A Markdown table plus the fit, bottleneck and warning lines.
@@ -19,7 +20,16 @@ impl Exporter for MarkdownExporter {
         let _ = writeln!(s, "| {} |", COLUMNS.join(" | "));
         let _ = writeln!(s, "|{}", " --- |".repeat(COLUMNS.len()));
         for r in &record.analysis.rows {
-            let _ = writeln!(s, "| {} |", cells(r).join(" | "));
+            let row = cells(r).map(|c| c.replace('*', "\\*"));
+            let _ = writeln!(s, "| {} |", row.join(" | "));
+        }
+        if record
+            .analysis
+            .rows
+            .iter()
+            .any(|r: &PointRow| r.oversubscribed)
+        {
+            s.push_str("\n\\* oversubscribed: more workers than cores allowed\n");
         }
         s.push('\n');
         for e in &record.analysis.engines {

@@ -1,111 +1,517 @@
-//! `--plot F.svg`: measured speedup with min-max whiskers, the ideal line and each engine's
-//! fitted Amdahl curve.
+//! `--plot F.svg`: four panels over n, drawn with plotters: speedup (measured with 95%
+//! whiskers, ideal, Amdahl fit), throughput (with the USL curve when fitted), efficiency, and
+//! per-stage CPU time as stacked bars per n. Workers past the allowed cores are shaded as
+//! oversubscribed; the x axis turns log2 past 16; the caption names the machine and the runs.
 
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::Exporter;
-use crate::sweep::SweepRecord;
+use crate::error::Stage;
+use crate::sweep::analysis::{PointRow, StageClock};
+use crate::sweep::{Baseline, SweepRecord};
 
 /// An SVG chart drawn with plotters.
 pub struct SvgExporter;
 
-fn draw(record: &SweepRecord, buf: &mut String) -> Result<(), Box<dyn std::error::Error>> {
-    let rows = &record.analysis.rows;
-    let max_n = rows.iter().map(|r| r.workers).max().unwrap_or(1).max(2) as f64;
-    let t1_of = |engine| {
-        record
-            .analysis
-            .engines
-            .iter()
-            .find(|e| e.engine == engine)
-            .map_or(f64::NAN, |e| e.baseline_seconds)
-    };
-    let top = rows
-        .iter()
-        .map(|r| t1_of(r.engine) / r.min_seconds)
-        .filter(|s| s.is_finite())
-        .fold(max_n, f64::max)
-        * 1.1;
-    let root = SVGBackend::with_string(buf, (860, 540)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let title = format!(
-        "graypipe sweep: {} files, {} ({} cores)",
-        record.job.files, record.job.operation, record.machine.logical_cores
-    );
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(16)
-        .x_label_area_size(44)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0.5f64..max_n + 0.5, 0f64..top)?;
-    let whole = |x: &f64| {
-        if (x - x.round()).abs() < 1e-9 {
+/// Panel titles (tests look for them).
+pub const PANELS: [&str; 4] = [
+    "Speedup",
+    "Throughput",
+    "Efficiency",
+    "Per-stage time per run",
+];
+
+type Res = Result<(), Box<dyn std::error::Error>>;
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+/// Extra series a panel draws under the measured points (ideal line, fitted curves).
+type Extra<'x, DB> = dyn Fn(&mut Chart<'_, DB>, f64) -> Res + 'x;
+
+/// A measured value with its interval.
+#[derive(Clone, Copy)]
+struct Measured {
+    value: f64,
+    interval: Option<(f64, f64)>,
+}
+
+/// What a whisker panel shows.
+struct Panel<'x, DB: DrawingBackend> {
+    title: &'x str,
+    y_desc: &'x str,
+    /// The y range reaches at least this.
+    floor_top: f64,
+    value: &'x dyn Fn(&PointRow) -> Option<Measured>,
+    extra: &'x Extra<'x, DB>,
+}
+
+/// Where a row sits on the x axis: its workers (the knob), unless cores were swept.
+fn x_of(record: &SweepRecord, r: &PointRow) -> f64 {
+    if record.schedule.cores.is_some() {
+        r.processors as f64
+    } else {
+        r.workers as f64
+    }
+}
+
+/// The x axis: linear up to 16, log2 beyond.
+#[derive(Clone, Copy)]
+struct XAxis {
+    log2: bool,
+    max: f64,
+}
+
+impl XAxis {
+    fn t(&self, x: f64) -> f64 {
+        if self.log2 {
+            x.max(1.0).log2()
+        } else {
+            x
+        }
+    }
+    fn range(&self) -> std::ops::Range<f64> {
+        if self.log2 {
+            -0.3..self.max.log2() + 0.3
+        } else {
+            0.5..self.max + 0.5
+        }
+    }
+    fn label(&self, v: f64) -> String {
+        let x = if self.log2 { v.exp2() } else { v };
+        if (v - v.round()).abs() < 1e-9 && x >= 1.0 {
             format!("{x:.0}")
         } else {
             String::new()
         }
-    };
+    }
+    fn ticks(&self) -> usize {
+        if self.log2 {
+            self.max.log2() as usize + 2
+        } else {
+            self.max as usize + 2
+        }
+    }
+}
+
+/// Y tick labels without spurious decimals: 250, 1.5, 0.002.
+fn y_label(v: &f64) -> String {
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() || s == "-" {
+        "0".into()
+    } else {
+        s.into()
+    }
+}
+
+/// Engines sit side by side around each x so their whiskers do not hide one another.
+fn nudge(engine_index: usize, engines: usize, log2: bool) -> f64 {
+    let step = if log2 { 0.04 } else { 0.06 };
+    (engine_index as f64 - (engines as f64 - 1.0) / 2.0) * step
+}
+
+fn colour(i: usize) -> RGBAColor {
+    Palette99::pick(i).to_rgba()
+}
+
+const STAGE_COLOURS: [RGBColor; 5] = [
+    RGBColor(0x8d, 0xa0, 0xcb),
+    RGBColor(0xfc, 0x8d, 0x62),
+    RGBColor(0x66, 0xc2, 0xa5),
+    RGBColor(0xe7, 0x8a, 0xc3),
+    RGBColor(0xa6, 0xd8, 0x54),
+];
+
+/// Shades the oversubscribed zone: x past the smallest worker count that exceeded its cores.
+fn shade<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    record: &SweepRecord,
+    ax: XAxis,
+    top: f64,
+) -> Res
+where
+    DB::ErrorType: 'static,
+{
+    let first = record
+        .analysis
+        .rows
+        .iter()
+        .filter(|r| r.oversubscribed)
+        .map(|r| x_of(record, r))
+        .fold(f64::INFINITY, f64::min);
+    if first.is_finite() {
+        let prev = record
+            .analysis
+            .rows
+            .iter()
+            .map(|r| x_of(record, r))
+            .filter(|&x| x < first)
+            .fold(0.0, f64::max);
+        let from = ax.t((prev + first) / 2.0).max(ax.range().start);
+        chart
+            .draw_series([Rectangle::new(
+                [(from, 0.0), (ax.range().end, top)],
+                RGBColor(0xdd, 0xdd, 0xdd).mix(0.5).filled(),
+            )])?
+            .label("oversubscribed: more workers than cores")
+            .legend(|(x, y)| {
+                Rectangle::new(
+                    [(x, y - 5), (x + 20, y + 5)],
+                    RGBColor(0xdd, 0xdd, 0xdd).filled(),
+                )
+            });
+    }
+    Ok(())
+}
+
+fn whisker_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    record: &SweepRecord,
+    ax: XAxis,
+    panel: &Panel<'_, DB>,
+) -> Res
+where
+    DB::ErrorType: 'static,
+{
+    let rows = &record.analysis.rows;
+    let top = rows
+        .iter()
+        .filter_map(panel.value)
+        .map(|m| m.interval.map_or(m.value, |i| i.1.max(m.value)))
+        .filter(|v| v.is_finite())
+        .fold(panel.floor_top, f64::max)
+        * 1.55; // headroom for the legend
+    let mut chart = ChartBuilder::on(area)
+        .caption(panel.title, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(ax.range(), 0f64..top)?;
     chart
         .configure_mesh()
-        .x_labels(max_n as usize + 2)
-        .x_label_formatter(&whole)
+        .x_labels(ax.ticks())
+        .x_label_formatter(&|v| ax.label(*v))
         .disable_x_mesh()
-        .x_desc("workers n")
-        .y_desc("speedup S = T1 / Tn")
-        .draw()?;
-    chart
-        .draw_series(LineSeries::new(
-            [(1.0, 1.0), (max_n, max_n)],
-            BLACK.mix(0.35),
-        ))?
-        .label("ideal S = n")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.35)));
-    for (i, e) in record.analysis.engines.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        let pts: Vec<_> = rows.iter().filter(|r| r.engine == e.engine).collect();
-        chart.draw_series(pts.iter().map(|r| {
-            let n = r.workers as f64;
-            ErrorBar::new_vertical(
-                n,
-                e.baseline_seconds / r.max_seconds,
-                r.speedup,
-                e.baseline_seconds / r.min_seconds,
-                color.filled(),
-                10,
+        .x_desc(if record.schedule.cores.is_some() {
+            format!("n = cores allowed{}", if ax.log2 { " (log2)" } else { "" })
+        } else {
+            format!(
+                "workers (n = min(workers, cores)){}",
+                if ax.log2 { " (log2)" } else { "" }
             )
+        })
+        .y_label_formatter(&y_label)
+        .y_desc(panel.y_desc)
+        .draw()?;
+    shade(&mut chart, record, ax, top)?;
+    (panel.extra)(&mut chart, top)?;
+    for (i, e) in record.analysis.engines.iter().enumerate() {
+        let c = colour(i);
+        let pts: Vec<(f64, Measured)> = rows
+            .iter()
+            .filter(|r| r.engine == e.engine)
+            .filter_map(|r| {
+                (panel.value)(r).map(|m| {
+                    let dx = nudge(i, record.analysis.engines.len(), ax.log2);
+                    (ax.t(x_of(record, r)) + dx, m)
+                })
+            })
+            .collect();
+        chart.draw_series(pts.iter().filter_map(|&(x, m)| {
+            m.interval
+                .map(|(lo, hi)| ErrorBar::new_vertical(x, lo, m.value, hi, c.stroke_width(2), 10))
         }))?;
+        chart.draw_series(LineSeries::new(
+            pts.iter().map(|&(x, m)| (x, m.value)),
+            c.stroke_width(1),
+        ))?;
         chart
             .draw_series(
                 pts.iter()
-                    .map(|r| Circle::new((r.workers as f64, r.speedup), 4, color.filled())),
+                    .map(|&(x, m)| Circle::new((x, m.value), 4, c.filled())),
             )?
-            .label(format!("{} measured (median, min-max)", e.engine))
-            .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
-        if let Some(f) = e.fit {
-            let p = f.parallel_fraction;
-            // The fit counts min(n, cores) processors, so the curve flattens at the cores.
-            let cores = record.machine.logical_cores.max(1) as f64;
-            let curve = (0..=400).map(|k| {
-                let n = 1.0 + (max_n - 1.0) * k as f64 / 400.0;
-                (n, crate::sweep::amdahl::amdahl_speedup(p, n.min(cores)))
-            });
-            chart
-                .draw_series(LineSeries::new(curve, color.stroke_width(2)))?
-                .label(format!(
-                    "{} Amdahl fit, P = {:.3} ({} cores)",
-                    e.engine, p, cores
-                ))
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-        }
+            .label(format!("{} measured (median, 95% interval)", e.engine))
+            .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
     }
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
+        .label_font(("sans-serif", 12))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.5))
         .draw()?;
+    Ok(())
+}
+
+fn stage_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    record: &SweepRecord,
+    ax: XAxis,
+) -> Res
+where
+    DB::ErrorType: 'static,
+{
+    let rows = &record.analysis.rows;
+    let engines: Vec<_> = record.analysis.engines.iter().map(|e| e.engine).collect();
+    let k = engines.len().max(1) as f64;
+    let top = rows
+        .iter()
+        .map(|r| r.stages.seconds.iter().sum::<f64>())
+        .fold(1e-6, f64::max)
+        * 1.45; // headroom for the legend
+    let cpu = rows.iter().all(|r| r.stages.clock == StageClock::Cpu);
+    let mut chart = ChartBuilder::on(area)
+        .caption(PANELS[3], ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(ax.range(), 0f64..top)?;
+    chart
+        .configure_mesh()
+        .x_labels(ax.ticks())
+        .x_label_formatter(&|v| ax.label(*v))
+        .disable_x_mesh()
+        .x_desc(format!(
+            "{} (bars left to right: {})",
+            if record.schedule.cores.is_some() {
+                "n = cores allowed"
+            } else {
+                "workers"
+            },
+            engines
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .y_label_formatter(&y_label)
+        .y_desc(if cpu {
+            "thread CPU seconds, summed over threads".to_string()
+        } else {
+            let clocks: Vec<String> = record
+                .analysis
+                .engines
+                .iter()
+                .map(|e| {
+                    let cpu = rows
+                        .iter()
+                        .filter(|r| r.engine == e.engine)
+                        .all(|r| r.stages.clock == StageClock::Cpu);
+                    format!("{}: {}", e.engine, if cpu { "CPU" } else { "busy wall" })
+                })
+                .collect();
+            format!("seconds summed over threads ({})", clocks.join(", "))
+        })
+        .draw()?;
+    let width = if ax.log2 { 0.6 } else { 0.7 } / k;
+    for (ei, engine) in engines.iter().enumerate() {
+        for r in rows.iter().filter(|r| r.engine == *engine) {
+            let x0 = ax.t(x_of(record, r)) - 0.5 * width * k + width * ei as f64;
+            let mut base = 0.0;
+            for s in Stage::ALL {
+                let h = r.stages.seconds[s.index()];
+                chart.draw_series([Rectangle::new(
+                    [(x0, base), (x0 + width * 0.9, base + h)],
+                    STAGE_COLOURS[s.index()].filled(),
+                )])?;
+                base += h;
+            }
+        }
+    }
+    for s in Stage::ALL {
+        let c = STAGE_COLOURS[s.index()];
+        chart
+            .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())?
+            .label(s.name())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 12))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.5))
+        .draw()?;
+    Ok(())
+}
+
+/// The speedup axis, naming the baseline.
+fn speedup_axis(record: &SweepRecord) -> String {
+    let engines = &record.analysis.engines;
+    let serial = engines.iter().all(|e| e.baseline == Baseline::Serial);
+    let t1 = engines.iter().find_map(|e| e.baseline_seconds);
+    match (serial, t1) {
+        (true, Some(t)) if !engines.is_empty() => {
+            format!("speedup S = T1/Tn, T1 = the serial engine ({t:.4} s)")
+        }
+        _ if engines.len() == 1 => format!(
+            "speedup S = T1/Tn, T1 = its own 1-worker run ({} s)",
+            t1.map_or_else(|| "-".into(), |t| format!("{t:.4}"))
+        ),
+        _ => "speedup S = T1/Tn, T1 = each engine's own 1-worker run".into(),
+    }
+}
+
+fn draw(record: &SweepRecord, buf: &mut String) -> Res {
+    let rows = &record.analysis.rows;
+    let max_x = rows.iter().map(|r| x_of(record, r)).fold(2.0, f64::max);
+    let ax = XAxis {
+        log2: max_x > 16.0,
+        max: max_x,
+    };
+    let root = SVGBackend::with_string(buf, (1280, 960)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (title_area, rest) = root.split_vertically(40);
+    let (body, foot) = rest.split_vertically(960 - 40 - 56);
+    title_area.titled(
+        &format!(
+            "graypipe sweep: {} files, {:.2} MP per run, {} -> {}",
+            record.job.files, record.job.megapixels, record.job.operation, record.job.format
+        ),
+        ("sans-serif", 22),
+    )?;
+    let runs: Vec<usize> = rows.iter().map(|r| r.runs_seconds.len()).collect();
+    let (rmin, rmax) = (
+        runs.iter().copied().min().unwrap_or(0),
+        runs.iter().copied().max().unwrap_or(0),
+    );
+    foot.draw(&Text::new(
+        format!(
+            "machine: {} logical cores, {}, {}",
+            record.machine.logical_cores, record.machine.cpu, record.machine.os
+        ),
+        (12, 6),
+        ("sans-serif", 14),
+    ))?;
+    foot.draw(&Text::new(
+        format!(
+            "{}-{} counted runs per point after {} warm-up round(s); points are medians, whiskers bootstrap 95% intervals over runs; n = min(workers, cores allowed)",
+            rmin, rmax, record.schedule.warmup
+        ),
+        (12, 28),
+        ("sans-serif", 14),
+    ))?;
+    let panels = body.split_evenly((2, 2));
+    let baseline = speedup_axis(record);
+    let cores = record.machine.logical_cores.max(1) as f64;
+    let amdahl_curves = |chart: &mut Chart<'_, SVGBackend>, _top: f64| -> Res {
+        chart
+            .draw_series(LineSeries::new(
+                (0..=200).map(|k| {
+                    let x = 1.0 + (max_x - 1.0) * k as f64 / 200.0;
+                    (ax.t(x), x.min(cores))
+                }),
+                BLACK.mix(0.35),
+            ))?
+            .label("ideal S = n")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.35)));
+        for (i, e) in record.analysis.engines.iter().enumerate() {
+            let (Some(f), Some(t1)) = (e.fit, e.baseline_seconds) else {
+                continue;
+            };
+            let c = colour(i);
+            let curve = (0..=200).map(|k| {
+                let x = 1.0 + (max_x - 1.0) * k as f64 / 200.0;
+                let n = if record.schedule.cores.is_some() {
+                    x
+                } else {
+                    x.min(cores)
+                };
+                (ax.t(x), t1 / f.time(n))
+            });
+            chart
+                .draw_series(DashedLineSeries::new(curve, 6, 4, c.stroke_width(2)))?
+                .label(format!(
+                    "{} Amdahl fit T(n) = a + b/n, P = {:.3}",
+                    e.engine, f.parallel_fraction
+                ))
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(2)));
+        }
+        Ok(())
+    };
+    whisker_panel(
+        &panels[0],
+        record,
+        ax,
+        &Panel {
+            title: PANELS[0],
+            y_desc: &baseline,
+            floor_top: 2.0,
+            value: &|r| {
+                r.speedup.map(|s| Measured {
+                    value: s,
+                    interval: r.speedup_interval.map(|i| (i.low, i.high)),
+                })
+            },
+            extra: &amdahl_curves,
+        },
+    )?;
+    let usl_curves = |chart: &mut Chart<'_, SVGBackend>, _top: f64| -> Res {
+        for (i, e) in record.analysis.engines.iter().enumerate() {
+            let Some(u) = e.usl else { continue };
+            let c = colour(i);
+            let curve = (0..=200).map(|k| {
+                let x = 1.0 + (max_x - 1.0) * k as f64 / 200.0;
+                (ax.t(x), u.params.throughput(x))
+            });
+            chart
+                .draw_series(DashedLineSeries::new(curve, 6, 4, c.stroke_width(2)))?
+                .label(format!(
+                    "{} USL fit, sigma {:.3}, kappa {:.4}",
+                    e.engine, u.params.sigma, u.params.kappa
+                ))
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(2)));
+        }
+        Ok(())
+    };
+    whisker_panel(
+        &panels[1],
+        record,
+        ax,
+        &Panel {
+            title: PANELS[1],
+            y_desc: "images per second (files / median wall)",
+            floor_top: 0.0,
+            value: &|r| {
+                Some(Measured {
+                    value: r.images_per_second,
+                    interval: r.images_per_second_interval.map(|i| (i.low, i.high)),
+                })
+            },
+            extra: &usl_curves,
+        },
+    )?;
+    let full = |chart: &mut Chart<'_, SVGBackend>, _top: f64| -> Res {
+        let r = ax.range();
+        chart
+            .draw_series(LineSeries::new(
+                [(r.start, 100.0), (r.end, 100.0)],
+                BLACK.mix(0.35),
+            ))?
+            .label("100%")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.35)));
+        Ok(())
+    };
+    whisker_panel(
+        &panels[2],
+        record,
+        ax,
+        &Panel {
+            title: PANELS[2],
+            y_desc: "efficiency S/n, %",
+            floor_top: 100.0,
+            value: &|r| {
+                r.efficiency.map(|e| Measured {
+                    value: e * 100.0,
+                    interval: r
+                        .efficiency_interval
+                        .map(|i| (i.low * 100.0, i.high * 100.0)),
+                })
+            },
+            extra: &full,
+        },
+    )?;
+    stage_panel(&panels[3], record, ax)?;
     root.present()?;
     Ok(())
 }

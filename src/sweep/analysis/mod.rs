@@ -1,0 +1,316 @@
+//! From timing records to the sweep's conclusions: rows ([`rows`]), per-stage figures
+//! ([`stages`]), warnings ([`warnings`]) and, per engine, the Amdahl fit with its interval, the
+//! USL, recommendations and predictions. Pure functions: no clocks, no I/O. `graypipe amdahl
+//! --from` calls [`analyse`] on a sweep's exported runs and gets the sweep's own analysis.
+
+pub mod robust;
+pub mod rows;
+pub mod samples;
+pub mod stages;
+pub mod warnings;
+
+use serde::{Deserialize, Serialize};
+
+pub use robust::median;
+pub use rows::PointRow;
+pub use samples::{processors, Baseline, PointSamples, RunSample};
+pub use stages::{split_by_share, BiggerMachine, StageClock, StageFigures};
+
+use super::amdahl::{self, AmdahlFit, Prediction};
+use super::bootstrap::{self, group_by_n, Interval};
+use super::usl::{self, UslFit};
+use crate::pipeline::{Engine, StageWorkers};
+
+/// The ceiling `1/(1 - P)` with its interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Ceiling {
+    /// `1/(1 - P)`; None when unbounded (P = 1).
+    pub speedup: Option<f64>,
+    /// At the low end of P's interval.
+    pub low: f64,
+    /// At the high end of P's interval; None when unbounded.
+    pub high: Option<f64>,
+}
+
+/// Per-engine conclusions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineSummary {
+    /// Engine.
+    pub engine: Engine,
+    /// What T1 is.
+    pub baseline: Baseline,
+    /// T1, median seconds (None when no baseline point ran).
+    pub baseline_seconds: Option<f64>,
+    /// Distinct processor counts measured.
+    pub processor_counts: usize,
+    /// Largest processor count measured.
+    pub max_processors: usize,
+    /// `T(n) = a + b/n` over every counted run, n = processors (None below two counts).
+    pub fit: Option<AmdahlFit>,
+    /// Shown only when P is in [0, 1] with a narrow interval.
+    pub ceiling: Option<Ceiling>,
+    /// Extrapolated speedups at 2x and 4x the processors measured, with intervals (same
+    /// condition as the ceiling).
+    pub predictions: Vec<Prediction>,
+    /// Universal Scalability Law on throughput (None below four processor counts).
+    pub usl: Option<UslFit>,
+    /// The smallest worker count whose throughput interval reaches within 5% of the best.
+    pub recommended_workers: usize,
+    /// For the staged engine: threads per stage by share of stage time at the largest point.
+    pub recommended_stage_workers: Option<StageWorkers>,
+    /// A bigger machine predicted from per-stage times.
+    pub bigger_machine: Option<BiggerMachine>,
+}
+
+/// How the intervals were drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapInfo {
+    /// Resamples per interval.
+    pub resamples: usize,
+    /// Seed of the resampling.
+    pub seed: u64,
+    /// Confidence level, percent.
+    pub confidence_percent: u32,
+}
+
+/// The whole analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepAnalysis {
+    /// A row per point.
+    pub rows: Vec<PointRow>,
+    /// A summary per engine.
+    pub engines: Vec<EngineSummary>,
+    /// How intervals were drawn.
+    pub bootstrap: BootstrapInfo,
+    /// Everything a reader should be wary of.
+    pub warnings: Vec<String>,
+}
+
+/// Throughput within this share of the best counts as as good.
+pub const WITHIN_OF_BEST: f64 = 0.05;
+
+/// The baseline's runs for `engine`: the serial engine's, or the engine's own one-worker point
+/// on the fewest cores.
+fn baseline_runs<'a>(
+    engine: Engine,
+    pts: &[&'a PointSamples],
+    baseline: Baseline,
+    serial: Option<&'a PointSamples>,
+) -> (Baseline, Option<&'a PointSamples>) {
+    let own = pts
+        .iter()
+        .filter(|p| p.workers == 1 && p.processors() == 1)
+        .min_by_key(|p| p.cores_allowed)
+        .copied();
+    match (baseline, serial, own) {
+        (Baseline::Serial, Some(s), _) if engine != Engine::Serial => (Baseline::Serial, Some(s)),
+        (_, _, Some(o)) => (Baseline::Same, Some(o)),
+        (_, Some(s), None) => (Baseline::Serial, Some(s)),
+        (b, None, None) => (b, None),
+    }
+}
+
+/// Analyses a sweep. `serial` holds the serial engine's runs when `baseline` is
+/// [`Baseline::Serial`].
+pub fn analyse(
+    points: &[PointSamples],
+    baseline: Baseline,
+    serial: Option<&PointSamples>,
+) -> SweepAnalysis {
+    let mut warnings = Vec::new();
+    let mut rows = Vec::new();
+    let mut engines = Vec::new();
+    let mut order: Vec<Engine> = Vec::new();
+    for p in points {
+        if !order.contains(&p.engine) {
+            order.push(p.engine);
+        }
+    }
+    for engine in order {
+        let mut pts: Vec<&PointSamples> = points
+            .iter()
+            .filter(|p| p.engine == engine && !p.runs.is_empty())
+            .collect();
+        pts.sort_by_key(|p| (p.processors(), p.cores_allowed, p.workers));
+        let (used, base) = baseline_runs(engine, &pts, baseline, serial);
+        let t1_runs: Vec<f64> = base.map_or_else(Vec::new, |b| {
+            b.runs.iter().map(|r| r.wall_seconds).collect()
+        });
+        let t1 = (!t1_runs.is_empty()).then(|| median(&t1_runs));
+        if t1.is_none() {
+            warnings.push(format!(
+                "{engine}: no one-worker, one-processor run to take T1 from; no speedups"
+            ));
+        }
+        let mut engine_rows: Vec<PointRow> =
+            pts.iter().map(|p| rows::build_row(p, &t1_runs)).collect();
+        let discarded = pts.iter().map(|p| p.discarded_loaded_runs).sum();
+        warnings.extend(warnings::row_warnings(
+            engine,
+            &engine_rows.iter().collect::<Vec<_>>(),
+            discarded,
+        ));
+        let failed: Vec<String> = pts
+            .iter()
+            .filter(|p| p.runs.iter().any(|r| r.failed > 0))
+            .map(|p| p.workers.to_string())
+            .collect();
+        if !failed.is_empty() {
+            warnings.push(format!(
+                "{engine}: some files failed at {} workers; timings cover the others",
+                failed.join(", ")
+            ));
+        }
+
+        // The fit: every counted run, at the processors it actually had.
+        let time_pairs: Vec<(f64, f64)> = pts
+            .iter()
+            .flat_map(|p| {
+                p.runs
+                    .iter()
+                    .map(move |r| (p.processors() as f64, r.wall_seconds))
+            })
+            .collect();
+        let time_groups = group_by_n(&time_pairs);
+        let counts = time_groups.len();
+        let max_processors = pts.iter().map(|p| p.processors()).max().unwrap_or(1);
+        let fit = amdahl::fit(&time_groups, bootstrap::RESAMPLES, bootstrap::SEED);
+        let mut ceiling = None;
+        let mut predictions = Vec::new();
+        match &fit {
+            Some(f) => {
+                for r in &mut engine_rows {
+                    r.amdahl_speedup = t1.map(|t| t / f.time(r.processors as f64));
+                }
+                if f.r_squared.is_none() {
+                    warnings.push(format!(
+                        "{engine}: R^2 not shown: {counts} distinct processor count(s), and a two-parameter fit through fewer than {} says nothing about the model",
+                        amdahl::MIN_COUNTS_FOR_R2
+                    ));
+                }
+                if !(0.0..=1.0).contains(&f.parallel_fraction) {
+                    warnings.push(format!(
+                        "{engine}: fitted parallel fraction {:.4} lies outside [0, 1]: {}; no ceiling or prediction",
+                        f.parallel_fraction,
+                        if f.parallel_fraction > 1.0 {
+                            "the runs speed up faster than Amdahl allows (caches, a slow one-processor point, or noise)"
+                        } else {
+                            "more processors made it slower (contention, oversubscription or noise)"
+                        }
+                    ));
+                } else if !f.trustworthy() {
+                    warnings.push(format!(
+                        "{engine}: P's 95% interval is {}: too uncertain for a ceiling or predictions (more runs, more processor counts, or a quieter machine)",
+                        f.parallel_fraction_interval.map_or_else(
+                            || "unknown (one run per point)".to_string(),
+                            |i| format!("{:.3} to {:.3}, wider than {}", i.low, i.high, amdahl::NARROW_P_WIDTH)
+                        )
+                    ));
+                }
+                if let Some((c, civ, preds)) = amdahl::ceiling_and_predictions(f, max_processors) {
+                    let finite = |x: f64| x.is_finite().then_some(x);
+                    ceiling = Some(Ceiling {
+                        speedup: finite(c),
+                        low: civ.low,
+                        high: finite(civ.high),
+                    });
+                    predictions = preds;
+                }
+            }
+            None if !engine_rows.is_empty() => warnings.push(format!(
+                "{engine}: one processor count only, so no Amdahl fit (sweep more --workers or --cores)"
+            )),
+            None => {}
+        }
+
+        // USL on throughput, one value per run.
+        let throughput_pairs: Vec<(f64, f64)> = pts
+            .iter()
+            .flat_map(|p| {
+                p.runs
+                    .iter()
+                    .filter(|r| r.wall_seconds > 0.0)
+                    .map(move |r| (p.processors() as f64, r.files as f64 / r.wall_seconds))
+            })
+            .collect();
+        let usl = usl::fit(
+            &group_by_n(&throughput_pairs),
+            bootstrap::RESAMPLES,
+            bootstrap::SEED,
+        );
+
+        let recommended_workers = recommend(&engine_rows);
+        let largest = engine_rows.iter().max_by_key(|r| (r.processors, r.workers));
+        let recommended_stage_workers = (engine == Engine::Staged)
+            .then_some(largest)
+            .flatten()
+            .map(|r| split_by_share(&r.stages.share, r.processors));
+        let bigger_machine = pts.first().zip(engine_rows.first()).and_then(|(p, r)| {
+            let targets: Vec<usize> = [2, amdahl::MAX_EXTRAPOLATION]
+                .iter()
+                .map(|k| max_processors * k)
+                .collect();
+            // One measured median per processor count (the fewest workers at that count).
+            let mut measured: Vec<(usize, f64)> = Vec::new();
+            for row in &engine_rows {
+                if !measured.iter().any(|&(c, _)| c == row.processors) {
+                    measured.push((row.processors, row.median_seconds));
+                }
+            }
+            stages::bigger_machine(engine, p, &r.stages, t1, &targets, &measured)
+        });
+        engines.push(EngineSummary {
+            engine,
+            baseline: used,
+            baseline_seconds: t1,
+            processor_counts: counts,
+            max_processors,
+            fit,
+            ceiling,
+            predictions,
+            usl,
+            recommended_workers,
+            recommended_stage_workers,
+            bigger_machine,
+        });
+        rows.extend(engine_rows);
+    }
+    SweepAnalysis {
+        rows,
+        engines,
+        bootstrap: BootstrapInfo {
+            resamples: bootstrap::RESAMPLES,
+            seed: bootstrap::SEED,
+            confidence_percent: 95,
+        },
+        warnings,
+    }
+}
+
+/// The smallest worker count whose throughput could be within [`WITHIN_OF_BEST`] of the best
+/// point's: its interval's upper end reaches 95% of the best's lower end (medians where there
+/// are no intervals).
+pub fn recommend(rows: &[PointRow]) -> usize {
+    let Some(best) = rows
+        .iter()
+        .max_by(|a, b| a.images_per_second.total_cmp(&b.images_per_second))
+    else {
+        return 1;
+    };
+    let best_low = best
+        .images_per_second_interval
+        .map_or(best.images_per_second, |i: Interval| i.low);
+    rows.iter()
+        .filter(|r| {
+            let high = r
+                .images_per_second_interval
+                .map_or(r.images_per_second, |i| i.high);
+            high >= (1.0 - WITHIN_OF_BEST) * best_low
+        })
+        .map(|r| r.workers)
+        .min()
+        .unwrap_or(best.workers)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,122 @@
+//! What a reader should be wary of, gathered per engine so each kind is said once.
+
+use super::rows::PointRow;
+use crate::pipeline::Engine;
+
+/// Spread over which the machine counts as noisy.
+pub const NOISY_SPREAD: f64 = 0.10;
+/// Runs shorter than this are too short to time well.
+pub const SHORT_RUN_SECONDS: f64 = 0.2;
+/// Other processes taking more than this share of the machine make a point suspect.
+pub const BUSY_MACHINE: f64 = 0.10;
+/// A one-processor point using more cores than this has a T1 that is not one processor.
+pub const ONE_PROCESSOR_CORES: f64 = 1.1;
+
+fn label(r: &PointRow) -> String {
+    if r.workers != r.processors {
+        format!("{} ({} workers)", r.processors, r.workers)
+    } else {
+        r.processors.to_string()
+    }
+}
+
+/// Warnings about the rows of `engine`.
+pub fn row_warnings(engine: Engine, rows: &[&PointRow], discarded: usize) -> Vec<String> {
+    let mut w = Vec::new();
+    let list = |f: &dyn Fn(&PointRow) -> Option<String>| -> Vec<String> {
+        rows.iter().filter_map(|r| f(r)).collect()
+    };
+    let over = list(&|r| {
+        r.oversubscribed
+            .then(|| format!("{} workers on {} cores", r.workers, r.cores_allowed))
+    });
+    if !over.is_empty() {
+        w.push(format!(
+            "{engine}: oversubscribed at {}: n counts the cores, not the workers, and no speedup is expected from the extra workers",
+            over.join(", ")
+        ));
+    }
+    let t1_cores = list(&|r| {
+        (r.processors == 1 && r.cores_used > ONE_PROCESSOR_CORES)
+            .then(|| format!("{} ({:.2} cores used)", label(r), r.cores_used))
+    });
+    if !t1_cores.is_empty() {
+        w.push(format!(
+            "{engine}: the one-processor point used more than {ONE_PROCESSOR_CORES} cores at n = {}: its T1 is not one processor, so speedups against it are understated (sweep --cores 1,... to pin it)",
+            t1_cores.join(", ")
+        ));
+    }
+    let busy = list(&|r| {
+        r.other_load
+            .filter(|&l| l > BUSY_MACHINE)
+            .map(|l| format!("{} ({:.0}%)", label(r), l * 100.0))
+    });
+    if !busy.is_empty() {
+        w.push(format!(
+            "{engine}: other processes took more than {:.0}% of the machine during n = {}: these timings measure the other load too (re-run on a quiet machine, or with --quiet-machine)",
+            BUSY_MACHINE * 100.0,
+            busy.join(", ")
+        ));
+    }
+    if discarded > 0 {
+        w.push(format!(
+            "{engine}: --quiet-machine discarded {discarded} run(s) taken while other processes were busy"
+        ));
+    }
+    let noisy = list(&|r| {
+        (r.spread > NOISY_SPREAD && r.runs_seconds.len() > 1)
+            .then(|| format!("{} ({:.0}%)", label(r), r.spread * 100.0))
+    });
+    if !noisy.is_empty() {
+        w.push(format!(
+            "{engine}: runs spread over {:.0}% (max-min over median) at n = {}: noisy machine; use more runs or a quieter machine",
+            NOISY_SPREAD * 100.0,
+            noisy.join(", ")
+        ));
+    }
+    let outliers = list(&|r| {
+        (!r.outlier_runs.is_empty()).then(|| {
+            format!(
+                "{} ({} of {})",
+                label(r),
+                r.outlier_runs.len(),
+                r.runs_seconds.len()
+            )
+        })
+    });
+    if !outliers.is_empty() {
+        w.push(format!(
+            "{engine}: outlier runs (modified z-score over 3.5 by median absolute deviation) at n = {}: kept in the fit, reported here",
+            outliers.join(", ")
+        ));
+    }
+    let short = list(&|r| {
+        (r.median_seconds < SHORT_RUN_SECONDS)
+            .then(|| format!("{} ({:.3} s)", label(r), r.median_seconds))
+    });
+    if !short.is_empty() {
+        w.push(format!(
+            "{engine}: median runs under {SHORT_RUN_SECONDS} s at n = {}: too little work to time well; add files",
+            short.join(", ")
+        ));
+    }
+    let superlinear = list(&|r| {
+        r.efficiency
+            .filter(|&e| e > 1.0 && r.processors > 1)
+            .map(|e| format!("{} ({:.0}%)", label(r), e * 100.0))
+    });
+    if !superlinear.is_empty() {
+        w.push(format!(
+            "{engine}: efficiency above 100% at n = {}: T1 is slower than this engine on one processor would be (another engine as baseline, caches, or noise); Amdahl's law does not explain it",
+            superlinear.join(", ")
+        ));
+    }
+    let one_run = list(&|r| (r.runs_seconds.len() < 2).then(|| label(r)));
+    if !one_run.is_empty() {
+        w.push(format!(
+            "{engine}: one counted run at n = {}: no intervals there",
+            one_run.join(", ")
+        ));
+    }
+    w
+}
