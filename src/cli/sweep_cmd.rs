@@ -30,6 +30,9 @@ pub fn execute(args: &SweepArgs) -> i32 {
         workers,
         overrides: job.stage_workers.clone().unwrap_or_default(),
         in_flight: job.in_flight.map(|t| t as usize),
+        max_memory: job
+            .max_memory
+            .unwrap_or_else(crate::pipeline::memory::default_budget),
         warmup: args.warmup,
         repeat: args.repeat as usize,
         baseline: args.baseline,

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
+use super::memory::MemoryBudget;
 use super::stages::StageRunner;
 use super::stats::StageStats;
 use super::{merge_stats, CancelToken, Outcome, Settings};
@@ -32,6 +33,7 @@ pub(super) fn run(
     jobs: &[Job],
     settings: &Settings,
     threads: usize,
+    max_memory: u64,
     cancel: &CancelToken,
     on_outcome: &mut dyn FnMut(&Job, &Outcome),
 ) -> Result<[StageStats; 5], String> {
@@ -43,6 +45,7 @@ pub(super) fn run(
             format!("cannot start the rayon pool ({e}): is a process or thread limit (ulimit -u) reached?")
         })?;
     let totals: Mutex<[StageStats; 5]> = Mutex::new(Default::default());
+    let budget = &MemoryBudget::new(max_memory);
     let (tx, rx) = crossbeam_channel::unbounded::<(usize, Outcome)>();
     std::thread::scope(|s| {
         let totals = &totals;
@@ -58,7 +61,7 @@ pub(super) fn run(
                         if cancel.is_cancelled() {
                             return;
                         }
-                        let result = local.runner.carry(pos, job);
+                        let result = local.runner.carry(pos, job, Some(budget));
                         // The receiver outlives the pool, so a send cannot fail.
                         let _ = local.tx.send((
                             pos,

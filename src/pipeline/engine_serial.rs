@@ -9,10 +9,11 @@ use crate::batch::Job;
 pub(super) fn run(
     jobs: &[Job],
     settings: &Settings,
+    max_memory: u64,
     cancel: &CancelToken,
     on_outcome: &mut dyn FnMut(&Job, &Outcome),
 ) -> [StageStats; 5] {
-    let pipeline = Pipeline::new(jobs, settings, 1, 1, [1; 5], cancel);
+    let pipeline = Pipeline::new(jobs, settings, 1, 1, max_memory, [1; 5], cancel);
     pipeline.work(&mut CallSink(|pos, outcome: Outcome| {
         on_outcome(&jobs[pos], &outcome)
     }))

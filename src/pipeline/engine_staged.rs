@@ -24,7 +24,15 @@ pub(super) fn run(
 ) -> StagedRun {
     let n = config.workers.max(1);
     let limits = Stage::ALL.map(|s| config.stage_caps.limit(s, n));
-    let pipeline = Pipeline::new(jobs, settings, n, config.in_flight, limits, cancel);
+    let pipeline = Pipeline::new(
+        jobs,
+        settings,
+        n,
+        config.in_flight,
+        config.max_memory,
+        limits,
+        cancel,
+    );
     let (tx, rx) = crossbeam_channel::unbounded::<(usize, Outcome)>();
     let mut stages: [StageStats; 5] = Default::default();
     let mut error = None;

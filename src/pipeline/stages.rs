@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::cpu_time::thread_cpu;
+use super::memory::MemoryBudget;
 use super::stats::StageStats;
 use crate::batch::Job;
 use crate::codec::{self, DecodeLimits, DecodedImage, OutputFormat, PngCompression};
@@ -185,6 +186,8 @@ pub(super) struct Token {
     pub ready_since: std::time::Instant,
     /// What the stages learnt about the file so far.
     pub facts: Facts,
+    /// Working-set bytes charged to the memory budget while it is being decoded and after.
+    pub admitted: u64,
 }
 
 impl Token {
@@ -196,6 +199,7 @@ impl Token {
             payload: Payload::Start,
             ready_since: Instant::now(),
             facts: Facts::default(),
+            admitted: 0,
         }
     }
 }
@@ -217,6 +221,8 @@ pub(super) struct Facts {
     width: u32,
     height: u32,
     level: Option<f64>,
+    /// Bytes the file's header says decoding it will take at most (learnt when it is read).
+    pub need: u64,
 }
 
 impl<'a> StageRunner<'a> {
@@ -278,17 +284,39 @@ impl<'a> StageRunner<'a> {
     }
 
     /// Carries one file through every stage on this thread (the rayon engine's task and
-    /// [`convert_file`]).
-    pub fn carry(&mut self, pos: usize, job: &Job) -> Result<Written, FileError> {
+    /// [`convert_file`]). With a `budget`, decoding starts only once the file's working set
+    /// is admitted; it is given back when the file is done.
+    pub fn carry(
+        &mut self,
+        pos: usize,
+        job: &Job,
+        budget: Option<&MemoryBudget>,
+    ) -> Result<Written, FileError> {
         let mut tok = Token::new(pos);
-        let mut carried = false;
+        self.run(&mut tok, job, false)?;
+        let _admitted = match budget {
+            Some(b) => Some(
+                b.admit(tok.facts.need)
+                    .map_err(|reason| self.refuse(job, reason))?,
+            ),
+            None => None,
+        };
         loop {
             let stage = tok.next;
-            self.run(&mut tok, job, carried)?;
-            carried = true;
+            self.run(&mut tok, job, true)?;
             if stage == Stage::Write {
                 return Ok(tok.written());
             }
+        }
+    }
+
+    /// Fails a file at admission to decoding (its working set is over the memory budget).
+    pub fn refuse(&mut self, job: &Job, reason: String) -> FileError {
+        self.stats[Stage::Decode.index()].failed += 1;
+        FileError {
+            input: job.input.clone(),
+            stage: Some(Stage::Decode),
+            reason,
         }
     }
 }
@@ -306,6 +334,12 @@ impl Token {
             level: self.facts.level,
         }
     }
+}
+
+/// The memory converting a file will take at most, from its header; a file whose header cannot
+/// be read counts its own size (its decode will fail at once).
+fn working_set(bytes: &[u8]) -> u64 {
+    codec::probe(bytes).map_or(bytes.len() as u64, |info| info.working_set_bytes())
 }
 
 /// The words for a panic that was caught in a stage.
@@ -332,7 +366,11 @@ fn run_stage(
         panic!("a test asked for a panic");
     }
     match (stage, input) {
-        (Stage::Read, _) => read(&job.input, &settings.limits).map(Payload::Bytes),
+        (Stage::Read, _) => {
+            let bytes = read(&job.input, &settings.limits)?;
+            facts.need = working_set(&bytes);
+            Ok(Payload::Bytes(bytes))
+        }
         (Stage::Decode, Payload::Bytes(bytes)) => {
             let img = decode(&bytes, &settings.limits)?;
             facts.width = img.width;
@@ -368,5 +406,5 @@ pub fn convert_file(
         output: output.to_path_buf(),
         format,
     };
-    StageRunner::new(settings).carry(0, &job)
+    StageRunner::new(settings).carry(0, &job, None)
 }

@@ -30,6 +30,8 @@ pub struct SweepPlan {
     pub overrides: StageOverrides,
     /// Most files alive at once (staged engine); None: the default for each worker count.
     pub in_flight: Option<usize>,
+    /// The memory budget in bytes.
+    pub max_memory: u64,
     /// Uncounted rounds first.
     pub warmup: usize,
     /// Counted rounds.
@@ -175,6 +177,7 @@ pub fn run_sweep(
                     .in_flight
                     .unwrap_or_else(|| EngineConfig::default_in_flight(pt.workers)),
                 stage_caps: StageCaps::from_overrides(&p.overrides),
+                max_memory: p.max_memory,
             };
             let summary = crate::run(&batch, &p.settings, &config, &cancel, false, &mut |_, _| {});
             let sample = RunSample {
