@@ -102,6 +102,12 @@ pub struct JobArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65536), value_name = "T")]
     pub in_flight: Option<u32>,
 
+    /// Memory budget: a file is decoded only when the working set its header announces fits,
+    /// with the files already admitted, in SIZE (e.g. 2GiB, 512MB). Default: half of the
+    /// physical memory or of the cgroup's limit, whichever is smaller.
+    #[arg(long, value_name = "SIZE", value_parser = crate::pipeline::memory::parse_size)]
+    pub max_memory: Option<u64>,
+
     /// Retired: the staged engine has no queues between stages any more; see --in-flight.
     #[arg(long, hide = true, value_name = "N", value_parser = retired_queue)]
     pub queue: Option<u32>,

@@ -62,6 +62,9 @@ pub fn execute(args: &RunArgs) -> i32 {
             .in_flight
             .map_or_else(|| EngineConfig::default_in_flight(n), |t| t as usize),
         stage_caps: StageCaps::from_overrides(&job.stage_workers.clone().unwrap_or_default()),
+        max_memory: job
+            .max_memory
+            .unwrap_or_else(crate::pipeline::memory::default_budget),
     };
     if plan.jobs.is_empty() && plan.discovery_errors.is_empty() && !args.quiet {
         if plan.skipped.is_empty() {

@@ -27,6 +27,9 @@ pub fn execute(args: &SweepArgs) -> i32 {
         cores: args.cores.as_ref().map(|c| c.0.clone()),
         overrides: job.stage_workers.clone().unwrap_or_default(),
         in_flight: job.in_flight.map(|t| t as usize),
+        max_memory: job
+            .max_memory
+            .unwrap_or_else(crate::pipeline::memory::default_budget),
         warmup: args.warmup,
         min_runs: args.repeat as usize,
         min_time: args.min_time,

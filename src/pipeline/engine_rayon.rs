@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
+use super::memory::MemoryBudget;
 use super::stages::StageRunner;
 use super::stats::StageStats;
 use super::{merge_stats, CancelToken, Outcome, Settings};
@@ -27,14 +28,16 @@ impl Drop for Local<'_> {
     }
 }
 
-/// Runs the jobs; `Err` when the pool could not be built (nothing ran then).
+/// Runs the jobs; returns the figures and the most memory admitted at once, or `Err` when the
+/// pool could not be built (nothing ran then).
 pub(super) fn run(
     jobs: &[Job],
     settings: &Settings,
     threads: usize,
+    max_memory: u64,
     cancel: &CancelToken,
     on_outcome: &mut dyn FnMut(&Job, &Outcome),
-) -> Result<[StageStats; 5], String> {
+) -> Result<([StageStats; 5], u64), String> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .thread_name(|i| format!("graypipe-rayon-{i}"))
@@ -43,6 +46,7 @@ pub(super) fn run(
             format!("cannot start the rayon pool ({e}): is a process or thread limit (ulimit -u) reached?")
         })?;
     let totals: Mutex<[StageStats; 5]> = Mutex::new(Default::default());
+    let budget = &MemoryBudget::new(max_memory);
     let (tx, rx) = crossbeam_channel::unbounded::<(usize, Outcome)>();
     std::thread::scope(|s| {
         let totals = &totals;
@@ -58,7 +62,7 @@ pub(super) fn run(
                         if cancel.is_cancelled() {
                             return;
                         }
-                        let result = local.runner.carry(pos, job);
+                        let result = local.runner.carry(pos, job, Some(budget));
                         // The receiver outlives the pool, so a send cannot fail.
                         let _ = local.tx.send((
                             pos,
@@ -76,7 +80,8 @@ pub(super) fn run(
             on_outcome(&jobs[pos], &outcome);
         }
     });
-    Ok(totals
+    let stages = totals
         .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner))
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok((stages, budget.peak()))
 }

@@ -1,5 +1,6 @@
 //! The serial engine: the token pipeline with one worker, the calling thread, and one file
-//! alive at a time. The honest one-processor baseline.
+//! alive at a time. The honest one-processor baseline. Returns its figures and the most memory
+//! it admitted.
 
 use super::scheduler::{CallSink, Pipeline};
 use super::stats::StageStats;
@@ -9,11 +10,13 @@ use crate::batch::Job;
 pub(super) fn run(
     jobs: &[Job],
     settings: &Settings,
+    max_memory: u64,
     cancel: &CancelToken,
     on_outcome: &mut dyn FnMut(&Job, &Outcome),
-) -> [StageStats; 5] {
-    let pipeline = Pipeline::new(jobs, settings, 1, 1, [1; 5], cancel);
-    pipeline.work(&mut CallSink(|pos, outcome: Outcome| {
+) -> ([StageStats; 5], u64) {
+    let pipeline = Pipeline::new(jobs, settings, 1, 1, max_memory, [1; 5], cancel);
+    let stages = pipeline.work(&mut CallSink(|pos, outcome: Outcome| {
         on_outcome(&jobs[pos], &outcome)
-    }))
+    }));
+    (stages, pipeline.peaks().1)
 }

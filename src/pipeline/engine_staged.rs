@@ -7,11 +7,13 @@ use super::{merge_stats, CancelToken, EngineConfig, Outcome, Settings};
 use crate::batch::Job;
 use crate::error::Stage;
 
-/// What the engine did: per-stage figures, threads that ran, peak files alive, engine error.
+/// What the engine did: per-stage figures, threads that ran, peak files alive and memory
+/// admitted, engine error.
 pub(super) struct StagedRun {
     pub stages: [StageStats; 5],
     pub workers: usize,
     pub peak_in_flight: usize,
+    pub peak_admitted: u64,
     pub error: Option<String>,
 }
 
@@ -24,7 +26,15 @@ pub(super) fn run(
 ) -> StagedRun {
     let n = config.workers.max(1);
     let limits = Stage::ALL.map(|s| config.stage_caps.limit(s, n));
-    let pipeline = Pipeline::new(jobs, settings, n, config.in_flight, limits, cancel);
+    let pipeline = Pipeline::new(
+        jobs,
+        settings,
+        n,
+        config.in_flight,
+        config.max_memory,
+        limits,
+        cancel,
+    );
     let (tx, rx) = crossbeam_channel::unbounded::<(usize, Outcome)>();
     let mut stages: [StageStats; 5] = Default::default();
     let mut error = None;
@@ -68,10 +78,12 @@ pub(super) fn run(
             }
         }
     });
+    let (peak_in_flight, peak_admitted) = pipeline.peaks();
     StagedRun {
         stages,
         workers: started,
-        peak_in_flight: pipeline.peak_in_flight(),
+        peak_in_flight,
+        peak_admitted,
         error,
     }
 }

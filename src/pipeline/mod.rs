@@ -10,6 +10,7 @@ pub mod cpu_time;
 mod engine_rayon;
 mod engine_serial;
 mod engine_staged;
+pub mod memory;
 mod scheduler;
 pub mod stages;
 pub mod stats;
@@ -40,6 +41,9 @@ pub struct EngineConfig {
     pub in_flight: usize,
     /// Most workers in each stage at once (staged engine).
     pub stage_caps: StageCaps,
+    /// The memory budget in bytes: files are admitted to decoding only while their header's
+    /// working sets fit in it together (`--max-memory`; every engine).
+    pub max_memory: u64,
 }
 
 impl EngineConfig {
@@ -49,13 +53,15 @@ impl EngineConfig {
         2 * workers.max(1)
     }
 
-    /// `engine` with `workers` threads, the default in-flight limit and no stage caps.
+    /// `engine` with `workers` threads, the default in-flight limit and memory budget, and no
+    /// stage caps.
     pub fn new(engine: Engine, workers: usize) -> Self {
         Self {
             engine,
             workers: workers.max(1),
             in_flight: Self::default_in_flight(workers),
             stage_caps: StageCaps::NONE,
+            max_memory: memory::default_budget(),
         }
     }
 
@@ -124,16 +130,30 @@ pub fn run(
     let mut peak_in_flight = None;
     let mut workers = threads;
     let mut engine_error = None;
+    let mut peak_admitted = 0;
     let stages = match config.engine {
         Engine::Serial => {
             in_flight = 1;
-            engine_serial::run(jobs, settings, cancel, &mut |job, o| {
-                peak_in_flight = Some(1);
-                on_outcome(job, o)
-            })
+            let (stages, peak) =
+                engine_serial::run(jobs, settings, config.max_memory, cancel, &mut |job, o| {
+                    peak_in_flight = Some(1);
+                    on_outcome(job, o)
+                });
+            peak_admitted = peak;
+            stages
         }
-        Engine::Rayon => match engine_rayon::run(jobs, settings, threads, cancel, on_outcome) {
-            Ok(stages) => stages,
+        Engine::Rayon => match engine_rayon::run(
+            jobs,
+            settings,
+            threads,
+            config.max_memory,
+            cancel,
+            on_outcome,
+        ) {
+            Ok((stages, peak)) => {
+                peak_admitted = peak;
+                stages
+            }
             Err(e) => {
                 workers = 0;
                 engine_error = Some(e);
@@ -145,6 +165,7 @@ pub fn run(
             let r = engine_staged::run(jobs, settings, config, cancel, on_outcome);
             workers = r.workers;
             peak_in_flight = Some(r.peak_in_flight);
+            peak_admitted = r.peak_admitted;
             engine_error = r.error;
             r.stages
         }
@@ -158,6 +179,8 @@ pub fn run(
         workers,
         in_flight,
         peak_in_flight,
+        max_memory: config.max_memory,
+        peak_admitted_bytes: peak_admitted,
         wall,
         process_cpu,
         stages,

@@ -27,6 +27,14 @@ pub(super) trait Sink {
     fn emit(&mut self, pos: usize, outcome: Outcome);
 }
 
+/// What became of a token after a task.
+enum Done {
+    /// It goes on to its next stage.
+    Next(Token),
+    /// It left the pipeline (written or failed); the memory it was admitted with goes back.
+    Left { admitted: u64 },
+}
+
 /// The shared state of one run.
 pub(super) struct Pipeline<'a> {
     jobs: &'a [Job],
@@ -35,6 +43,8 @@ pub(super) struct Pipeline<'a> {
     limits: [usize; 5],
     /// Most files alive at once.
     in_flight: usize,
+    /// The memory budget: bytes of working set admitted to decoding at once.
+    max_memory: u64,
     cancel: &'a CancelToken,
     state: Mutex<State>,
     wake: Condvar,
@@ -55,6 +65,10 @@ struct State {
     running: [usize; 5],
     /// Workers waiting for something to do.
     idle: usize,
+    /// Working-set bytes of the files admitted to decoding and not yet gone.
+    memory: u64,
+    /// The most that were ever admitted at once.
+    peak_memory: u64,
 }
 
 impl State {
@@ -62,7 +76,11 @@ impl State {
     /// new file.
     fn runnable(&self, p: &Pipeline<'_>, cancelled: bool) -> Option<Stage> {
         for s in Stage::ALL.into_iter().rev() {
-            if s != Stage::Read && !self.ready[s.index()].is_empty() && self.has_room(p, s) {
+            let admissible = |tok: &Token| s != Stage::Decode || self.fits(p, tok);
+            if s != Stage::Read
+                && self.ready[s.index()].front().is_some_and(admissible)
+                && self.has_room(p, s)
+            {
                 return Some(s);
             }
         }
@@ -73,8 +91,30 @@ impl State {
         can_read.then_some(Stage::Read)
     }
 
+    /// A file left the pipeline: its slot and its admitted memory are free again.
+    fn leave(&mut self, admitted: u64) {
+        self.live -= 1;
+        self.memory -= admitted;
+    }
+
     fn has_room(&self, p: &Pipeline<'_>, s: Stage) -> bool {
         self.running[s.index()] < p.limits[s.index()]
+    }
+
+    /// Whether `tok`'s working set fits what the files admitted leave of the budget (one over
+    /// the whole budget never waits here: it is failed before it queues).
+    fn fits(&self, p: &Pipeline<'_>, tok: &Token) -> bool {
+        self.memory + tok.facts.need <= p.max_memory
+    }
+
+    /// Takes `tok` into `stage` (a worker will run it now).
+    fn enter(&mut self, stage: Stage, tok: &mut Token) {
+        self.running[stage.index()] += 1;
+        if stage == Stage::Decode {
+            tok.admitted = tok.facts.need;
+            self.memory += tok.admitted;
+            self.peak_memory = self.peak_memory.max(self.memory);
+        }
     }
 
     fn finished(&self, p: &Pipeline<'_>, cancelled: bool) -> bool {
@@ -83,13 +123,14 @@ impl State {
 }
 
 impl<'a> Pipeline<'a> {
-    /// A run of `jobs` by `workers` workers, at most `in_flight` files alive, each stage
-    /// limited to `limits` workers at once.
+    /// A run of `jobs` by `workers` workers, at most `in_flight` files alive and `max_memory`
+    /// bytes of working set admitted to decoding, each stage limited to `limits` workers.
     pub fn new(
         jobs: &'a [Job],
         settings: &'a Settings,
         workers: usize,
         in_flight: usize,
+        max_memory: u64,
         limits: [usize; 5],
         cancel: &'a CancelToken,
     ) -> Self {
@@ -99,15 +140,17 @@ impl<'a> Pipeline<'a> {
             settings,
             limits: limits.map(|l| l.clamp(1, workers)),
             in_flight: in_flight.max(1),
+            max_memory,
             cancel,
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
         }
     }
 
-    /// The most files that were alive at once.
-    pub fn peak_in_flight(&self) -> usize {
-        self.lock().peak_live
+    /// The most files that were alive at once, and the most working-set bytes admitted.
+    pub fn peaks(&self) -> (usize, u64) {
+        let st = self.lock();
+        (st.peak_live, st.peak_memory)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -120,22 +163,32 @@ impl<'a> Pipeline<'a> {
     /// Returns the worker's per-stage figures.
     pub fn work(&self, sink: &mut dyn Sink) -> [StageStats; 5] {
         let mut runner = StageRunner::new(self.settings);
-        let mut finished: Option<(Stage, Option<Token>)> = None;
+        let mut finished: Option<(Stage, Done)> = None;
         while let Some((mut tok, carried)) = self.next_task(finished.take()) {
             let stage = tok.next;
             let job = &self.jobs[tok.pos];
-            match runner.run(&mut tok, job, carried) {
+            let result = runner.run(&mut tok, job, carried).and_then(|()| {
+                // A file whose working set alone is over the budget would wait for ever.
+                if tok.next == Stage::Decode && tok.facts.need > self.max_memory {
+                    let reason = super::memory::over_budget(tok.facts.need, self.max_memory);
+                    return Err(runner.refuse(job, reason));
+                }
+                Ok(())
+            });
+            let admitted = tok.admitted;
+            let done = match result {
                 Ok(()) if stage == Stage::Write => {
+                    let written = tok.written();
                     sink.emit(
                         tok.pos,
                         Outcome {
                             index: job.index,
-                            result: Ok(tok.written()),
+                            result: Ok(written),
                         },
                     );
-                    finished = Some((stage, None));
+                    Done::Left { admitted }
                 }
-                Ok(()) => finished = Some((stage, Some(tok))),
+                Ok(()) => Done::Next(tok),
                 Err(e) => {
                     sink.emit(
                         tok.pos,
@@ -144,32 +197,34 @@ impl<'a> Pipeline<'a> {
                             result: Err(e),
                         },
                     );
-                    finished = Some((stage, None));
+                    Done::Left { admitted }
                 }
-            }
+            };
+            finished = Some((stage, done));
         }
         runner.stats
     }
 
     /// Accounts for the task just finished (its stage, and its token if it goes on), then
     /// picks the next task: `(token, carried)`, or `None` when the run is over.
-    fn next_task(&self, finished: Option<(Stage, Option<Token>)>) -> Option<(Token, bool)> {
+    fn next_task(&self, finished: Option<(Stage, Done)>) -> Option<(Token, bool)> {
         let mut st = self.lock();
         let mut cancelled = self.cancel.is_cancelled();
-        if let Some((stage, tok)) = finished {
+        if let Some((stage, done)) = finished {
             st.running[stage.index()] -= 1;
-            match tok {
-                None => st.live -= 1,
-                Some(_) if cancelled => st.live -= 1,
-                Some(tok) => {
+            match done {
+                Done::Left { admitted } => st.leave(admitted),
+                Done::Next(tok) if cancelled => st.leave(tok.admitted),
+                Done::Next(mut tok) => {
                     let s = tok.next;
-                    // Carry the file on when its next stage has room and nothing further
-                    // downstream is waiting for a worker.
+                    // Carry the file on when its next stage has room (and, for decoding, its
+                    // working set fits) and nothing further downstream is waiting for a worker.
                     let downstream_first = st.runnable(self, cancelled);
                     if st.has_room(self, s)
+                        && (s != Stage::Decode || st.fits(self, &tok))
                         && downstream_first.map_or(true, |d| d.index() <= s.index())
                     {
-                        st.running[s.index()] += 1;
+                        st.enter(s, &mut tok);
                         self.wake_others(&st, cancelled);
                         return Some((tok, true));
                     }
@@ -180,10 +235,9 @@ impl<'a> Pipeline<'a> {
         loop {
             if cancelled {
                 // Files not yet in a stage are dropped: nothing of theirs was written.
-                let st = &mut *st;
-                for q in st.ready.iter_mut() {
-                    st.live -= q.len();
-                    q.clear();
+                let dropped: Vec<Token> = st.ready.iter_mut().flat_map(|q| q.drain(..)).collect();
+                for tok in dropped {
+                    st.leave(tok.admitted);
                 }
             }
             match st.runnable(self, cancelled) {
@@ -192,13 +246,14 @@ impl<'a> Pipeline<'a> {
                     st.next_job += 1;
                     st.live += 1;
                     st.peak_live = st.peak_live.max(st.live);
-                    st.running[Stage::Read.index()] += 1;
+                    let mut tok = Token::new(pos);
+                    st.enter(Stage::Read, &mut tok);
                     self.wake_others(&st, cancelled);
-                    return Some((Token::new(pos), false));
+                    return Some((tok, false));
                 }
                 Some(s) => {
-                    if let Some(tok) = st.ready[s.index()].pop_front() {
-                        st.running[s.index()] += 1;
+                    if let Some(mut tok) = st.ready[s.index()].pop_front() {
+                        st.enter(s, &mut tok);
                         self.wake_others(&st, cancelled);
                         return Some((tok, false));
                     }

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::cpu_time::thread_cpu;
+use super::memory::MemoryBudget;
 use super::stats::StageStats;
 use crate::batch::Job;
 use crate::codec::{self, DecodeLimits, DecodedImage, OutputFormat, PngCompression, ReadMode};
@@ -177,6 +178,8 @@ pub(super) struct Token {
     pub ready_since: std::time::Instant,
     /// What the stages learnt about the file so far.
     pub facts: Facts,
+    /// Working-set bytes charged to the memory budget while it is being decoded and after.
+    pub admitted: u64,
 }
 
 impl Token {
@@ -188,6 +191,7 @@ impl Token {
             payload: Payload::Start,
             ready_since: Instant::now(),
             facts: Facts::default(),
+            admitted: 0,
         }
     }
 }
@@ -211,6 +215,8 @@ pub(super) struct Facts {
     height: u32,
     level: Option<f64>,
     warnings: Vec<String>,
+    /// Bytes the file's header says decoding it will take at most (learnt when it is read).
+    pub need: u64,
 }
 
 impl<'a> StageRunner<'a> {
@@ -272,17 +278,39 @@ impl<'a> StageRunner<'a> {
     }
 
     /// Carries one file through every stage on this thread (the rayon engine's task and
-    /// [`convert_file`]).
-    pub fn carry(&mut self, pos: usize, job: &Job) -> Result<Written, FileError> {
+    /// [`convert_file`]). With a `budget`, decoding starts only once the file's working set
+    /// is admitted; it is given back when the file is done.
+    pub fn carry(
+        &mut self,
+        pos: usize,
+        job: &Job,
+        budget: Option<&MemoryBudget>,
+    ) -> Result<Written, FileError> {
         let mut tok = Token::new(pos);
-        let mut carried = false;
+        self.run(&mut tok, job, false)?;
+        let _admitted = match budget {
+            Some(b) => Some(
+                b.admit(tok.facts.need)
+                    .map_err(|reason| self.refuse(job, reason))?,
+            ),
+            None => None,
+        };
         loop {
             let stage = tok.next;
-            self.run(&mut tok, job, carried)?;
-            carried = true;
+            self.run(&mut tok, job, true)?;
             if stage == Stage::Write {
                 return Ok(tok.written());
             }
+        }
+    }
+
+    /// Fails a file at admission to decoding (its working set is over the memory budget).
+    pub fn refuse(&mut self, job: &Job, reason: String) -> FileError {
+        self.stats[Stage::Decode.index()].failed += 1;
+        FileError {
+            input: job.input.clone(),
+            stage: Some(Stage::Decode),
+            reason,
         }
     }
 }
@@ -300,6 +328,16 @@ impl Token {
             level: self.facts.level,
             warnings: std::mem::take(&mut self.facts.warnings),
         }
+    }
+}
+
+/// The memory converting a file will take at most, from its header. A file whose header cannot
+/// be read, or that is over the pixel limit, counts only its own size: its decode fails at once,
+/// with that reason rather than the budget's.
+fn working_set(bytes: &[u8], limits: &DecodeLimits) -> u64 {
+    match codec::probe(bytes) {
+        Ok(info) if info.pixels() <= limits.max_pixels => info.working_set_bytes(),
+        _ => bytes.len() as u64,
     }
 }
 
@@ -327,7 +365,11 @@ fn run_stage(
         panic!("a test asked for a panic");
     }
     match (stage, input) {
-        (Stage::Read, _) => read(&job.input, &settings.limits).map(Payload::Bytes),
+        (Stage::Read, _) => {
+            let bytes = read(&job.input, &settings.limits)?;
+            facts.need = working_set(&bytes, &settings.limits);
+            Ok(Payload::Bytes(bytes))
+        }
         (Stage::Decode, Payload::Bytes(bytes)) => {
             let mut img = decode(&bytes, settings)?;
             facts.width = img.width;
@@ -364,5 +406,5 @@ pub fn convert_file(
         output: output.to_path_buf(),
         format,
     };
-    StageRunner::new(settings).carry(0, &job)
+    StageRunner::new(settings).carry(0, &job, None)
 }

@@ -58,6 +58,10 @@ pub struct EngineStats {
     pub in_flight: usize,
     /// The most files that were alive at once (counted by the staged and serial engines).
     pub peak_in_flight: Option<usize>,
+    /// The memory budget the run had (bytes).
+    pub max_memory: u64,
+    /// The most working-set bytes (header estimates) that were admitted to decoding at once.
+    pub peak_admitted_bytes: u64,
     /// Wall-clock time of the run.
     pub wall: Duration,
     /// User and system CPU time of the whole process during the run, where the OS tells it.

@@ -25,6 +25,10 @@ pub struct RunReport {
     pub stage_caps: crate::pipeline::StageCaps,
     /// Set when the engine itself failed (no threads, or a bug): the run is not a success.
     pub engine_error: Option<String>,
+    /// The memory budget (`--max-memory`), bytes.
+    pub max_memory_bytes: u64,
+    /// The most working-set bytes (header estimates) admitted to decoding at once.
+    pub peak_admitted_bytes: u64,
     /// The operation, as a SPEC.
     pub operation: String,
     /// Luma weights.
@@ -209,6 +213,8 @@ impl RunReport {
             peak_in_flight: summary.stats.peak_in_flight,
             stage_caps: caps,
             engine_error: summary.stats.engine_error.clone(),
+            max_memory_bytes: summary.stats.max_memory,
+            peak_admitted_bytes: summary.stats.peak_admitted_bytes,
             operation: settings.operation.to_string(),
             luma: settings.luma,
             files: FileCounts {

@@ -40,6 +40,8 @@ pub struct SweepPlan {
     pub overrides: StageOverrides,
     /// Most files alive at once (staged engine); None: the default for each worker count.
     pub in_flight: Option<usize>,
+    /// The memory budget in bytes.
+    pub max_memory: u64,
     /// Uncounted rounds first.
     pub warmup: usize,
     /// Counted runs per point, at least.
@@ -237,6 +239,7 @@ impl Runner<'_> {
                 .in_flight
                 .unwrap_or_else(|| EngineConfig::default_in_flight(pt.workers)),
             stage_caps: StageCaps::from_overrides(&p.overrides),
+            max_memory: p.max_memory,
         };
         // Threads the engine spawns inherit the calling thread's affinity.
         let guard = match p.cores {
@@ -451,6 +454,7 @@ mod tests {
             cores,
             overrides: StageOverrides::default(),
             in_flight: None,
+            max_memory: 1 << 30,
             warmup: 0,
             min_runs: 1,
             min_time: 0.0,
