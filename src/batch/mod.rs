@@ -1,7 +1,12 @@
 //! The batch: which files to read and where each result goes, decided before any work starts.
 
 pub mod discover;
+pub mod naming;
 pub mod plan;
 
-pub use discover::{discover, Discovered, DiscoveryError, Listing};
+pub use discover::{
+    discover, discover_selected, read_path_list, Discovered, DiscoveryError, GlobFilter, Listing,
+    Selection, SelectionError,
+};
+pub use naming::{NameTemplate, NameTemplateError};
 pub use plan::{plan, Job, Plan, PlanError, PlanOptions};

@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
-use super::discover::{discover, Discovered, DiscoveryError, Listing};
+use super::discover::{discover_selected, Discovered, DiscoveryError, Listing, Selection};
+use super::naming::{output_relative, NameTemplate};
 use crate::codec::{FormatChoice, OutputFormat};
 
 /// Settings that shape the plan.
@@ -18,6 +19,10 @@ pub struct PlanOptions {
     pub follow_links: bool,
     /// Leave out jobs whose output file already exists.
     pub skip_existing: bool,
+    /// Which files folders and `--files-from` lists contribute.
+    pub selection: Selection,
+    /// Output file names (`--name`, `--suffix`); None mirrors the input names.
+    pub naming: Option<NameTemplate>,
 }
 
 /// One file to convert.
@@ -70,7 +75,7 @@ impl fmt::Display for PlanError {
                 for (out, ins) in list {
                     writeln!(f, "  {} <- {}", out.display(), join(ins))?;
                 }
-                write!(f, "rename the inputs, or convert them in separate runs into separate folders")
+                write!(f, "name the outputs apart (--suffix _bw, or --name '{{stem}}.{{ext}}' to keep each input's extension in its name), or rename the inputs")
             }
             PlanError::OutputInsideInput { output, input } => write!(
                 f,
@@ -151,7 +156,7 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
         found,
         errors: discovery_errors,
         loops,
-    } = discover(inputs, opts.follow_links);
+    } = discover_selected(inputs, opts.follow_links, &opts.selection);
 
     // Resolving a path costs a system call per component, so each folder is resolved once and
     // the relative paths below it are joined on.
@@ -167,7 +172,7 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
     } in found
     {
         let format = opts.format.for_input(&input);
-        let relative_out = relative.with_extension(format.extension());
+        let relative_out = output_relative(opts.naming.as_ref(), &relative, format.extension());
         let key = out_resolved.join(&relative_out);
         let input_key = match root {
             Some(root) => resolved_roots

@@ -7,18 +7,20 @@ use std::sync::Arc;
 use super::args::{logical_cores, RunArgs};
 use super::progress::Progress;
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
-use crate::batch::{plan, Plan, PlanOptions};
+use crate::batch::{plan, Plan};
 use crate::pipeline::{CancelToken, EngineConfig, StageWorkers};
 use crate::report::{run_table, RunReport};
 use crate::run::run;
 
-/// Runs the command; returns the exit status.
-pub fn execute(args: &RunArgs) -> i32 {
+/// Runs the command; returns the exit status. `color`: whether the progress bar may use colour.
+pub fn execute(args: &RunArgs, color: bool) -> i32 {
     let job = &args.job;
-    let plan_opts = PlanOptions {
-        format: job.format,
-        follow_links: job.follow_links,
-        skip_existing: args.skip_existing,
+    let plan_opts = match job.plan_options(args.skip_existing) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("graypipe: {e}");
+            return EXIT_USAGE;
+        }
     };
     let plan = match plan(&job.inputs, &args.output, &plan_opts) {
         Ok(p) => p,
@@ -50,7 +52,7 @@ pub fn execute(args: &RunArgs) -> i32 {
         }
     }
 
-    let progress = Progress::new(plan.jobs.len() as u64, args.quiet);
+    let progress = Progress::new(plan.jobs.len() as u64, args.quiet, color);
     for e in &plan.discovery_errors {
         progress.line(&format!(
             "graypipe: error: {}: {}",
@@ -106,6 +108,12 @@ pub fn execute(args: &RunArgs) -> i32 {
             status = EXIT_FAILED;
         }
     }
+    if args.json {
+        if let Err(e) = print_json(&report) {
+            eprintln!("graypipe: error: cannot print the JSON record: {e}");
+            status = EXIT_FAILED;
+        }
+    }
     if !args.quiet {
         eprint!("{}", run_table(&report));
     }
@@ -147,6 +155,15 @@ fn on_interrupt(cancel: &CancelToken) -> Arc<AtomicBool> {
 fn write_report(path: &Path, report: &RunReport) -> Result<(), String> {
     let json = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
     crate::atomic_write::write_atomic(path, &json).map(|_| ())
+}
+
+/// `--json`: the record as one line on stdout, and nothing else there.
+fn print_json(report: &RunReport) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, report)?;
+    writeln!(out)?;
+    out.flush()
 }
 
 fn dry_run(plan: &Plan) -> i32 {
