@@ -19,8 +19,10 @@ enum Part {
 }
 
 /// A file-name template: `{stem}`, `{ext}` and `{outext}` between literal text, e.g.
-/// `{stem}.{ext}.png` or `{stem}_bw`. The output extension is appended when the expanded name
-/// does not already end with it, so a name always says what its content is.
+/// `{stem}.{ext}.png` or `{stem}_bw`. The output extension is appended unless the template
+/// itself ends with it (`.{outext}`, or the extension written out), so a name always says what
+/// its content is; it is decided on the template, not on the expanded name, so that
+/// `{stem}.{ext}` names `x.png` `x.png.png`, like `x.jpg` `x.jpg.png`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameTemplate {
     parts: Vec<Part>,
@@ -126,11 +128,12 @@ impl NameTemplate {
             }
         }
         let ending = format!(".{out_ext}").to_ascii_lowercase();
-        if !name
-            .to_string_lossy()
-            .to_ascii_lowercase()
-            .ends_with(&ending)
-        {
+        let ends_with_extension = match self.parts.last() {
+            Some(Part::OutExt) => true,
+            Some(Part::Literal(s)) => s.to_ascii_lowercase().ends_with(&ending),
+            _ => false,
+        };
+        if !ends_with_extension {
             name.push(".");
             name.push(out_ext);
         }
@@ -180,6 +183,11 @@ mod tests {
         assert_eq!(
             name("{stem}_{ext}", "noext", "png"),
             Path::new("noext_.png")
+        );
+        assert_eq!(name("{stem}.{ext}", "x.png", "png"), Path::new("x.png.png"));
+        assert_eq!(
+            name("{stem}.{ext}.png", "x.png", "png"),
+            Path::new("x.png.png")
         );
     }
 

@@ -126,7 +126,7 @@ pub struct JobArgs {
     pub null: bool,
 
     /// Output file name template: {stem}, {ext} (the input's extension), {outext}; the output
-    /// extension is appended unless the name ends with it. E.g. '{stem}.{ext}' turns x.jpg
+    /// extension is appended unless the template ends with it. E.g. '{stem}.{ext}' turns x.jpg
     /// and x.png into x.jpg.png and x.png.png.
     #[arg(long, value_name = "TEMPLATE", value_parser = parse_name, help_heading = "Naming outputs")]
     pub name: Option<NameTemplate>,
