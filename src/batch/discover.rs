@@ -1,8 +1,12 @@
-//! Finding input files: files given directly, and image files under folders, walked
-//! recursively in a stable sorted order.
+//! Finding input files: files given directly, image files under folders (walked recursively
+//! in a stable sorted order) and files listed in a `--files-from` list, narrowed by a
+//! [`Selection`] (globs, extensions, hidden names, depth).
 
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
 
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use walkdir::WalkDir;
 
 use crate::codec::InputFormat;
@@ -44,10 +48,17 @@ pub struct Listing {
     pub folders: Vec<PathBuf>,
 }
 
-/// Lists the files under `inputs`. A folder contributes the image files below it (by
-/// extension); a file given directly is taken whatever its extension. Symbolic links are
-/// followed only with `follow_links`, and then loops are reported instead of followed.
+/// Lists the files under `inputs` with the default [`Selection`] (image extensions, no hidden
+/// names, any depth). See [`discover_selected`].
 pub fn discover(inputs: &[PathBuf], follow_links: bool) -> Listing {
+    discover_selected(inputs, follow_links, &Selection::default())
+}
+
+/// Lists the files under `inputs`, then the files of `selection.listed`. A folder contributes
+/// the files below it that the selection takes; a file given directly is taken whatever its
+/// name. Symbolic links are followed only with `follow_links`, and then loops are reported
+/// instead of followed.
+pub fn discover_selected(inputs: &[PathBuf], follow_links: bool, selection: &Selection) -> Listing {
     let mut listing = Listing::default();
     for root in inputs {
         let meta = match std::fs::metadata(root) {
@@ -72,15 +83,81 @@ pub fn discover(inputs: &[PathBuf], follow_links: bool) -> Listing {
             });
             continue;
         }
-        walk_folder(root, follow_links, &mut listing);
+        walk_folder(root, follow_links, selection, &mut listing);
+    }
+    for path in &selection.listed {
+        take_listed(path, selection, &mut listing);
     }
     listing
 }
 
-fn walk_folder(root: &Path, follow_links: bool, listing: &mut Listing) {
-    let walker = WalkDir::new(root)
+/// A `--files-from` entry: named after its path when that is relative and stays below the
+/// current folder, after its file name otherwise; filtered like a walked file, on that name.
+/// Folders are skipped: `find` and `fd` list a folder and then its files.
+fn take_listed(path: &Path, selection: &Selection, listing: &mut Listing) {
+    let (relative, root) = match below_current_folder(path) {
+        Some(rel) => (rel, Some(PathBuf::from("."))),
+        None => match path.file_name() {
+            Some(name) => (PathBuf::from(name), None),
+            None => {
+                listing.errors.push(DiscoveryError {
+                    path: path.to_path_buf(),
+                    reason: "names no file (listed in --files-from)".to_string(),
+                });
+                return;
+            }
+        },
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            listing.errors.push(DiscoveryError {
+                path: path.to_path_buf(),
+                reason: crate::error::io_reason(&e),
+            });
+            return;
+        }
+    };
+    if meta.is_dir() || !selection.takes_file(&relative) {
+        return;
+    }
+    listing.found.push(Discovered {
+        input: path.to_path_buf(),
+        relative,
+        root,
+    });
+}
+
+/// `path` without `.` components when it is relative and never climbs out with `..`.
+fn below_current_folder(path: &Path) -> Option<PathBuf> {
+    let mut rel = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(part) => rel.push(part),
+            Component::CurDir => {}
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    (!rel.as_os_str().is_empty()).then_some(rel)
+}
+
+fn is_hidden(name: &OsStr) -> bool {
+    name.as_encoded_bytes().first() == Some(&b'.')
+}
+
+fn walk_folder(root: &Path, follow_links: bool, selection: &Selection, listing: &mut Listing) {
+    let mut walker = WalkDir::new(root)
         .follow_links(follow_links)
         .sort_by_file_name();
+    if let Some(depth) = selection.max_depth {
+        walker = walker.max_depth(depth);
+    }
+    // Hidden and excluded folders are pruned, not walked and then dropped.
+    let walker = walker.into_iter().filter_entry(|e| {
+        e.depth() == 0
+            || !e.file_type().is_dir()
+            || selection.takes_folder(e.path().strip_prefix(root).unwrap_or(e.path()))
+    });
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
@@ -113,7 +190,7 @@ fn walk_folder(root: &Path, follow_links: bool, listing: &mut Listing) {
             continue;
         }
         let name = entry.file_name().to_string_lossy();
-        if name.starts_with(TEMP_PREFIX) || InputFormat::from_path(entry.path()).is_none() {
+        if name.starts_with(TEMP_PREFIX) {
             continue;
         }
         let relative = entry
@@ -121,10 +198,279 @@ fn walk_folder(root: &Path, follow_links: bool, listing: &mut Listing) {
             .strip_prefix(root)
             .map(Path::to_path_buf)
             .unwrap_or_else(|_| PathBuf::from(entry.file_name()));
+        if !selection.takes_file(&relative) {
+            continue;
+        }
         listing.found.push(Discovered {
             input: entry.into_path(),
             relative,
             root: Some(root.to_path_buf()),
         });
+    }
+}
+
+/// Which files a folder walk and a `--files-from` list take.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Take only files matching one of these (all files when None).
+    pub include: Option<GlobFilter>,
+    /// Leave files, and prune folders, matching one of these.
+    pub exclude: Option<GlobFilter>,
+    /// Extensions to take (lower case, no dot) instead of the image formats' own list.
+    pub extensions: Option<Vec<String>>,
+    /// Take names starting with a dot (skipped by default).
+    pub hidden: bool,
+    /// Walk at most this deep below a folder (1: the folder's own entries).
+    pub max_depth: Option<usize>,
+    /// Files listed by `--files-from`, in list order, after the inputs.
+    pub listed: Vec<PathBuf>,
+}
+
+impl Selection {
+    /// Whether a file at `relative` (below its input folder) is taken.
+    pub fn takes_file(&self, relative: &Path) -> bool {
+        let hidden_ok = self.hidden
+            || !relative.components().any(|c| match c {
+                Component::Normal(part) => is_hidden(part),
+                _ => false,
+            });
+        let extension_ok = match &self.extensions {
+            Some(list) => relative
+                .extension()
+                .map(|e| e.to_string_lossy().to_lowercase())
+                .is_some_and(|e| list.contains(&e)),
+            None => InputFormat::from_path(relative).is_some(),
+        };
+        hidden_ok
+            && extension_ok
+            && self.include.as_ref().map_or(true, |f| f.matches(relative))
+            && !self.exclude.as_ref().is_some_and(|f| f.matches(relative))
+    }
+
+    /// Whether the walk goes into the folder at `relative` (below its input folder).
+    pub fn takes_folder(&self, relative: &Path) -> bool {
+        let hidden = relative.file_name().is_some_and(is_hidden);
+        (self.hidden || !hidden) && !self.exclude.as_ref().is_some_and(|f| f.matches(relative))
+    }
+}
+
+/// A set of globs as `--include` and `--exclude` take them: a glob with a `/` is matched on the
+/// whole path below the input folder (`*` stays within one folder name, `**` crosses any
+/// number); a glob without one on the file name alone, wherever the file is (as in
+/// `.gitignore` and ripgrep's `-g`).
+#[derive(Debug, Clone)]
+pub struct GlobFilter {
+    on_name: GlobSet,
+    on_path: GlobSet,
+}
+
+impl GlobFilter {
+    /// Compiles `patterns`; the first malformed one is the error.
+    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<Self, SelectionError> {
+        let mut on_name = GlobSetBuilder::new();
+        let mut on_path = GlobSetBuilder::new();
+        for pattern in patterns {
+            let pattern = pattern.as_ref();
+            let bad = |source| SelectionError::Glob {
+                pattern: pattern.to_string(),
+                source,
+            };
+            let trimmed = pattern.trim_start_matches("./").trim_start_matches('/');
+            if trimmed.contains('/') {
+                let glob = GlobBuilder::new(trimmed)
+                    .literal_separator(true)
+                    .build()
+                    .map_err(bad)?;
+                on_path.add(glob);
+            } else {
+                on_name.add(Glob::new(trimmed).map_err(bad)?);
+            }
+        }
+        let build = |b: GlobSetBuilder| {
+            b.build().map_err(|source| SelectionError::Glob {
+                pattern: patterns
+                    .iter()
+                    .map(|p| p.as_ref())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                source,
+            })
+        };
+        Ok(Self {
+            on_name: build(on_name)?,
+            on_path: build(on_path)?,
+        })
+    }
+
+    /// Whether `relative` (or its file name) matches one of the globs.
+    pub fn matches(&self, relative: &Path) -> bool {
+        relative
+            .file_name()
+            .is_some_and(|n| self.on_name.is_match(n))
+            || self.on_path.is_match(relative)
+    }
+}
+
+/// A selection that cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectionError {
+    /// A malformed `--include`/`--exclude` glob.
+    #[error("bad glob '{pattern}': {source}")]
+    Glob {
+        /// The glob as given.
+        pattern: String,
+        /// What globset found wrong.
+        #[source]
+        source: globset::Error,
+    },
+    /// The `--files-from` list could not be read.
+    #[error("cannot read the file list {list}: {reason}")]
+    ListUnreadable {
+        /// The list (`-` for standard input).
+        list: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The `--files-from` list is larger than [`MAX_LIST_BYTES`].
+    #[error("the file list {list} is larger than {limit} bytes; split it into several runs")]
+    ListTooLarge {
+        /// The list (`-` for standard input).
+        list: PathBuf,
+        /// The bound.
+        limit: u64,
+    },
+    /// A newline-separated list holding NUL bytes: a `find -print0` list read without `--null`.
+    #[error("the file list {list} holds NUL bytes: add --null for lists from find -print0, fd -0 or git ls-files -z")]
+    ListLooksNulSeparated {
+        /// The list (`-` for standard input).
+        list: PathBuf,
+    },
+}
+
+/// The most a `--files-from` list may hold (256 MiB: about two million long paths).
+pub const MAX_LIST_BYTES: u64 = 256 << 20;
+
+/// Reads a `--files-from` list of at most `limit` bytes from `reader`: one path per line, or
+/// NUL-separated with `null`. Empty entries are skipped; `list` names it in errors.
+pub fn read_path_list(
+    reader: impl Read,
+    null: bool,
+    limit: u64,
+    list: &Path,
+) -> Result<Vec<PathBuf>, SelectionError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| SelectionError::ListUnreadable {
+            list: list.to_path_buf(),
+            reason: crate::error::io_reason(&e),
+        })?;
+    if bytes.len() as u64 > limit {
+        return Err(SelectionError::ListTooLarge {
+            list: list.to_path_buf(),
+            limit,
+        });
+    }
+    let separator = if null { b'\0' } else { b'\n' };
+    if !null && bytes.contains(&b'\0') {
+        return Err(SelectionError::ListLooksNulSeparated {
+            list: list.to_path_buf(),
+        });
+    }
+    Ok(bytes
+        .split(|&b| b == separator)
+        .filter(|entry| !entry.is_empty())
+        .map(path_from_bytes)
+        .collect())
+}
+
+#[cfg(unix)]
+fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(OsStr::from_bytes(bytes))
+}
+
+#[cfg(not(unix))]
+fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn selection(include: &[&str], exclude: &[&str]) -> Selection {
+        Selection {
+            include: (!include.is_empty()).then(|| GlobFilter::new(include).unwrap()),
+            exclude: (!exclude.is_empty()).then(|| GlobFilter::new(exclude).unwrap()),
+            ..Selection::default()
+        }
+    }
+
+    #[test]
+    fn globs_without_a_slash_match_the_name_anywhere() {
+        let s = selection(&["*.jpg"], &[]);
+        assert!(s.takes_file(Path::new("a/b/x.jpg")));
+        assert!(!s.takes_file(Path::new("a/b/x.png")));
+    }
+
+    #[test]
+    fn globs_with_a_slash_match_the_path_and_star_stays_in_one_folder() {
+        let s = selection(&["a/*.jpg"], &[]);
+        assert!(s.takes_file(Path::new("a/x.jpg")));
+        assert!(!s.takes_file(Path::new("a/b/x.jpg")));
+        let s = selection(&["a/**/*.jpg"], &[]);
+        assert!(s.takes_file(Path::new("a/b/c/x.jpg")));
+        assert!(s.takes_file(Path::new("a/x.jpg")));
+    }
+
+    #[test]
+    fn exclude_wins_and_prunes_folders() {
+        let s = selection(&["*.jpg"], &["thumbs", "raw/**"]);
+        assert!(!s.takes_folder(Path::new("a/thumbs")));
+        assert!(s.takes_folder(Path::new("a/raw")));
+        assert!(!s.takes_file(Path::new("raw/x.jpg")));
+        assert!(s.takes_file(Path::new("a/raw/x.jpg")));
+    }
+
+    #[test]
+    fn hidden_names_anywhere_in_the_path_are_skipped_unless_asked() {
+        let mut s = Selection::default();
+        assert!(!s.takes_file(Path::new("._photo.jpg")));
+        assert!(!s.takes_file(Path::new(".cache/photo.jpg")));
+        assert!(!s.takes_folder(Path::new("a/.git")));
+        s.hidden = true;
+        assert!(s.takes_file(Path::new("._photo.jpg")));
+        assert!(s.takes_folder(Path::new("a/.git")));
+    }
+
+    #[test]
+    fn listed_paths_below_the_current_folder_keep_their_folders() {
+        assert_eq!(
+            below_current_folder(Path::new("./a/./b.jpg")),
+            Some(PathBuf::from("a/b.jpg"))
+        );
+        assert_eq!(below_current_folder(Path::new("../b.jpg")), None);
+        assert_eq!(below_current_folder(Path::new("a/../../b.jpg")), None);
+        assert_eq!(below_current_folder(Path::new("/tmp/b.jpg")), None);
+    }
+
+    #[test]
+    fn lists_split_on_newlines_or_nul_and_are_bounded() {
+        let list = Path::new("-");
+        let got = read_path_list(&b"a.jpg\n\nb c.png\n"[..], false, 100, list).unwrap();
+        assert_eq!(got, [PathBuf::from("a.jpg"), "b c.png".into()]);
+        let got = read_path_list(&b"a\nb.jpg\0c.png\0"[..], true, 100, list).unwrap();
+        assert_eq!(got, [PathBuf::from("a\nb.jpg"), "c.png".into()]);
+        assert!(matches!(
+            read_path_list(&b"a.jpg\0"[..], false, 100, list),
+            Err(SelectionError::ListLooksNulSeparated { .. })
+        ));
+        assert!(matches!(
+            read_path_list(&[b'a'; 101][..], false, 100, list),
+            Err(SelectionError::ListTooLarge { .. })
+        ));
+        assert!(read_path_list(&[b'a'; 100][..], false, 100, list).is_ok());
     }
 }

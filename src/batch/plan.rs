@@ -13,7 +13,8 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::error::printable_path as shown;
 
-use super::discover::{discover, Discovered, DiscoveryError, Listing};
+use super::discover::{discover_selected, Discovered, DiscoveryError, Listing, Selection};
+use super::naming::{output_relative, NameTemplate};
 use crate::codec::{FormatChoice, OutputFormat};
 
 /// Settings that shape the plan.
@@ -25,6 +26,10 @@ pub struct PlanOptions {
     pub follow_links: bool,
     /// Leave out jobs whose output file already exists.
     pub skip_existing: bool,
+    /// Which files folders and `--files-from` lists contribute.
+    pub selection: Selection,
+    /// Output file names (`--name`, `--suffix`); None mirrors the input names.
+    pub naming: Option<NameTemplate>,
 }
 
 /// One file to convert.
@@ -104,7 +109,7 @@ impl fmt::Display for PlanError {
                 for (out, ins) in list {
                     writeln!(f, "  {} <- {}", shown(out), join(ins))?;
                 }
-                write!(f, "rename the inputs, or convert them in separate runs into separate folders")
+                write!(f, "name the outputs apart (--suffix _bw, or --name '{{stem}}.{{ext}}' to keep each input's extension in its name), or rename the inputs")
             }
             PlanError::OutputInsideInput { output, input } => write!(
                 f,
@@ -263,7 +268,7 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
         errors: discovery_errors,
         loops,
         folders,
-    } = discover(inputs, opts.follow_links);
+    } = discover_selected(inputs, opts.follow_links, &opts.selection);
     let mut input_folders = InputFolders::new(&folders);
     // The output folder, or a folder holding it, walked as an input (through a link, a bind
     // mount or a second spelling the text check above did not see).
@@ -301,7 +306,7 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
     } in found
     {
         let format = opts.format.for_input(&input);
-        let relative_out = relative.with_extension(format.extension());
+        let relative_out = output_relative(opts.naming.as_ref(), &relative, format.extension());
         let key = out_resolved.join(&relative_out);
         let input_key = match root {
             Some(root) => resolved_roots

@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::batch::{
+    read_path_list, GlobFilter, NameTemplate, PlanOptions, Selection, SelectionError,
+};
 use crate::codec::{DecodeLimits, FormatChoice, PngCompression, ReadMode};
 use crate::ops::{Luma, Operation};
 use crate::pipeline::workers::StageOverrides;
@@ -12,23 +15,56 @@ use crate::sweep::spec::{EngineList, WorkerList};
 
 /// Parallel batch grayscale and threshold conversion, pixel-exact with OpenCV.
 #[derive(Debug, Parser)]
-#[command(name = "graypipe", version, about, max_term_width = 100)]
+#[command(name = "graypipe", version, about, max_term_width = 100, after_help = super::EXIT_STATUS_HELP)]
 pub struct Cli {
     /// The command.
     #[command(subcommand)]
     pub command: Command,
+
+    /// Colour in help and the progress bar: auto (on a terminal, unless NO_COLOR is set),
+    /// always or never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    pub color: clap::ColorChoice,
 }
 
 /// graypipe's commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Convert images to gray (and threshold them), mirroring the input tree into DIR.
+    #[command(after_help = super::EXIT_STATUS_HELP)]
     Run(RunArgs),
     /// Run the same job over a range of worker counts (and engines) and print Amdahl-style
     /// speedup tables, per-stage timings and recommendations.
+    #[command(after_help = super::EXIT_STATUS_HELP)]
     Sweep(SweepArgs),
     /// Amdahl's law: the theoretical table for a parallel fraction, or a refit of a saved sweep.
     Amdahl(AmdahlArgs),
+    /// Print a shell completion script, e.g. `graypipe completions bash > ~/.local/share/bash-completion/completions/graypipe`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) for graypipe or one of its commands, e.g. `graypipe man | man -l -`.
+    Man(ManArgs),
+}
+
+/// `graypipe completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `graypipe man`.
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// A command's page (graypipe-run(1), ...) instead of graypipe(1).
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 /// Luma weights on the command line.
@@ -54,8 +90,50 @@ pub enum BitDepthArg {
 #[derive(Debug, Clone, Args)]
 pub struct JobArgs {
     /// Image files and folders (folders are walked recursively).
-    #[arg(required = true, value_name = "INPUT")]
+    #[arg(required_unless_present = "files_from", value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
+
+    /// Take only files whose path below the input folder matches GLOB (repeatable; `**`
+    /// crosses folders; a GLOB without `/` matches the file name anywhere).
+    #[arg(long, value_name = "GLOB", help_heading = "Choosing files")]
+    pub include: Vec<String>,
+
+    /// Leave files (and folders) matching GLOB, as for --include; wins over --include.
+    #[arg(long, value_name = "GLOB", help_heading = "Choosing files")]
+    pub exclude: Vec<String>,
+
+    /// Take files with these extensions (case-insensitive) instead of the image formats' own
+    /// list; the format is still read from the content.
+    #[arg(long, value_name = "EXT,...", value_delimiter = ',', value_parser = parse_extension, help_heading = "Choosing files")]
+    pub extensions: Option<Vec<String>>,
+
+    /// Take files and folders whose names start with a dot (skipped by default).
+    #[arg(long, help_heading = "Choosing files")]
+    pub hidden: bool,
+
+    /// Walk at most N levels below each input folder (1: only its own files).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "Choosing files")]
+    pub max_depth: Option<u32>,
+
+    /// Also convert the files listed in FILE (`-`: standard input), one path per line. A
+    /// relative path below the current folder is mirrored into the output; any other is
+    /// named after its file name. Listed folders are skipped.
+    #[arg(long, value_name = "FILE|-", help_heading = "Choosing files")]
+    pub files_from: Option<PathBuf>,
+
+    /// The --files-from list is NUL-separated (find -print0, fd -0, git ls-files -z).
+    #[arg(long, requires = "files_from", help_heading = "Choosing files")]
+    pub null: bool,
+
+    /// Output file name template: {stem}, {ext} (the input's extension), {outext}; the output
+    /// extension is appended unless the template ends with it. E.g. '{stem}.{ext}' turns x.jpg
+    /// and x.png into x.jpg.png and x.png.png.
+    #[arg(long, value_name = "TEMPLATE", value_parser = parse_name, help_heading = "Naming outputs")]
+    pub name: Option<NameTemplate>,
+
+    /// Add SUFFIX to every output name's stem: x.jpg -> x_bw.png (same as --name '{stem}SUFFIX').
+    #[arg(long, value_name = "SUFFIX", value_parser = parse_suffix, conflicts_with = "name", help_heading = "Naming outputs")]
+    pub suffix: Option<NameTemplate>,
 
     /// Threshold after gray conversion: TYPE:LEVEL (binary, binary-inv, trunc, tozero,
     /// tozero-inv; LEVEL a number, otsu or triangle), adaptive-mean[-inv]:B:C,
@@ -119,6 +197,51 @@ pub struct JobArgs {
 }
 
 impl JobArgs {
+    /// How to list and name the files; reads the `--files-from` list (bounded).
+    pub fn plan_options(&self, skip_existing: bool) -> Result<PlanOptions, SelectionError> {
+        let filter = |globs: &[String]| {
+            (!globs.is_empty())
+                .then(|| GlobFilter::new(globs))
+                .transpose()
+        };
+        let listed = match &self.files_from {
+            None => Vec::new(),
+            Some(list) if list.as_os_str() == "-" => read_path_list(
+                std::io::stdin().lock(),
+                self.null,
+                crate::batch::discover::MAX_LIST_BYTES,
+                list,
+            )?,
+            Some(list) => {
+                let file =
+                    std::fs::File::open(list).map_err(|e| SelectionError::ListUnreadable {
+                        list: list.clone(),
+                        reason: crate::error::io_reason(&e),
+                    })?;
+                read_path_list(
+                    file,
+                    self.null,
+                    crate::batch::discover::MAX_LIST_BYTES,
+                    list,
+                )?
+            }
+        };
+        Ok(PlanOptions {
+            format: self.format,
+            follow_links: self.follow_links,
+            skip_existing,
+            selection: Selection {
+                include: filter(&self.include)?,
+                exclude: filter(&self.exclude)?,
+                extensions: self.extensions.clone(),
+                hidden: self.hidden,
+                max_depth: self.max_depth.map(|d| d as usize),
+                listed,
+            },
+            naming: self.name.clone().or_else(|| self.suffix.clone()),
+        })
+    }
+
     /// The per-file settings these arguments describe.
     pub fn settings(&self) -> Settings {
         Settings {
@@ -156,7 +279,7 @@ pub struct RunArgs {
 
     /// N, the threads doing the work: the staged engine's workers (shared by every stage) or
     /// the rayon pool's size; the serial engine uses one. Default: logical cores.
-    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(short, long, visible_short_alias = 'j', visible_alias = "jobs", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub workers: Option<u32>,
 
     /// Stop at the first failed file.
@@ -174,6 +297,11 @@ pub struct RunArgs {
     /// Write the run's full record as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// Print the run's record (the --report fields) as one JSON object on standard output;
+    /// progress, summary and errors stay on standard error.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub json: bool,
 
     /// No progress bar and no summary (errors are still printed).
     #[arg(short, long, conflicts_with = "verbose")]
@@ -193,7 +321,13 @@ pub struct SweepArgs {
 
     /// Worker counts: a list (1,2,4,8) or an inclusive range (1..8). Default: the cores swept
     /// with --cores, else 1 to the number of logical cores.
-    #[arg(short, long, value_name = "LIST")]
+    #[arg(
+        short,
+        long,
+        visible_short_alias = 'j',
+        visible_alias = "jobs",
+        value_name = "LIST"
+    )]
     pub workers: Option<WorkerList>,
 
     /// Sweep the processors themselves: run each point on this many cores (CPU affinity per
@@ -306,6 +440,24 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
 
 fn parse_operation(s: &str) -> Result<Operation, String> {
     s.parse::<Operation>().map_err(|e| e.to_string())
+}
+
+fn parse_name(s: &str) -> Result<NameTemplate, String> {
+    s.parse()
+        .map_err(|e: crate::batch::NameTemplateError| e.to_string())
+}
+
+fn parse_suffix(s: &str) -> Result<NameTemplate, String> {
+    NameTemplate::suffix(s).map_err(|e| e.to_string())
+}
+
+/// An extension as `--extensions` takes it: no dot, lower case.
+fn parse_extension(s: &str) -> Result<String, String> {
+    let ext = s.trim().trim_start_matches('.').to_lowercase();
+    if ext.is_empty() || ext.contains(['/', '\\', '.']) {
+        return Err(format!("'{s}' is not a file extension (e.g. jpg)"));
+    }
+    Ok(ext)
 }
 
 fn parse_format(s: &str) -> Result<FormatChoice, String> {

@@ -12,8 +12,8 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A bar for `total` files.
-    pub fn new(total: u64, quiet: bool) -> Self {
+    /// A bar for `total` files, coloured only when `color` (`--color`, NO_COLOR).
+    pub fn new(total: u64, quiet: bool, color: bool) -> Self {
         let visible = !quiet && std::io::stderr().is_terminal();
         let target = if visible {
             ProgressDrawTarget::stderr_with_hz(10)
@@ -21,9 +21,12 @@ impl Progress {
             ProgressDrawTarget::hidden()
         };
         let bar = ProgressBar::with_draw_target(Some(total), target);
-        if let Ok(style) = ProgressStyle::with_template(
-            "{bar:30.cyan/blue} {pos}/{len} files  {per_sec:.dim}  ETA {eta}  {wide_msg}",
-        ) {
+        let template = if color {
+            "{bar:30.cyan/blue} {pos}/{len} files  {per_sec:.dim}  ETA {eta}  {wide_msg}"
+        } else {
+            "{bar:30} {pos}/{len} files  {per_sec}  ETA {eta}  {wide_msg}"
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style);
         }
         if visible {

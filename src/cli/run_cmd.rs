@@ -10,20 +10,28 @@ use super::args::{logical_cores, RunArgs};
 use super::output::{stderr_line, stderr_text, stdout_text};
 use super::progress::Progress;
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
-use crate::batch::{plan, report_target, Plan, PlanOptions, ReportTarget};
+use crate::batch::{plan, report_target, Plan, ReportTarget};
 use crate::error::{printable, printable_path};
 use crate::pipeline::{CancelToken, EngineConfig, StageCaps};
 use crate::report::{run_table, RunReport};
 use crate::run::run;
 
-/// Runs the command; returns the exit status.
-pub fn execute(args: &RunArgs) -> i32 {
+/// Runs the command; returns the exit status. `color`: whether the progress bar may use colour.
+pub fn execute(args: &RunArgs, color: bool) -> i32 {
     let started = SystemTime::now();
     let job = &args.job;
-    let plan_opts = PlanOptions {
-        format: job.format,
-        follow_links: job.follow_links,
-        skip_existing: args.skip_existing,
+    if args.json && args.report.as_deref() == Some(std::path::Path::new("-")) {
+        stderr_line(
+            "graypipe: --json and --report - both print the record on standard output: choose one",
+        );
+        return EXIT_USAGE;
+    }
+    let plan_opts = match job.plan_options(args.skip_existing) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("graypipe: {e}");
+            return EXIT_USAGE;
+        }
     };
     let plan = match plan(&job.inputs, &args.output, &plan_opts) {
         Ok(p) => p,
@@ -77,7 +85,7 @@ pub fn execute(args: &RunArgs) -> i32 {
         }
     }
 
-    let progress = Progress::new(plan.jobs.len() as u64, args.quiet);
+    let progress = Progress::new(plan.jobs.len() as u64, args.quiet, color);
     for e in &plan.discovery_errors {
         progress.line(&format!(
             "graypipe: error: {}: {}",
@@ -105,8 +113,9 @@ pub fn execute(args: &RunArgs) -> i32 {
             if let Ok(w) = &outcome.result {
                 for warning in &w.warnings {
                     progress.line(&format!(
-                        "graypipe: warning: {}: {warning}",
-                        job.input.display()
+                        "graypipe: warning: {}: {}",
+                        printable_path(&job.input),
+                        printable(warning)
                     ));
                 }
             }
@@ -142,6 +151,12 @@ pub fn execute(args: &RunArgs) -> i32 {
                 printable_path(path),
                 printable(&e)
             ));
+            status = EXIT_FAILED;
+        }
+    }
+    if args.json {
+        if let Err(e) = print_json(&report) {
+            eprintln!("graypipe: error: cannot print the JSON record: {e}");
             status = EXIT_FAILED;
         }
     }
@@ -226,6 +241,15 @@ fn remove_stale_temps(plan: &Plan, report: Option<&ReportTarget>, started: Syste
             crate::atomic_write::remove_stale_temps(d, started)
         })
         .sum()
+}
+
+/// `--json`: the record as one line on stdout, and nothing else there.
+fn print_json(report: &RunReport) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, report)?;
+    writeln!(out)?;
+    out.flush()
 }
 
 fn dry_run(plan: &Plan) -> i32 {

@@ -4,7 +4,6 @@ use std::io::IsTerminal;
 
 use super::args::SweepArgs;
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::batch::PlanOptions;
 use crate::report::export::{
     export, CsvExporter, Exporter, JsonExporter, MarkdownExporter, SvgExporter,
 };
@@ -14,13 +13,17 @@ use crate::sweep::{run_sweep, SweepPlan};
 /// Runs the command; returns the exit status.
 pub fn execute(args: &SweepArgs) -> i32 {
     let job = &args.job;
+    // The --files-from list is read once here; every run of the sweep plans from it.
+    let plan_options = match job.plan_options(false) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("graypipe: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let plan = SweepPlan {
         inputs: job.inputs.clone(),
-        plan_options: PlanOptions {
-            format: job.format,
-            follow_links: job.follow_links,
-            skip_existing: false,
-        },
+        plan_options,
         settings: job.settings(),
         engines: args.engine.0.clone(),
         workers: args.workers.as_ref().map(|w| w.0.clone()),
