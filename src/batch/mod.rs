@@ -2,6 +2,7 @@
 
 pub mod discover;
 pub mod plan;
+pub mod shard;
 
 pub use discover::{discover, Discovered, DiscoveryError, Listing};
 pub use plan::{plan, Job, Plan, PlanError, PlanOptions};

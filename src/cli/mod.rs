@@ -2,6 +2,7 @@
 
 pub mod amdahl_cmd;
 pub mod args;
+pub mod merge_cmd;
 pub mod progress;
 pub mod run_cmd;
 pub mod sweep_cmd;
@@ -32,5 +33,6 @@ pub fn main() -> i32 {
         Command::Run(args) => run_cmd::execute(&args),
         Command::Sweep(args) => sweep_cmd::execute(&args),
         Command::Amdahl(args) => amdahl_cmd::execute(&args),
+        Command::Merge(args) => merge_cmd::execute(&args),
     }
 }

@@ -7,24 +7,62 @@ use std::sync::Arc;
 use super::args::{logical_cores, RunArgs};
 use super::progress::Progress;
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
+use crate::batch::shard::shard_plan;
 use crate::batch::{plan, Plan, PlanOptions};
 use crate::pipeline::{CancelToken, EngineConfig, StageWorkers};
+use crate::report::run_json::ShardRecord;
 use crate::report::{run_table, RunReport};
 use crate::run::run;
 
 /// Runs the command; returns the exit status.
 pub fn execute(args: &RunArgs) -> i32 {
     let job = &args.job;
+    let shard = match args
+        .shard
+        .map(|s| s.resolve(|name| std::env::var(name).ok()))
+    {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            eprintln!("graypipe: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let plan_opts = PlanOptions {
         format: job.format,
         follow_links: job.follow_links,
-        skip_existing: args.skip_existing,
+        // A shard must see the whole listing; it leaves out existing outputs after sharding.
+        skip_existing: args.skip_existing && shard.is_none(),
     };
     let plan = match plan(&job.inputs, &args.output, &plan_opts) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("graypipe: {e}");
             return EXIT_USAGE;
+        }
+    };
+    let (plan, shard_info) = match shard {
+        None => (plan, None),
+        Some((shard, source)) => {
+            let (plan, info) = shard_plan(
+                plan,
+                &args.output,
+                shard,
+                source,
+                args.shard_by,
+                args.skip_existing,
+            );
+            if !args.quiet || args.dry_run {
+                eprintln!(
+                    "graypipe: shard {shard} (from {}, by {}): {} of {} files, listing {}",
+                    source.name(),
+                    args.shard_by.name(),
+                    plan.jobs.len() + plan.skipped.len(),
+                    info.listing_files,
+                    info.fingerprint
+                );
+            }
+            (plan, Some(info))
         }
     };
     if args.dry_run {
@@ -91,7 +129,8 @@ pub fn execute(args: &RunArgs) -> i32 {
     );
     progress.finish();
 
-    let report = RunReport::new(&summary, &settings, &config);
+    let mut report = RunReport::new(&summary, &settings, &config);
+    report.shard = shard_info.as_ref().map(ShardRecord::from);
     let mut status = if summary.failed() > 0 {
         EXIT_FAILED
     } else {
