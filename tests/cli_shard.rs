@@ -28,6 +28,9 @@ const SHARD_VARS: &[&str] = &[
     "BATCH_TASK_COUNT",
 ];
 
+/// Variables as (name, value) pairs.
+type Vars<'a> = &'a [(&'a str, &'a str)];
+
 fn graypipe_env(args: &[&str], vars: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_graypipe"));
     for v in SHARD_VARS {
@@ -155,7 +158,7 @@ fn size_strategy_gives_the_big_files_their_own_shards() {
 fn shard_auto_reads_kubernetes_aws_google_and_slurm_variables() {
     let t = tempfile::tempdir().unwrap();
     let input = mixed_input(t.path());
-    let cases: &[(&[(&str, &str)], &str, u32, u32)] = &[
+    let cases: &[(Vars, &str, u32, u32)] = &[
         (
             &[("JOB_COMPLETION_INDEX", "1"), ("GRAYPIPE_SHARD_COUNT", "3")],
             "kubernetes",
@@ -222,7 +225,7 @@ fn bad_shards_are_refused_before_any_work() {
     let t = tempfile::tempdir().unwrap();
     let input = mixed_input(t.path());
     let out = t.path().join("out");
-    let refused: &[(&[&str], &[(&str, &str)], &str)] = &[
+    let refused: &[(&[&str], Vars, &str)] = &[
         (&["--shard", "0/4"], &[], "out of range 1..=4"),
         (&["--shard", "5/4"], &[], "out of range 1..=4"),
         (&["--shard", "1/0"], &[], "at least 1"),
