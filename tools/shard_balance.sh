@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Balance of --shard-by size against hash on a folder of mixed sizes: the book's 400 small
-# tiles, ship.jpg and ship.png, and COUNT big photos from make_photo_set.py. Runs N shards one
+# tiles, ship.jpg, and COUNT big photos from make_photo_set.py. Runs N shards one
 # after another with one worker each, merges them, and prints for each strategy the bytes
 # imbalance (largest shard's input bytes over the mean: what the assignment controls) and the
 # wall-time imbalance `graypipe merge` reports (slowest shard over the mean). Wall figures
@@ -18,7 +18,9 @@ BOOK=${BOOK:-$ROOT/sample_images/book}
 
 rm -rf "$WORK"
 mkdir -p "$WORK/in"
-cp -r "$BOOK" "$WORK/in/book"
+mkdir -p "$WORK/in/book"
+cp -r "$BOOK/tiles" "$WORK/in/book/tiles"
+cp "$BOOK/ship.jpg" "$WORK/in/book/"
 python3 "$ROOT/tools/make_photo_set.py" "$WORK/in/photos" "$COUNT" >/dev/null
 echo "folder: $(find "$WORK/in" -type f -name '*.*g' | wc -l) images, $(du -sh "$WORK/in" | cut -f1)"
 
