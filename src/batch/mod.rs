@@ -4,6 +4,7 @@ pub mod discover;
 pub mod naming;
 pub mod plan;
 pub mod report_target;
+pub mod shard;
 
 pub use discover::{
     discover, discover_selected, read_path_list, Discovered, DiscoveryError, GlobFilter, Listing,

@@ -45,6 +45,9 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Amdahl's law: the theoretical table for a parallel fraction, or a refit of a saved sweep.
     Amdahl(AmdahlArgs),
+    /// Join the `--report` files of a sharded run (`run --shard K/N`) into one, checking that
+    /// every shard ran once over the same listing and every file was processed once.
+    Merge(MergeArgs),
     /// Print a shell completion script, e.g. `graypipe completions bash > ~/.local/share/bash-completion/completions/graypipe`.
     Completions(CompletionsArgs),
     /// Print the man page (roff) for graypipe or one of its commands, e.g. `graypipe man | man -l -`.
@@ -302,6 +305,16 @@ pub struct RunArgs {
     /// progress, summary and errors stay on standard error.
     #[arg(long, conflicts_with = "dry_run")]
     pub json: bool,
+    /// Convert only shard K of N (1-based) of the listing, or `auto` to read K and N from
+    /// Slurm, Kubernetes, AWS Batch or Google Cloud Batch variables. Join the shards' --report
+    /// files with `graypipe merge`.
+    #[arg(long, value_name = "K/N|auto")]
+    pub shard: Option<crate::batch::shard::ShardArg>,
+
+    /// How files are shared out with --shard: `size` balances bytes (every shard must see the
+    /// same listing), `hash` of the relative path keeps files on their shard as others are added.
+    #[arg(long, value_enum, default_value = "size", requires = "shard")]
+    pub shard_by: crate::batch::shard::ShardBy,
 
     /// No progress bar and no summary (errors are still printed).
     #[arg(short, long, conflicts_with = "verbose")]
@@ -484,4 +497,16 @@ pub fn parse_pixels(s: &str) -> Result<u64, String> {
 /// The number of logical cores (1 if unknown).
 pub fn logical_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `graypipe merge`.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The shards' `--report` files.
+    #[arg(value_name = "REPORT", required = true)]
+    pub reports: Vec<PathBuf>,
+
+    /// Where to write the merged record (JSON).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
 }

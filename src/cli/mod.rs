@@ -2,6 +2,7 @@
 
 pub mod amdahl_cmd;
 pub mod args;
+pub mod merge_cmd;
 pub mod output;
 pub mod progress;
 pub mod run_cmd;
@@ -66,6 +67,7 @@ pub fn main() -> i32 {
             EXIT_OK
         }
         Command::Man(args) => man_page(command, args.command.as_deref()),
+        Command::Merge(args) => merge_cmd::execute(&args),
     }
 }
 

@@ -10,9 +10,11 @@ use super::args::{logical_cores, RunArgs};
 use super::output::{stderr_line, stderr_text, stdout_text};
 use super::progress::Progress;
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
+use crate::batch::shard::shard_plan;
 use crate::batch::{plan, report_target, Plan, ReportTarget};
 use crate::error::{printable, printable_path};
 use crate::pipeline::{CancelToken, EngineConfig, StageCaps};
+use crate::report::run_json::ShardRecord;
 use crate::report::{run_table, RunReport};
 use crate::run::run;
 
@@ -26,7 +28,19 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
         );
         return EXIT_USAGE;
     }
-    let plan_opts = match job.plan_options(args.skip_existing) {
+    let shard = match args
+        .shard
+        .map(|s| s.resolve(|name| std::env::var(name).ok()))
+    {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            stderr_line(&format!("graypipe: {e}"));
+            return EXIT_USAGE;
+        }
+    };
+    // A shard must see the whole listing; it leaves out existing outputs after sharding.
+    let plan_opts = match job.plan_options(args.skip_existing && shard.is_none()) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("graypipe: {e}");
@@ -50,6 +64,30 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
         Err(e) => {
             stderr_line(&format!("graypipe: {e}"));
             return EXIT_USAGE;
+        }
+    };
+    let (plan, shard_info) = match shard {
+        None => (plan, None),
+        Some((shard, source)) => {
+            let (plan, info) = shard_plan(
+                plan,
+                &args.output,
+                shard,
+                source,
+                args.shard_by,
+                args.skip_existing,
+            );
+            if !args.quiet || args.dry_run {
+                eprintln!(
+                    "graypipe: shard {shard} (from {}, by {}): {} of {} files, listing {}",
+                    source.name(),
+                    args.shard_by.name(),
+                    plan.jobs.len() + plan.skipped.len(),
+                    info.listing_files,
+                    info.fingerprint
+                );
+            }
+            (plan, Some(info))
         }
     };
     if args.dry_run {
@@ -135,7 +173,8 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     );
     progress.finish();
 
-    let report = RunReport::new(&summary, &settings, &config);
+    let mut report = RunReport::new(&summary, &settings, &config);
+    report.shard = shard_info.as_ref().map(ShardRecord::from);
     if let Some(e) = &summary.stats.engine_error {
         stderr_line(&format!("graypipe: error: {}", printable(&e.to_string())));
     }

@@ -2,6 +2,8 @@
 //! its exports (JSON, CSV, Markdown, SVG plot).
 
 pub mod export;
+pub mod merge;
+pub mod process_info;
 pub mod run_json;
 pub mod sweep_table;
 pub mod table;

@@ -51,6 +51,12 @@ pub struct RunReport {
     pub megapixels_per_second: f64,
     /// Peak resident memory of the process, bytes (null where unknown).
     pub peak_rss_bytes: Option<u64>,
+    /// Host name of the machine that ran it (null where unknown).
+    pub host: Option<String>,
+    /// CPU seconds (user + system) of the whole process so far (null where unknown).
+    pub process_cpu_seconds: Option<f64>,
+    /// The shard this run converted (`--shard`); null when the run was not sharded.
+    pub shard: Option<ShardRecord>,
     /// Per stage in pipeline order.
     pub stages: Vec<StageRecord>,
     /// Decoder warnings over all written files (damaged but readable inputs).
@@ -59,6 +65,42 @@ pub struct RunReport {
     pub failures: Vec<FailureRecord>,
     /// Every planned file.
     pub results: Vec<FileRecord>,
+}
+
+/// A sharded run's description of its shard, so that `graypipe merge` can check the set.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShardRecord {
+    /// K, 1-based.
+    pub index: u32,
+    /// N.
+    pub count: u32,
+    /// `size` or `hash`.
+    pub strategy: &'static str,
+    /// Where K/N came from: `flag`, `slurm`, `kubernetes`, `aws-batch`, `google-batch`.
+    pub source: &'static str,
+    /// Files in the whole listing (all shards).
+    pub listing_files: usize,
+    /// Bytes in the whole listing.
+    pub listing_bytes: u64,
+    /// Bytes in this shard's share.
+    pub shard_bytes: u64,
+    /// Fingerprint of the whole listing (relative paths and sizes); equal on every shard.
+    pub listing_fingerprint: String,
+}
+
+impl From<&crate::batch::shard::ShardInfo> for ShardRecord {
+    fn from(i: &crate::batch::shard::ShardInfo) -> Self {
+        ShardRecord {
+            index: i.shard.index,
+            count: i.shard.count,
+            strategy: i.by.name(),
+            source: i.source.name(),
+            listing_files: i.listing_files,
+            listing_bytes: i.listing_bytes,
+            shard_bytes: i.shard_bytes,
+            listing_fingerprint: i.fingerprint.clone(),
+        }
+    }
 }
 
 /// File counts.
@@ -232,6 +274,9 @@ impl RunReport {
             megapixels,
             megapixels_per_second: per_sec(megapixels),
             peak_rss_bytes: summary.peak_rss_bytes,
+            host: super::process_info::host_name(),
+            process_cpu_seconds: super::process_info::cpu_seconds(),
+            shard: None,
             stages: Stage::ALL
                 .iter()
                 .map(|&s| {

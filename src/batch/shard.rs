@@ -1,0 +1,666 @@
+//! Sharding: one run's share of a listing, so that N machines (a Slurm job array, a Kubernetes
+//! Indexed Job, an AWS or Google Batch array, GNU parallel) each convert a disjoint part of the
+//! same folder. Every shard plans the whole listing and keeps its own share; the assignment and
+//! the listing's fingerprint are pure functions of the listing, so all shards agree on them.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use super::plan::Plan;
+
+/// Shard K of N (K is 1-based, as nextest, Playwright and Jest spell it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, 1..=count.
+    pub index: u32,
+    /// How many shards share the listing.
+    pub count: u32,
+}
+
+/// Where the shard came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardSource {
+    /// `--shard K/N` on the command line.
+    Flag,
+    /// Slurm job array (`SLURM_ARRAY_TASK_ID`, `_COUNT`, `_MIN`, `_MAX`, `_STEP`).
+    Slurm,
+    /// Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`, count from `GRAYPIPE_SHARD_COUNT`).
+    Kubernetes,
+    /// AWS Batch array job (`AWS_BATCH_JOB_ARRAY_INDEX`, `AWS_BATCH_JOB_ARRAY_SIZE`).
+    AwsBatch,
+    /// Google Cloud Batch (`BATCH_TASK_INDEX`, `BATCH_TASK_COUNT`).
+    GoogleBatch,
+}
+
+impl ShardSource {
+    /// Short name used in reports and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ShardSource::Flag => "flag",
+            ShardSource::Slurm => "slurm",
+            ShardSource::Kubernetes => "kubernetes",
+            ShardSource::AwsBatch => "aws-batch",
+            ShardSource::GoogleBatch => "google-batch",
+        }
+    }
+}
+
+/// How files are assigned to shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ShardBy {
+    /// Largest file first onto the least-loaded shard (ties by path): balances files of very
+    /// different sizes. Every shard must see the same listing.
+    #[default]
+    Size,
+    /// A hash of the relative path: a file keeps its shard when others are added.
+    Hash,
+}
+
+impl ShardBy {
+    /// Lower-case name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ShardBy::Size => "size",
+            ShardBy::Hash => "hash",
+        }
+    }
+}
+
+/// `--shard` as given: a fixed K/N or `auto` (read from the engine's variables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardArg {
+    /// `K/N`.
+    Fixed(Shard),
+    /// `auto`.
+    Auto,
+}
+
+/// A shard that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    /// Not of the form K/N with whole numbers.
+    #[error("--shard {0:?}: expected K/N (1-based, e.g. 3/8) or auto")]
+    Syntax(String),
+    /// N is zero.
+    #[error("shard count must be at least 1, got {0}")]
+    ZeroCount(u64),
+    /// K outside 1..=N.
+    #[error("shard {index} is out of range 1..={count}")]
+    OutOfRange {
+        /// K.
+        index: u64,
+        /// N.
+        count: u64,
+    },
+    /// A variable is not a whole number.
+    #[error("{name}={value:?} is not a whole number")]
+    NotANumber {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// A variable the engine should have set is absent.
+    #[error("{engine}: {name} is not set{hint}")]
+    Missing {
+        /// The engine detected.
+        engine: &'static str,
+        /// The variable.
+        name: &'static str,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// A Slurm array that is not a dense range: tasks cannot be numbered 1..N.
+    #[error(
+        "slurm: the job array is not a dense range (SLURM_ARRAY_TASK_COUNT={count}, MIN={min}, \
+         MAX={max}, STEP={step}); submit --array=0-{last} (a range with step 1)", last = count.saturating_sub(1)
+    )]
+    SparseArray {
+        /// Task count.
+        count: u64,
+        /// Lowest task id.
+        min: u64,
+        /// Highest task id.
+        max: u64,
+        /// Step.
+        step: u64,
+    },
+    /// A Slurm job that is not an array job.
+    #[error(
+        "slurm: SLURM_JOB_ID is set but SLURM_ARRAY_TASK_ID is not; submit with sbatch --array=0-N"
+    )]
+    NotAnArray,
+    /// No engine's variables found.
+    #[error(
+        "--shard auto: no shard variables found (looked for SLURM_ARRAY_TASK_ID, \
+         JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX, BATCH_TASK_INDEX); give --shard K/N"
+    )]
+    NoEngine,
+}
+
+impl Shard {
+    /// Checks K in 1..=N and N >= 1.
+    pub fn new(index: u64, count: u64) -> Result<Shard, ShardError> {
+        if count == 0 {
+            return Err(ShardError::ZeroCount(count));
+        }
+        if index == 0 || index > count {
+            return Err(ShardError::OutOfRange { index, count });
+        }
+        match (u32::try_from(index), u32::try_from(count)) {
+            (Ok(index), Ok(count)) => Ok(Shard { index, count }),
+            _ => Err(ShardError::OutOfRange { index, count }),
+        }
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl FromStr for ShardArg {
+    type Err = ShardError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(ShardArg::Auto);
+        }
+        let syntax = || ShardError::Syntax(s.to_string());
+        let (k, n) = s.split_once('/').ok_or_else(syntax)?;
+        let k: u64 = k.trim().parse().map_err(|_| syntax())?;
+        let n: u64 = n.trim().parse().map_err(|_| syntax())?;
+        Shard::new(k, n).map(ShardArg::Fixed)
+    }
+}
+
+impl ShardArg {
+    /// The shard to run: the fixed one, or the one the engine's variables give (`var` looks a
+    /// variable up; pass `|n| std::env::var(n).ok()`).
+    pub fn resolve(
+        self,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<(Shard, ShardSource), ShardError> {
+        match self {
+            ShardArg::Fixed(s) => Ok((s, ShardSource::Flag)),
+            ShardArg::Auto => from_env(var),
+        }
+    }
+}
+
+fn number(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Option<Result<u64, ShardError>> {
+    var(name).map(|v| {
+        v.trim().parse::<u64>().map_err(|_| ShardError::NotANumber {
+            name,
+            value: v.clone(),
+        })
+    })
+}
+
+fn required(
+    var: &impl Fn(&str) -> Option<String>,
+    engine: &'static str,
+    name: &'static str,
+    hint: &'static str,
+) -> Result<u64, ShardError> {
+    number(var, name).unwrap_or(Err(ShardError::Missing { engine, name, hint }))
+}
+
+/// Reads the shard from a batch engine's variables, in this order: Slurm, Kubernetes, AWS
+/// Batch, Google Cloud Batch. Slurm arrays must be a dense range (step 1, no gaps).
+pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<(Shard, ShardSource), ShardError> {
+    if let Some(id) = number(&var, "SLURM_ARRAY_TASK_ID") {
+        let id = id?;
+        let count = required(&var, "slurm", "SLURM_ARRAY_TASK_COUNT", "")?;
+        let min = required(&var, "slurm", "SLURM_ARRAY_TASK_MIN", "")?;
+        let max = required(&var, "slurm", "SLURM_ARRAY_TASK_MAX", "")?;
+        let step = number(&var, "SLURM_ARRAY_TASK_STEP")
+            .transpose()?
+            .unwrap_or(1);
+        return slurm_shard(id, count, min, max, step).map(|s| (s, ShardSource::Slurm));
+    }
+    if var("SLURM_JOB_ID").is_some() {
+        return Err(ShardError::NotAnArray);
+    }
+    if let Some(index) = number(&var, "JOB_COMPLETION_INDEX") {
+        let count = required(
+            &var,
+            "kubernetes",
+            "GRAYPIPE_SHARD_COUNT",
+            " (Kubernetes does not inject the completion count: set it to the Job's completions)",
+        )?;
+        return Shard::new(index? + 1, count).map(|s| (s, ShardSource::Kubernetes));
+    }
+    if let Some(index) = number(&var, "AWS_BATCH_JOB_ARRAY_INDEX") {
+        let count = required(&var, "aws-batch", "AWS_BATCH_JOB_ARRAY_SIZE", "")?;
+        return Shard::new(index? + 1, count).map(|s| (s, ShardSource::AwsBatch));
+    }
+    if let Some(index) = number(&var, "BATCH_TASK_INDEX") {
+        let count = required(&var, "google-batch", "BATCH_TASK_COUNT", "")?;
+        return Shard::new(index? + 1, count).map(|s| (s, ShardSource::GoogleBatch));
+    }
+    Err(ShardError::NoEngine)
+}
+
+/// The shard of Slurm task `id` in an array of `count` tasks from `min` to `max` by `step`;
+/// refused unless the array is a dense range (`--array=1,5,9` gives COUNT 3, MIN 1, MAX 9).
+pub fn slurm_shard(
+    id: u64,
+    count: u64,
+    min: u64,
+    max: u64,
+    step: u64,
+) -> Result<Shard, ShardError> {
+    let dense = step == 1 && max >= min && max - min + 1 == count;
+    if !dense {
+        return Err(ShardError::SparseArray {
+            count,
+            min,
+            max,
+            step,
+        });
+    }
+    if id < min {
+        return Err(ShardError::OutOfRange { index: id, count });
+    }
+    Shard::new(id - min + 1, count)
+}
+
+/// One file of the listing as sharding sees it: its path relative to the output folder (the
+/// same on every machine) and its size in bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingEntry {
+    /// Relative path, `/`-separated.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// 64-bit FNV-1a: small, fixed forever (unlike std's hasher), good enough to spread paths.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The 0-based shard of every entry, in listing order.
+pub fn assign(entries: &[ListingEntry], count: u32, by: ShardBy) -> Vec<u32> {
+    let count = count.max(1);
+    match by {
+        ShardBy::Hash => entries
+            .iter()
+            .map(|e| (fnv1a64(e.key.as_bytes()) % u64::from(count)) as u32)
+            .collect(),
+        ShardBy::Size => {
+            let mut order: Vec<usize> = (0..entries.len()).collect();
+            order.sort_by(|&a, &b| {
+                let (ea, eb) = (&entries[a], &entries[b]);
+                eb.size.cmp(&ea.size).then_with(|| ea.key.cmp(&eb.key))
+            });
+            // (bytes, files) per shard; the least bytes wins, then the fewest files, then the
+            // lowest shard, so that empty files spread too.
+            let mut load = vec![(0u64, 0u64); count as usize];
+            let mut out = vec![0u32; entries.len()];
+            for i in order {
+                let (best, _) = load
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|&(k, l)| (l.0, l.1, k))
+                    .unwrap_or((0, &(0, 0)));
+                load[best].0 = load[best].0.saturating_add(entries[i].size);
+                load[best].1 += 1;
+                out[i] = best as u32;
+            }
+            out
+        }
+    }
+}
+
+/// Bytes per shard under an assignment.
+pub fn loads(entries: &[ListingEntry], assignment: &[u32], count: u32) -> Vec<u64> {
+    let mut l = vec![0u64; count as usize];
+    for (e, &s) in entries.iter().zip(assignment) {
+        if let Some(x) = l.get_mut(s as usize) {
+            *x = x.saturating_add(e.size);
+        }
+    }
+    l
+}
+
+/// The largest load over the mean (1.0 is perfect balance; 0 loads give 1.0).
+pub fn imbalance(loads: &[f64]) -> f64 {
+    if loads.is_empty() {
+        return 1.0;
+    }
+    let mean = loads.iter().sum::<f64>() / loads.len() as f64;
+    let max = loads.iter().cloned().fold(0.0, f64::max);
+    if mean > 0.0 {
+        max / mean
+    } else {
+        1.0
+    }
+}
+
+/// A fingerprint of the whole listing (paths and sizes, in order): shards that planned
+/// different listings have different fingerprints. 128 bits as two FNV-1a lanes, hex.
+pub fn fingerprint(entries: &[ListingEntry]) -> String {
+    let mut a: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut b: u64 = 0x8422_2325_cbf2_9ce4;
+    let mut feed = |bytes: &[u8]| {
+        for &x in bytes {
+            a ^= u64::from(x);
+            a = a.wrapping_mul(0x0000_0100_0000_01b3);
+            b ^= u64::from(x.rotate_left(3));
+            b = b.wrapping_mul(0x0000_0100_0000_01b3).rotate_left(5);
+        }
+    };
+    for e in entries {
+        feed(&(e.key.len() as u64).to_le_bytes());
+        feed(e.key.as_bytes());
+        feed(&e.size.to_le_bytes());
+    }
+    format!("{a:016x}{b:016x}")
+}
+
+/// What a sharded run records about its shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardInfo {
+    /// This shard.
+    pub shard: Shard,
+    /// Where it came from.
+    pub source: ShardSource,
+    /// Assignment strategy.
+    pub by: ShardBy,
+    /// Files in the whole listing.
+    pub listing_files: usize,
+    /// Bytes in the whole listing.
+    pub listing_bytes: u64,
+    /// Bytes in this shard's share.
+    pub shard_bytes: u64,
+    /// [`fingerprint`] of the whole listing.
+    pub fingerprint: String,
+}
+
+/// The listing key of an output path: relative to the output folder, `/`-separated.
+pub fn listing_key(output: &Path, out_dir: &Path) -> String {
+    let rel = output.strip_prefix(out_dir).unwrap_or(output);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Keeps this shard's share of a plan made without `--skip-existing` (so that every shard
+/// sees the same listing), then leaves out existing outputs if `skip_existing`. Paths that
+/// could not be listed stay with shard 1 only, so they are counted once. Sizes are read with
+/// one `stat` per file; a file that cannot be read counts as 0 bytes (it fails later anyway).
+pub fn shard_plan(
+    plan: Plan,
+    out_dir: &Path,
+    shard: Shard,
+    source: ShardSource,
+    by: ShardBy,
+    skip_existing: bool,
+) -> (Plan, ShardInfo) {
+    let mut all = plan.jobs;
+    all.extend(plan.skipped);
+    all.sort_by_key(|j| j.index);
+    let entries: Vec<ListingEntry> = all
+        .iter()
+        .map(|j| ListingEntry {
+            key: listing_key(&j.output, out_dir),
+            size: std::fs::metadata(&j.input).map(|m| m.len()).unwrap_or(0),
+        })
+        .collect();
+    let assignment = assign(&entries, shard.count, by);
+    let mine = shard.index - 1;
+    let shard_bytes = loads(&entries, &assignment, shard.count)[mine as usize];
+    let info = ShardInfo {
+        shard,
+        source,
+        by,
+        listing_files: entries.len(),
+        listing_bytes: entries.iter().map(|e| e.size).sum(),
+        shard_bytes,
+        fingerprint: fingerprint(&entries),
+    };
+    let kept = all
+        .into_iter()
+        .zip(assignment)
+        .filter(|(_, s)| *s == mine)
+        .map(|(j, _)| j);
+    let (skipped, mut jobs): (Vec<_>, Vec<_>) =
+        kept.partition(|j| skip_existing && j.output.is_file());
+    for (i, j) in jobs.iter_mut().enumerate() {
+        j.index = i;
+    }
+    let discovery_errors = if shard.index == 1 {
+        plan.discovery_errors
+    } else {
+        Vec::new()
+    };
+    (
+        Plan {
+            jobs,
+            skipped,
+            discovery_errors,
+            warnings: plan.warnings,
+        },
+        info,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn entries(sizes: &[u64]) -> Vec<ListingEntry> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| ListingEntry {
+                key: format!("d{}/f{i:04}.png", i % 7),
+                size,
+            })
+            .collect()
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn parses_k_of_n_and_refuses_out_of_range() {
+        assert_eq!(
+            "3/8".parse::<ShardArg>(),
+            Ok(ShardArg::Fixed(Shard { index: 3, count: 8 }))
+        );
+        assert_eq!("auto".parse::<ShardArg>(), Ok(ShardArg::Auto));
+        assert_eq!(
+            "0/4".parse::<ShardArg>(),
+            Err(ShardError::OutOfRange { index: 0, count: 4 })
+        );
+        assert_eq!(
+            "5/4".parse::<ShardArg>(),
+            Err(ShardError::OutOfRange { index: 5, count: 4 })
+        );
+        assert_eq!("1/0".parse::<ShardArg>(), Err(ShardError::ZeroCount(0)));
+        for bad in [
+            "",
+            "3",
+            "a/4",
+            "3/b",
+            "-1/4",
+            "1/2/3",
+            "99999999999/99999999999",
+        ] {
+            assert!(bad.parse::<ShardArg>().is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn every_file_goes_to_exactly_one_shard() {
+        let e = entries(&[5, 1, 9, 0, 0, 3, 3, 3, 700, 2]);
+        for by in [ShardBy::Size, ShardBy::Hash] {
+            for n in 1..=5 {
+                let a = assign(&e, n, by);
+                assert_eq!(a.len(), e.len());
+                assert!(a.iter().all(|&s| s < n));
+            }
+        }
+    }
+
+    #[test]
+    fn size_balances_mixed_sizes_better_than_hash() {
+        // 200 small tiles and 6 big photos, the shape of a real mixed folder.
+        let mut sizes: Vec<u64> = (0..200).map(|i| 20_000 + (i * 37 % 5000)).collect();
+        sizes.extend([
+            9_000_000, 8_500_000, 7_000_000, 6_000_000, 5_000_000, 4_000_000,
+        ]);
+        let e = entries(&sizes);
+        let f = |by| {
+            let a = assign(&e, 4, by);
+            let l: Vec<f64> = loads(&e, &a, 4).iter().map(|&x| x as f64).collect();
+            imbalance(&l)
+        };
+        let (size, hash) = (f(ShardBy::Size), f(ShardBy::Hash));
+        assert!(size < 1.05, "size imbalance {size}");
+        assert!(size < hash, "size {size} not better than hash {hash}");
+    }
+
+    #[test]
+    fn size_spreads_empty_files() {
+        let e = entries(&[0; 8]);
+        let a = assign(&e, 4, ShardBy::Size);
+        let mut per = [0; 4];
+        for s in a {
+            per[s as usize] += 1;
+        }
+        assert_eq!(per, [2, 2, 2, 2]);
+    }
+
+    #[test]
+    fn hash_is_stable_when_files_are_added() {
+        let before = entries(&[10; 50]);
+        let mut after = before.clone();
+        for i in 0..30 {
+            after.insert(
+                (i * 3) % after.len(),
+                ListingEntry {
+                    key: format!("new/n{i}.jpg"),
+                    size: 1_000 * i as u64,
+                },
+            );
+        }
+        let a = assign(&before, 6, ShardBy::Hash);
+        let b = assign(&after, 6, ShardBy::Hash);
+        let shard_of: HashMap<&str, u32> = after
+            .iter()
+            .zip(&b)
+            .map(|(e, &s)| (e.key.as_str(), s))
+            .collect();
+        for (e, s) in before.iter().zip(a) {
+            assert_eq!(shard_of[e.key.as_str()], s, "{} moved", e.key);
+        }
+    }
+
+    #[test]
+    fn fingerprint_sees_paths_sizes_and_order() {
+        let e = entries(&[1, 2, 3]);
+        let fp = fingerprint(&e);
+        assert_eq!(fp.len(), 32);
+        assert_eq!(fp, fingerprint(&e.clone()));
+        let mut sized = e.clone();
+        sized[1].size = 4;
+        assert_ne!(fp, fingerprint(&sized));
+        let mut renamed = e.clone();
+        renamed[2].key.push('x');
+        assert_ne!(fp, fingerprint(&renamed));
+        assert_ne!(fp, fingerprint(&e[..2]));
+    }
+
+    #[test]
+    fn slurm_dense_ranges_only() {
+        let s = |id, count, min, max| {
+            from_env(env(&[
+                ("SLURM_ARRAY_TASK_ID", id),
+                ("SLURM_ARRAY_TASK_COUNT", count),
+                ("SLURM_ARRAY_TASK_MIN", min),
+                ("SLURM_ARRAY_TASK_MAX", max),
+                ("SLURM_ARRAY_TASK_STEP", "1"),
+            ]))
+        };
+        assert_eq!(
+            s("0", "4", "0", "3"),
+            Ok((Shard { index: 1, count: 4 }, ShardSource::Slurm))
+        );
+        assert_eq!(
+            s("12", "4", "10", "13"),
+            Ok((Shard { index: 3, count: 4 }, ShardSource::Slurm))
+        );
+        // --array=1,5,9
+        assert!(matches!(
+            s("5", "3", "1", "9"),
+            Err(ShardError::SparseArray { .. })
+        ));
+        // --array=0-6:2 gives COUNT 4, MIN 0, MAX 6, STEP 2.
+        assert!(matches!(
+            slurm_shard(2, 4, 0, 6, 2),
+            Err(ShardError::SparseArray { .. })
+        ));
+        assert!(matches!(
+            s("x", "4", "0", "3"),
+            Err(ShardError::NotANumber { .. })
+        ));
+        assert_eq!(
+            from_env(env(&[("SLURM_JOB_ID", "7")])),
+            Err(ShardError::NotAnArray)
+        );
+    }
+
+    #[test]
+    fn kubernetes_aws_google() {
+        assert_eq!(
+            from_env(env(&[
+                ("JOB_COMPLETION_INDEX", "2"),
+                ("GRAYPIPE_SHARD_COUNT", "5")
+            ])),
+            Ok((Shard { index: 3, count: 5 }, ShardSource::Kubernetes))
+        );
+        assert!(matches!(
+            from_env(env(&[("JOB_COMPLETION_INDEX", "2")])),
+            Err(ShardError::Missing {
+                name: "GRAYPIPE_SHARD_COUNT",
+                ..
+            })
+        ));
+        assert_eq!(
+            from_env(env(&[
+                ("AWS_BATCH_JOB_ARRAY_INDEX", "0"),
+                ("AWS_BATCH_JOB_ARRAY_SIZE", "2")
+            ])),
+            Ok((Shard { index: 1, count: 2 }, ShardSource::AwsBatch))
+        );
+        assert_eq!(
+            from_env(env(&[("BATCH_TASK_INDEX", "3"), ("BATCH_TASK_COUNT", "4")])),
+            Ok((Shard { index: 4, count: 4 }, ShardSource::GoogleBatch))
+        );
+        assert_eq!(
+            from_env(env(&[("BATCH_TASK_INDEX", "4"), ("BATCH_TASK_COUNT", "4")])),
+            Err(ShardError::OutOfRange { index: 5, count: 4 })
+        );
+        assert_eq!(from_env(env(&[])), Err(ShardError::NoEngine));
+    }
+}
