@@ -83,6 +83,8 @@ def imread(path: PathLike, gray: bool = False, max_pixels: Optional[int] = None)
     Returns an H x W x 3 ``uint8`` BGR array: gray files replicated to three channels, alpha
     dropped, 16-bit samples reduced as OpenCV's decoder for the format does, EXIF orientation
     applied. The format comes from the content (JPEG, PNG, BMP, TIFF, WebP, GIF, PNM).
+    Bit-exact with ``cv2.imread`` on the PNG, BMP, TIFF and PNM test fixtures; JPEG is not
+    yet: this build decodes JPEG without libjpeg-turbo, so samples can differ by a few levels.
 
     ``gray=True`` returns H x W: for now this is ``imread`` followed by the BGR2GRAY weights,
     i.e. ``cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2GRAY)``; it is NOT yet
@@ -138,7 +140,7 @@ def run(
     (default), ``"rayon"`` or ``"serial"``, ``in_flight`` the most files alive at once (staged
     engine), ``format`` ``png``, ``jpeg``, ``bmp``, ``tiff``, ``webp``, ``pnm`` or ``same``,
     ``bit_depth`` ``"auto"`` (two-valued PNG results in 1 bit) or ``"8"``, ``png_compression``
-    ``fast``, ``default`` or ``best``. Folders are walked recursively and mirrored below
+    ``fast``, ``balanced`` or ``high``. Folders are walked recursively and mirrored below
     ``output``.
 
     Returns the ``--report`` record as a dict (the same fields, built by the same code; see the

@@ -16,3 +16,9 @@ class RefusedError(Error):
 
 class ImageError(Error, OSError):
     """``imread`` could not read or decode a file; the message names the file and the reason."""
+
+
+# Shown as graypipe.UsageError etc. in tracebacks, where users import them from.
+for _cls in (Error, UsageError, RefusedError, ImageError):
+    _cls.__module__ = "graypipe"
+del _cls

@@ -113,6 +113,24 @@ fn parse_luma(py: Python<'_>, luma: &str) -> PyResult<Luma> {
     }
 }
 
+/// One of the library's CLI option enums by its CLI name; the error lists the names.
+fn value_enum<T: ValueEnum>(py: Python<'_>, what: &str, name: &str) -> PyResult<T> {
+    T::from_str(name, false).map_err(|_| {
+        let names: Vec<String> = T::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value())
+            .map(|p| format!("'{}'", p.get_name()))
+            .collect();
+        usage(
+            py,
+            format!(
+                "unknown {what} '{name}': expected one of {}",
+                names.join(", ")
+            ),
+        )
+    })
+}
+
 fn gray_array<'py>(
     py: Python<'py>,
     data: Vec<u8>,
@@ -273,14 +291,7 @@ fn job(
             ))
         }
     };
-    let png_compression = PngCompression::from_str(png_compression, false).map_err(|_| {
-        usage(
-            py,
-            format!(
-                "unknown png_compression '{png_compression}': expected 'fast', 'default' or 'best'"
-            ),
-        )
-    })?;
+    let png_compression: PngCompression = value_enum(py, "png_compression", png_compression)?;
     let mut limits = DecodeLimits::default();
     if let Some(m) = max_pixels {
         limits.max_pixels = m;
@@ -435,12 +446,7 @@ fn _sweep(
         follow_links,
         false,
     )?;
-    let baseline = Baseline::from_str(baseline, false).map_err(|_| {
-        usage(
-            py,
-            format!("unknown baseline '{baseline}': expected 'same' or 'serial'"),
-        )
-    })?;
+    let baseline: Baseline = value_enum(py, "baseline", baseline)?;
     if repeat == 0 {
         return Err(usage(py, "repeat must be at least 1"));
     }

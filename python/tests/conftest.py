@@ -23,7 +23,7 @@ def input_files():
 def cli_binary():
     """graypipe's CLI (GRAYPIPE_BIN, or the one `cargo test` / `cargo build` left)."""
     candidates = [os.environ.get("GRAYPIPE_BIN")] + [
-        str(REPO / "target" / profile / "graypipe") for profile in ("release", "debug")
+        str(REPO / "target" / profile / "graypipe") for profile in ("debug", "release")
     ]
     for c in candidates:
         if c and os.access(c, os.X_OK):

@@ -105,6 +105,7 @@ def test_usage_errors_raise_graypipe_errors(folder, tmp_path):
         dict(luma="srgb"),
         dict(bit_depth="4"),
         dict(png_compression="max"),
+        dict(png_compression="best"),
     ]
     for kwargs in cases:
         with pytest.raises(graypipe.UsageError) as e:
@@ -131,7 +132,7 @@ def test_sweep_returns_the_export_json_record(folder, tmp_path):
         graypipe.sweep(folder, workers="0")
     with pytest.raises(graypipe.UsageError):
         graypipe.sweep(folder, engines="warp")
-    with pytest.raises(graypipe.UsageError):
+    with pytest.raises(graypipe.UsageError, match="'same', 'serial'"):
         graypipe.sweep(folder, baseline="best")
     keep = tmp_path / "keep"
     keep.mkdir()

@@ -24,12 +24,12 @@ CHILD = textwrap.dedent(
     print("started", flush=True)
     if mode == "uncaught":
         graypipe.run(src, out, "adaptive-gaussian:31:2", workers=1, engine="serial",
-                     png_compression="best")
+                     png_compression="high")
         print("finished", flush=True)
         sys.exit(0)
     try:
         graypipe.run(src, out, "adaptive-gaussian:31:2", workers=1, engine="serial",
-                     png_compression="best")
+                     png_compression="high")
     except KeyboardInterrupt as e:
         print(json.dumps(e.report), flush=True)
         sys.exit(42)
@@ -56,8 +56,9 @@ def start(src, out, mode):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert child.stdout.readline().strip() == "started"
-    time.sleep(1.0)  # inside the run: importing and planning are long done
-    assert child.poll() is None, "the run ended before the signal: make it longer"
+    time.sleep(0.5)  # inside the run: importing and planning are done
+    if child.poll() is not None:
+        pytest.fail(f"the run ended before the signal (make it longer): {child.communicate()}")
     child.send_signal(signal.SIGINT)
     return child
 
