@@ -174,3 +174,55 @@ def test_imread_errors_name_the_file(tmp_path):
     big = FIXTURES / "inputs" / "noise_97x61.png"
     with pytest.raises(graypipe.ImageError, match="over the decode limit"):
         graypipe.imread(big, max_pixels=100)
+
+
+def _main_thread_runs_during(call):
+    """Run `call` on another thread; return (fraction of the call's span during which this
+    thread kept running Python, the call's seconds). Holding the GIL for the whole call would
+    keep this thread out except for at most a switch interval at either end."""
+    import threading
+    import time
+
+    span = {}
+
+    def worker():
+        span["start"] = time.perf_counter()
+        call()
+        span["end"] = time.perf_counter()
+
+    t = threading.Thread(target=worker)
+    stamps = []
+    t.start()
+    while t.is_alive():
+        stamps.append(time.perf_counter())
+    t.join()
+    inside = [s for s in stamps if span["start"] < s < span["end"]]
+    length = span["end"] - span["start"]
+    covered = (max(inside) - min(inside)) / length if len(inside) > 1 else 0.0
+    return covered, length
+
+
+@pytest.mark.parametrize("what", ["gray", "threshold", "imread"])
+def test_the_gil_is_released_while_working(what, tmp_path):
+    rng = np.random.default_rng(5)
+    big = rng.integers(0, 256, (3000, 3000, 3), dtype=np.uint8)
+    g = cv2.cvtColor(big, cv2.COLOR_BGR2GRAY)
+    path = tmp_path / "big.png"
+    cv2.imwrite(str(path), big)
+    wide = np.zeros((6000, 8000, 3), dtype=np.uint8)  # one long call, not many short ones
+    calls = {
+        "gray": lambda: graypipe.gray(wide),
+        "threshold": lambda: graypipe.threshold(g, "adaptive-gaussian:51:2"),
+        "imread": lambda: graypipe.imread(path),
+    }
+    covered, seconds = _main_thread_runs_during(calls[what])
+    assert seconds > 0.05, "call too short to tell"
+    assert covered > 0.5, f"main thread ran during {covered:.0%} of {seconds:.3f} s"
+
+
+def test_the_gil_check_detects_a_call_that_holds_the_gil():
+    # The control: bytes.count runs in C without releasing the GIL.
+    data = bytes(300_000_000)
+    covered, seconds = _main_thread_runs_during(lambda: data.count(b"\x01"))
+    assert seconds > 0.05
+    assert covered < 0.5, f"main thread ran during {covered:.0%} of {seconds:.3f} s"
