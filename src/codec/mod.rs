@@ -1,5 +1,6 @@
 //! Codecs: bytes to pixels and pixels to bytes, free of pipeline logic.
 
+mod bgr;
 pub mod decode;
 pub mod encode;
 pub mod format;

@@ -84,6 +84,29 @@ pub fn to_gray(src: &[u8], layout: ChannelLayout, luma: Luma, out: &mut Vec<u8>)
     }
 }
 
+/// Converts an 8-bit BGR (`channels` = 3) or BGRA (`channels` = 4) buffer, OpenCV's own
+/// sample order, to gray, one sample per pixel into `out` (resized to fit): bit-exact with
+/// `cv2.cvtColor(.., COLOR_BGR2GRAY)` / `COLOR_BGRA2GRAY` under [`Luma::Bt601`]. For callers
+/// holding OpenCV-style arrays (the Python bindings); the same kernel as [`to_gray`] with the
+/// weights in blue, green, red order. Any other `channels` leaves `out` empty.
+pub fn bgr_to_gray(src: &[u8], channels: usize, luma: Luma, out: &mut Vec<u8>) {
+    out.clear();
+    if !matches!(channels, 3 | 4) {
+        return;
+    }
+    let pixels = src.len() / channels;
+    out.resize(pixels, 0);
+    let [wr, wg, wb] = luma.weights();
+    let w = [wb, wg, wr];
+    let done = simd_prefix(src, channels, w, out);
+    for (o, p) in out[done..]
+        .iter_mut()
+        .zip(src[done * channels..].chunks_exact(channels))
+    {
+        *o = luma_of(p, w);
+    }
+}
+
 /// Converts as many whole 16-pixel blocks as the SIMD path can; returns the pixels done.
 fn simd_prefix(src: &[u8], stride: usize, w: [u32; 3], out: &mut [u8]) -> usize {
     #[cfg(target_arch = "x86_64")]
@@ -174,6 +197,29 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bgr_order_gives_the_rgb_result_of_the_swapped_pixels() {
+        // 37 pixels: two SIMD blocks and a scalar tail, in both 3 and 4 channel layouts.
+        let rgb: Vec<[u8; 3]> = (0..37u32)
+            .map(|i| [(i * 7) as u8, (i * 31 + 5) as u8, (255 - i * 3) as u8])
+            .collect();
+        for luma in [Luma::Bt601, Luma::Bt709] {
+            let flat_rgb: Vec<u8> = rgb.iter().flatten().copied().collect();
+            let mut want = Vec::new();
+            to_gray(&flat_rgb, ChannelLayout::Rgb, luma, &mut want);
+            let bgr: Vec<u8> = rgb.iter().flat_map(|p| [p[2], p[1], p[0]]).collect();
+            let bgra: Vec<u8> = rgb.iter().flat_map(|p| [p[2], p[1], p[0], 9]).collect();
+            let mut got = Vec::new();
+            bgr_to_gray(&bgr, 3, luma, &mut got);
+            assert_eq!(got, want);
+            bgr_to_gray(&bgra, 4, luma, &mut got);
+            assert_eq!(got, want);
+        }
+        let mut out = vec![1];
+        bgr_to_gray(&[1, 2], 2, Luma::Bt601, &mut out);
+        assert!(out.is_empty());
+    }
 
     #[test]
     fn gray_pixels_map_to_themselves_under_both_weight_sets() {

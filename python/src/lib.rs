@@ -1,0 +1,504 @@
+//! `graypipe._graypipe`: the native half of the `graypipe` Python package.
+//!
+//! Thin on purpose: every function parses its arguments, calls the library's public entries
+//! (`ops::bgr_to_gray`, `ops::apply`, `codec::decode`, `batch::plan`, `graypipe::run`,
+//! `report::RunReport`, `sweep::run_sweep`) with the GIL released, and hands the result back.
+//! The Python side (`graypipe/__init__.py`) adds defaults, docstrings and the exception classes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::ValueEnum;
+use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+use graypipe::batch::{plan, PlanOptions};
+use graypipe::codec::{DecodeLimits, FormatChoice, PngCompression, ReadMode};
+use graypipe::ops::{self, Level, Luma, Operation};
+use graypipe::pipeline::workers::StageOverrides;
+use graypipe::pipeline::{stages, CancelToken, EngineConfig, Settings};
+use graypipe::report::RunReport;
+use graypipe::sweep::{parse_engines, parse_worker_list, run_sweep, Baseline, SweepPlan};
+
+/// Raises `graypipe.<name>(message)`; the classes live in `graypipe/_errors.py` so that they
+/// can derive from both `graypipe.Error` and the matching builtin.
+fn error(py: Python<'_>, name: &str, message: String) -> PyErr {
+    match py
+        .import("graypipe._errors")
+        .and_then(|m| m.getattr(name))
+        .and_then(|cls| cls.call1((message.clone(),)))
+    {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(_) => PyRuntimeError::new_err(message),
+    }
+}
+
+fn usage(py: Python<'_>, message: impl Into<String>) -> PyErr {
+    error(py, "UsageError", message.into())
+}
+
+/// Pixels of a NumPy uint8 array in C order: borrowed when the array is C-contiguous, copied
+/// otherwise. Returns the shape too.
+enum Pixels<'py> {
+    Borrowed(numpy::PyReadonlyArrayDyn<'py, u8>),
+    Copied(Vec<u8>),
+}
+
+impl Pixels<'_> {
+    fn slice(&self) -> &[u8] {
+        match self {
+            // C-contiguity was checked when the borrow was taken.
+            Pixels::Borrowed(a) => a.as_slice().unwrap_or(&[]),
+            Pixels::Copied(v) => v,
+        }
+    }
+}
+
+fn pixels<'py>(obj: &Bound<'py, PyAny>, expected: &str) -> PyResult<(Pixels<'py>, Vec<usize>)> {
+    let array = match obj.cast::<PyArrayDyn<u8>>() {
+        Ok(a) => a,
+        Err(_) => {
+            let got = match obj.getattr("dtype") {
+                Ok(dtype) => format!("an array of dtype {}", dtype.str()?),
+                Err(_) => format!("{}", obj.get_type().name()?),
+            };
+            return Err(PyValueError::new_err(format!(
+                "expected a NumPy uint8 array ({expected}), got {got}"
+            )));
+        }
+    };
+    let shape = array.shape().to_vec();
+    if shape.contains(&0) {
+        return Err(PyValueError::new_err(format!(
+            "expected a non-empty image ({expected}), got shape {}",
+            py_shape(&shape)
+        )));
+    }
+    let ro = array.try_readonly().map_err(|e| {
+        PyValueError::new_err(format!("cannot read the array while it is borrowed: {e}"))
+    })?;
+    let px = if ro.as_slice().is_ok() {
+        Pixels::Borrowed(ro)
+    } else {
+        Pixels::Copied(ro.as_array().iter().copied().collect())
+    };
+    Ok((px, shape))
+}
+
+/// A shape as Python prints it: `(4, 4, 3)`, `(4,)`.
+fn py_shape(shape: &[usize]) -> String {
+    match shape {
+        [one] => format!("({one},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn parse_luma(py: Python<'_>, luma: &str) -> PyResult<Luma> {
+    match luma {
+        "bt601" => Ok(Luma::Bt601),
+        "bt709" => Ok(Luma::Bt709),
+        _ => Err(usage(
+            py,
+            format!("unknown luma '{luma}': expected 'bt601' or 'bt709'"),
+        )),
+    }
+}
+
+/// One of the library's CLI option enums by its CLI name; the error lists the names.
+fn value_enum<T: ValueEnum>(py: Python<'_>, what: &str, name: &str) -> PyResult<T> {
+    T::from_str(name, false).map_err(|_| {
+        let names: Vec<String> = T::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value())
+            .map(|p| format!("'{}'", p.get_name()))
+            .collect();
+        usage(
+            py,
+            format!(
+                "unknown {what} '{name}': expected one of {}",
+                names.join(", ")
+            ),
+        )
+    })
+}
+
+fn gray_array<'py>(
+    py: Python<'py>,
+    data: Vec<u8>,
+    height: usize,
+    width: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    // from_vec hands the Vec to NumPy as the array's memory: no copy.
+    Ok(PyArray1::from_vec(py, data)
+        .reshape([height, width])?
+        .into_any())
+}
+
+const IMAGE_SHAPES: &str = "H x W x 3 BGR, H x W x 4 BGRA or H x W gray";
+
+/// `gray(img, luma)`.
+#[pyfunction]
+#[pyo3(signature = (img, luma = "bt601"))]
+fn gray<'py>(py: Python<'py>, img: &Bound<'py, PyAny>, luma: &str) -> PyResult<Bound<'py, PyAny>> {
+    let luma = parse_luma(py, luma)?;
+    let (px, shape) = pixels(img, IMAGE_SHAPES)?;
+    let channels = match shape.as_slice() {
+        [_, _] | [_, _, 1] => 1,
+        [_, _, c @ (3 | 4)] => *c,
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "expected {IMAGE_SHAPES} (uint8), got shape {}",
+                py_shape(&shape)
+            )))
+        }
+    };
+    let src = px.slice();
+    let out = py.detach(|| {
+        let mut out = Vec::new();
+        if channels == 1 {
+            out.extend_from_slice(src);
+        } else {
+            ops::bgr_to_gray(src, channels, luma, &mut out);
+        }
+        out
+    });
+    gray_array(py, out, shape[0], shape[1])
+}
+
+/// `threshold(gray, spec, maxval) -> (level, out)`.
+#[pyfunction]
+#[pyo3(signature = (gray, spec, maxval = 255.0))]
+fn threshold<'py>(
+    py: Python<'py>,
+    gray: &Bound<'py, PyAny>,
+    spec: &str,
+    maxval: f64,
+) -> PyResult<(Option<f64>, Bound<'py, PyAny>)> {
+    let op = Operation::parse(spec, maxval).map_err(|e| usage(py, e.to_string()))?;
+    if !maxval.is_finite() {
+        return Err(usage(py, format!("maxval {maxval} is not a finite number")));
+    }
+    const GRAY: &str = "H x W gray";
+    let (px, shape) = pixels(gray, GRAY)?;
+    let (h, w) = match shape.as_slice() {
+        [h, w] | [h, w, 1] => (*h, *w),
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "expected a 2-D gray uint8 array ({GRAY}; convert colour with graypipe.gray first), got shape {}",
+                py_shape(&shape)
+            )))
+        }
+    };
+    let src = px.slice();
+    let (out, done) = py.detach(|| {
+        // The output buffer starts as a copy of the input: `apply` works in place.
+        let mut out = src.to_vec();
+        let mut scratch = Vec::new();
+        let done = ops::apply(&op, w, h, &mut out, &mut scratch);
+        (out, done)
+    });
+    // cv2.threshold returns the level it used: an 8-bit image's fixed level floored.
+    let level = match op {
+        Operation::Threshold {
+            level: Level::Fixed(_),
+            ..
+        } => done.level.map(f64::floor),
+        _ => done.level,
+    };
+    Ok((level, gray_array(py, out, h, w)?))
+}
+
+/// `imread(path, gray)`.
+#[pyfunction]
+#[pyo3(signature = (path, gray = false, max_pixels = None))]
+fn imread<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    gray: bool,
+    max_pixels: Option<u64>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let limits = max_pixels.map_or_else(DecodeLimits::default, |max_pixels| DecodeLimits {
+        max_pixels,
+    });
+    let result = py.detach(|| -> Result<(Vec<u8>, usize, usize), String> {
+        let bytes = stages::read(&path, &limits)?;
+        let mode = if gray {
+            ReadMode::Gray
+        } else {
+            ReadMode::Color
+        };
+        let img = graypipe::codec::decode_as(&bytes, &limits, mode).map_err(|e| e.to_string())?;
+        let (w, h) = (img.width as usize, img.height as usize);
+        let data = if gray {
+            // cv2.IMREAD_GRAYSCALE: the decoder's own gray (libjpeg's luma, libpng's weights).
+            let mut out = Vec::new();
+            ops::to_gray(&img.data, img.layout, Luma::Bt601, &mut out);
+            out
+        } else {
+            img.to_bgr()
+        };
+        Ok((data, h, w))
+    });
+    let (data, h, w) =
+        result.map_err(|e| error(py, "ImageError", format!("{}: {e}", path.display())))?;
+    if gray {
+        gray_array(py, data, h, w)
+    } else {
+        Ok(PyArray1::from_vec(py, data).reshape([h, w, 3])?.into_any())
+    }
+}
+
+/// Options shared by `run` and `sweep`, parsed into the library's types.
+struct Job {
+    inputs: Vec<PathBuf>,
+    plan_options: PlanOptions,
+    settings: Settings,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn job(
+    py: Python<'_>,
+    inputs: Vec<PathBuf>,
+    threshold: Option<&str>,
+    maxval: f64,
+    luma: &str,
+    format: &str,
+    bit_depth: &str,
+    png_compression: &str,
+    max_pixels: Option<u64>,
+    follow_links: bool,
+    skip_existing: bool,
+) -> PyResult<Job> {
+    if inputs.is_empty() {
+        return Err(usage(py, "no inputs given"));
+    }
+    let operation = match threshold {
+        Some(spec) => Operation::parse(spec, maxval).map_err(|e| usage(py, e.to_string()))?,
+        None => Operation::Gray,
+    };
+    let format: FormatChoice = format.parse().map_err(|e: String| usage(py, e))?;
+    let one_bit_png = match bit_depth {
+        "auto" => true,
+        "8" => false,
+        _ => {
+            return Err(usage(
+                py,
+                format!("unknown bit_depth '{bit_depth}': expected 'auto' or '8'"),
+            ))
+        }
+    };
+    let png_compression: PngCompression = value_enum(py, "png_compression", png_compression)?;
+    let mut limits = DecodeLimits::default();
+    if let Some(m) = max_pixels {
+        limits.max_pixels = m;
+    }
+    Ok(Job {
+        inputs,
+        plan_options: PlanOptions {
+            format,
+            follow_links,
+            skip_existing,
+            ..PlanOptions::default()
+        },
+        settings: Settings {
+            operation,
+            luma: parse_luma(py, luma)?,
+            one_bit_png,
+            png_compression,
+            limits,
+            ..Settings::default()
+        },
+    })
+}
+
+fn positive(py: Python<'_>, what: &str, n: Option<usize>) -> PyResult<Option<usize>> {
+    match n {
+        Some(0) => Err(usage(py, format!("{what} must be at least 1"))),
+        other => Ok(other),
+    }
+}
+
+/// `_run(...) -> (report_json, keyboard_interrupt_or_None)`.
+#[pyfunction]
+#[pyo3(signature = (inputs, output, threshold, maxval, workers, engine, in_flight, luma,
+    format, bit_depth, png_compression, max_pixels, follow_links, skip_existing, fail_fast))]
+#[allow(clippy::too_many_arguments)]
+fn _run(
+    py: Python<'_>,
+    inputs: Vec<PathBuf>,
+    output: PathBuf,
+    threshold: Option<&str>,
+    maxval: f64,
+    workers: Option<usize>,
+    engine: &str,
+    in_flight: Option<usize>,
+    luma: &str,
+    format: &str,
+    bit_depth: &str,
+    png_compression: &str,
+    max_pixels: Option<u64>,
+    follow_links: bool,
+    skip_existing: bool,
+    fail_fast: bool,
+) -> PyResult<(String, Option<Py<PyAny>>)> {
+    let job = job(
+        py,
+        inputs,
+        threshold,
+        maxval,
+        luma,
+        format,
+        bit_depth,
+        png_compression,
+        max_pixels,
+        follow_links,
+        skip_existing,
+    )?;
+    let engine = match parse_engines(engine).map_err(|e| usage(py, e))?.as_slice() {
+        [e] => *e,
+        _ => return Err(usage(py, "give one engine: staged, rayon or serial")),
+    };
+    let n = positive(py, "workers", workers)?.unwrap_or_else(graypipe::cli::args::logical_cores);
+    let mut config = EngineConfig::new(engine, n);
+    if let Some(t) = positive(py, "in_flight", in_flight)? {
+        config.in_flight = t;
+    }
+    let plan_options = job.plan_options.clone();
+    let batch = py
+        .detach(|| plan(&job.inputs, &output, &plan_options))
+        .map_err(|e| error(py, "RefusedError", e.to_string()))?;
+
+    // The run goes on its own thread; this one waits without the GIL and, every 50 ms, takes
+    // it back to let Python run its signal handlers. A KeyboardInterrupt cancels the run (no
+    // new file starts; files in flight finish or are discarded, never half written) and is
+    // raised by the Python side once the run has stopped.
+    let cancel = CancelToken::new();
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let mut interrupt: Option<PyErr> = None;
+    let summary = std::thread::scope(|scope| {
+        let (batch, settings, config, cancel) = (&batch, &job.settings, &config, &cancel);
+        scope.spawn(move || {
+            let summary = graypipe::run(batch, settings, config, cancel, fail_fast, &mut |_, _| {});
+            let _ = tx.send(summary);
+        });
+        loop {
+            match py.detach(|| rx.recv_timeout(Duration::from_millis(50))) {
+                Ok(summary) => return Ok(summary),
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    return Err(PyRuntimeError::new_err(
+                        "graypipe: the run's thread panicked",
+                    ))
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            }
+            if interrupt.is_none() {
+                if let Err(e) = py.check_signals() {
+                    cancel.cancel();
+                    interrupt = Some(e);
+                }
+            }
+        }
+    })?;
+    let report = RunReport::new(&summary, &job.settings, &config);
+    let json = serde_json::to_string(&report)
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot serialise the report: {e}")))?;
+    Ok((json, interrupt.map(|e| e.into_value(py).into_any())))
+}
+
+/// `_sweep(...) -> record_json`.
+#[pyfunction]
+#[pyo3(signature = (inputs, workers, engines, threshold, maxval, in_flight, warmup, repeat,
+    baseline, keep_output, scratch, luma, format, bit_depth, png_compression, max_pixels,
+    follow_links))]
+#[allow(clippy::too_many_arguments)]
+fn _sweep(
+    py: Python<'_>,
+    inputs: Vec<PathBuf>,
+    workers: Option<&str>,
+    engines: &str,
+    threshold: Option<&str>,
+    maxval: f64,
+    in_flight: Option<usize>,
+    warmup: usize,
+    repeat: usize,
+    baseline: &str,
+    keep_output: Option<PathBuf>,
+    scratch: Option<PathBuf>,
+    luma: &str,
+    format: &str,
+    bit_depth: &str,
+    png_compression: &str,
+    max_pixels: Option<u64>,
+    follow_links: bool,
+) -> PyResult<String> {
+    let job = job(
+        py,
+        inputs,
+        threshold,
+        maxval,
+        luma,
+        format,
+        bit_depth,
+        png_compression,
+        max_pixels,
+        follow_links,
+        false,
+    )?;
+    let baseline: Baseline = value_enum(py, "baseline", baseline)?;
+    if repeat == 0 {
+        return Err(usage(py, "repeat must be at least 1"));
+    }
+    let sweep_plan = SweepPlan {
+        inputs: job.inputs,
+        plan_options: job.plan_options,
+        settings: job.settings,
+        engines: parse_engines(engines).map_err(|e| usage(py, e))?,
+        // None: 1, 2, ... up to the logical cores, as the CLI's default.
+        workers: match workers {
+            Some(w) => Some(parse_worker_list(w).map_err(|e| usage(py, e))?),
+            None => None,
+        },
+        cores: None,
+        overrides: StageOverrides::default(),
+        in_flight: positive(py, "in_flight", in_flight)?,
+        max_memory: graypipe::pipeline::memory::default_budget(),
+        warmup,
+        // `repeat` counted runs per point, no minimum time: what a notebook user asked for.
+        min_runs: repeat,
+        min_time: 0.0,
+        max_runs: repeat,
+        quiet_machine: false,
+        baseline,
+        keep_output,
+        scratch,
+    };
+    let record = py
+        .detach(|| run_sweep(&sweep_plan, &mut |_| {}))
+        .map_err(|e| error(py, "RefusedError", e.to_string()))?;
+    serde_json::to_string(&record)
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot serialise the sweep record: {e}")))
+}
+
+/// The native module.
+#[pymodule]
+fn _graypipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(gray, m)?)?;
+    m.add_function(wrap_pyfunction!(threshold, m)?)?;
+    m.add_function(wrap_pyfunction!(imread, m)?)?;
+    m.add_function(wrap_pyfunction!(_run, m)?)?;
+    m.add_function(wrap_pyfunction!(_sweep, m)?)?;
+    m.add(
+        "__version__",
+        PyString::new(m.py(), env!("CARGO_PKG_VERSION")),
+    )?;
+    Ok(())
+}
