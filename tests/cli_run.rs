@@ -534,3 +534,51 @@ fn a_damaged_but_readable_jpeg_is_written_with_a_warning_line_and_counted() {
         assert_eq!(cut["warnings"].as_array().unwrap().len(), 1, "{cut}");
     }
 }
+
+#[test]
+fn a_non_finite_maxval_and_a_report_in_a_missing_folder_are_refused_before_any_work() {
+    let t = tempfile::tempdir().unwrap();
+    let input = nested_input(t.path());
+    let out = t.path().join("out");
+    for v in ["NaN", "inf", "-inf", "1e400"] {
+        let o = graypipe(&[
+            "run",
+            s(&input),
+            "-o",
+            s(&out),
+            "--threshold",
+            "100",
+            "--maxval",
+            v,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "--maxval {v}: {}", stderr(&o));
+        assert!(!out.exists(), "--maxval {v}");
+    }
+    // A report in a folder that does not exist is refused (graypipe would otherwise plant the
+    // folder, here inside the input tree); inside the output folder it is created.
+    let planted = input.join("newdir/r.json");
+    let o = graypipe(&[
+        "run",
+        s(&input),
+        "-o",
+        s(&out),
+        "--report",
+        s(&planted),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+    assert!(!input.join("newdir").exists() && !out.exists());
+    let inside = out.join("logs/r.json");
+    let o = graypipe(&[
+        "run",
+        s(&input),
+        "-o",
+        s(&out),
+        "--report",
+        s(&inside),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(inside.is_file());
+}

@@ -93,6 +93,20 @@ pub fn report_target(
             return Err(PlanError::ReportIsOutput(report.to_path_buf()));
         }
     }
+    // A missing folder is created only inside the output folder (which the run makes anyway);
+    // anywhere else, as with a shell's `>`, the folder must exist: a typo must not plant
+    // folders (or a report named like a picture) in an input tree.
+    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.is_dir() && !resolve(parent).starts_with(&out_resolved) {
+            return Err(PlanError::ReportUnusable {
+                path: report.to_path_buf(),
+                reason: format!(
+                    "its folder {} does not exist (graypipe creates folders only inside the output folder)",
+                    crate::error::printable_path(parent)
+                ),
+            });
+        }
+    }
     if let Some(dir) = unwritable_folder(&target) {
         return Err(PlanError::ReportUnusable {
             path: report.to_path_buf(),

@@ -144,8 +144,9 @@ pub struct JobArgs {
     #[arg(long, value_name = "SPEC", value_parser = parse_operation, allow_hyphen_values = true)]
     pub threshold: Option<Operation>,
 
-    /// The value given to pixels that pass the threshold.
-    #[arg(long, default_value_t = 255.0, allow_negative_numbers = true)]
+    /// The value given to pixels that pass the threshold (rounded and clamped to 0..255 as
+    /// OpenCV does; must be a finite number).
+    #[arg(long, default_value_t = 255.0, allow_negative_numbers = true, value_parser = parse_maxval)]
     pub maxval: f64,
 
     /// Luma weights for colour to gray.
@@ -434,6 +435,14 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
         .ok()
         .filter(|t| t.is_finite() && *t >= 0.0)
         .ok_or_else(|| format!("'{s}' is not a number of seconds"))
+}
+
+fn parse_maxval(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| format!("'{s}' is not a finite number"))
 }
 
 fn retired_queue(_: &str) -> Result<u32, String> {

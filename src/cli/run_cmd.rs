@@ -175,6 +175,14 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
 
     let mut report = RunReport::new(&summary, &settings, &config);
     report.shard = shard_info.as_ref().map(ShardRecord::from);
+    if summary.stats.engine_error.is_none() && summary.stats.workers < config.threads() {
+        stderr_line(&format!(
+            "graypipe: warning: only {} of {} worker threads could be started (a process or thread limit, ulimit -u?); the run used {}",
+            summary.stats.workers,
+            config.threads(),
+            summary.stats.workers
+        ));
+    }
     if let Some(e) = &summary.stats.engine_error {
         stderr_line(&format!("graypipe: error: {}", printable(&e.to_string())));
     }

@@ -32,6 +32,7 @@ mod tests {
             height: 1,
             layout,
             data,
+            warnings: Vec::new(),
         }
     }
 

@@ -186,6 +186,19 @@ pub fn decode_as(
             reason: "file is truncated (no end-of-image marker after the last scan)".into(),
         });
     }
+    if format == ImageFormat::Jpeg {
+        let scans = jpeg_scan_count(bytes);
+        if scans > MAX_JPEG_SCANS {
+            // Each scan of a progressive JPEG makes the decoder pass over the whole picture's
+            // coefficients again: thousands of empty scans in a small file take minutes.
+            return Err(DecodeError::Corrupt {
+                format: name,
+                reason: format!(
+                    "{scans} scans, more than the {MAX_JPEG_SCANS} any real progressive JPEG uses (a decoder-stalling file)"
+                ),
+            });
+        }
+    }
     #[cfg(feature = "libjpeg-turbo")]
     if format == ImageFormat::Jpeg {
         return decode_jpeg(bytes, limits, mode);
@@ -356,6 +369,19 @@ fn png_header_size(bytes: &[u8]) -> Option<(u32, u32)> {
     }
     let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
     Some((be(&bytes[16..20]), be(&bytes[20..24])))
+}
+
+/// The most start-of-scan markers a JPEG may have (libjpeg-turbo's own tools suggest a limit of
+/// 500 for untrusted files; real progressive files use about 10).
+const MAX_JPEG_SCANS: usize = 1000;
+
+/// Start-of-scan markers (FF DA) in a JPEG. Inside entropy-coded data 0xFF is always followed
+/// by 0x00 or a restart marker, so only metadata (an embedded thumbnail, say) can add a few.
+fn jpeg_scan_count(bytes: &[u8]) -> usize {
+    bytes
+        .windows(2)
+        .filter(|w| w[0] == 0xFF && w[1] == 0xDA)
+        .count()
 }
 
 /// Whether a JPEG ends its last scan with an end-of-image marker. Inside entropy-coded data
@@ -556,6 +582,29 @@ mod tests {
             decode(&good, &DecodeLimits { max_pixels: 255 }),
             Err(DecodeError::TooLarge { width: 16, .. })
         ));
+    }
+
+    #[test]
+    fn a_jpeg_with_thousands_of_scans_is_refused_before_decoding() {
+        let img =
+            image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([x as u8 * 8, y as u8 * 8, 7]));
+        let mut jpg = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut jpg, image::ImageFormat::Jpeg).unwrap();
+        let jpg = jpg.into_inner();
+        assert_eq!(jpeg_scan_count(&jpg), 1);
+        // 1001 empty scans (an SOS segment with no data) before the end marker.
+        let sos = [0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00];
+        let mut bomb = jpg[..jpg.len() - 2].to_vec();
+        for _ in 0..1001 {
+            bomb.extend_from_slice(&sos);
+        }
+        bomb.extend_from_slice(&[0xFF, 0xD9]);
+        let started = std::time::Instant::now();
+        let e = decode(&bomb, &DecodeLimits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("1002 scans"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

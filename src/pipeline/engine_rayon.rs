@@ -54,7 +54,7 @@ pub(super) fn run(
             pool.install(|| {
                 jobs.par_iter().enumerate().for_each_init(
                     || Local {
-                        runner: StageRunner::new(settings),
+                        runner: StageRunner::new(settings, max_memory),
                         tx: tx.clone(),
                         totals,
                     },

@@ -110,17 +110,33 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
-/// The default budget: half of the memory this process may use, the smaller of physical memory
-/// and the cgroup's limit (containers, Slurm jobs); 2 GiB where neither can be read.
+/// The default budget: half of the memory this process may use, the smallest of physical
+/// memory, the cgroup's limit (containers, Slurm jobs) and the address-space limit (`ulimit -v`);
+/// 2 GiB where none can be read.
 pub fn default_budget() -> u64 {
-    let physical = meminfo_total();
-    let cgroup = cgroup_limit();
-    match (physical, cgroup) {
-        (Some(p), Some(c)) => p.min(c) / 2,
-        (Some(p), None) => p / 2,
-        (None, Some(c)) => c / 2,
-        (None, None) => 2 << 30,
+    [meminfo_total(), cgroup_limit(), address_space_limit()]
+        .into_iter()
+        .flatten()
+        .min()
+        .map_or(2 << 30, |m| m / 2)
+}
+
+/// `RLIMIT_AS`, when set: allocations past it fail, and Rust aborts on a failed allocation.
+fn address_space_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `lim` is a valid, writable rlimit for the call.
+        if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0
+            && lim.rlim_cur != libc::RLIM_INFINITY
+        {
+            return Some(lim.rlim_cur);
+        }
     }
+    None
 }
 
 fn meminfo_total() -> Option<u64> {

@@ -162,7 +162,7 @@ impl<'a> Pipeline<'a> {
     /// One worker's life: take tasks until the run is over, hand finished files to `sink`.
     /// Returns the worker's per-stage figures.
     pub fn work(&self, sink: &mut dyn Sink) -> [StageStats; 5] {
-        let mut runner = StageRunner::new(self.settings);
+        let mut runner = StageRunner::new(self.settings, self.max_memory);
         let mut finished: Option<(Stage, Done)> = None;
         while let Some((mut tok, carried)) = self.next_task(finished.take()) {
             let stage = tok.next;

@@ -78,8 +78,23 @@ pub struct Scratch {
 /// Stage 1: the file's bytes, through [`crate::input::read_input`]: regular files only, never a
 /// hang on a FIFO, and never more bytes than any image within the decode limit could take.
 pub fn read(path: &Path, limits: &DecodeLimits) -> Result<Vec<u8>, String> {
-    let max_bytes = limits.max_pixels.saturating_mul(8).saturating_add(16 << 20);
-    crate::input::read_input(path, max_bytes).map_err(|e| e.to_string())
+    read_within(path, limits, u64::MAX)
+}
+
+/// [`read`], also refusing a file whose bytes alone are more than the memory budget (it could
+/// never be admitted to decoding; reading it would already take the memory the budget keeps).
+pub fn read_within(path: &Path, limits: &DecodeLimits, max_memory: u64) -> Result<Vec<u8>, String> {
+    let by_pixels = limits.max_pixels.saturating_mul(8).saturating_add(16 << 20);
+    let cap = by_pixels.min(max_memory);
+    crate::input::read_input(path, cap).map_err(|e| match e {
+        crate::input::ReadError::TooLarge { size, .. } if cap < by_pixels => format!(
+            "file is {size} bytes, more than the whole memory budget of {cap} bytes (--max-memory)"
+        ),
+        crate::input::ReadError::GrewPastLimit { .. } if cap < by_pixels => format!(
+            "file gave more than {cap} bytes while being read, more than the whole memory budget (--max-memory)"
+        ),
+        other => other.to_string(),
+    })
 }
 
 /// Stage 2: pixels, read as `settings.read` says.
@@ -199,6 +214,8 @@ impl Token {
 /// What one worker owns: its scratch memory, its per-stage figures and its clock readings.
 pub(super) struct StageRunner<'a> {
     settings: &'a Settings,
+    /// The run's memory budget: no file larger than it is read.
+    max_memory: u64,
     scratch: Scratch,
     /// Per-stage figures of this worker.
     pub stats: [StageStats; 5],
@@ -220,10 +237,11 @@ pub(super) struct Facts {
 }
 
 impl<'a> StageRunner<'a> {
-    /// A runner with fresh scratch memory.
-    pub fn new(settings: &'a Settings) -> Self {
+    /// A runner with fresh scratch memory, for a run with `max_memory` bytes of budget.
+    pub fn new(settings: &'a Settings, max_memory: u64) -> Self {
         Self {
             settings,
+            max_memory,
             scratch: Scratch::default(),
             stats: Default::default(),
             last_end: None,
@@ -244,10 +262,11 @@ impl<'a> StageRunner<'a> {
         st.bytes_in += tok.payload.byte_len();
         let input = std::mem::take(&mut tok.payload);
         let settings = self.settings;
+        let max_memory = self.max_memory;
         let scratch = &mut self.scratch;
         let facts = &mut tok.facts;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_stage(stage, input, job, settings, scratch, facts)
+            run_stage(stage, input, job, settings, max_memory, scratch, facts)
         }))
         .unwrap_or_else(|panic| Err(panic_reason(panic.as_ref())));
         let (t1, c1) = (Instant::now(), thread_cpu());
@@ -357,6 +376,7 @@ fn run_stage(
     input: Payload,
     job: &Job,
     settings: &Settings,
+    max_memory: u64,
     scratch: &mut Scratch,
     facts: &mut Facts,
 ) -> Result<Payload, String> {
@@ -366,7 +386,7 @@ fn run_stage(
     }
     match (stage, input) {
         (Stage::Read, _) => {
-            let bytes = read(&job.input, &settings.limits)?;
+            let bytes = read_within(&job.input, &settings.limits, max_memory)?;
             facts.need = working_set(&bytes, &settings.limits);
             Ok(Payload::Bytes(bytes))
         }
@@ -406,5 +426,5 @@ pub fn convert_file(
         output: output.to_path_buf(),
         format,
     };
-    StageRunner::new(settings).carry(0, &job, None)
+    StageRunner::new(settings, u64::MAX).carry(0, &job, None)
 }
