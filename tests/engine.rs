@@ -39,7 +39,8 @@ fn worker_threads_and_files_alive_are_what_was_asked() {
         operation: "adaptive-gaussian:11:2".parse().unwrap(),
         ..Settings::default()
     };
-    // engine, workers, --in-flight, caps, thread name prefix, threads expected
+    // engine, workers, --in-flight, caps, thread name prefix, threads started (the staged
+    // engine's worker 0 is the calling thread, so N workers start N - 1 threads)
     type Case = (Engine, usize, Option<usize>, StageCaps, &'static str, usize);
     let cases: &[Case] = &[
         (
@@ -48,7 +49,7 @@ fn worker_threads_and_files_alive_are_what_was_asked() {
             None,
             StageCaps::NONE,
             "graypipe-worker",
-            1,
+            0,
         ),
         (
             Engine::Staged,
@@ -56,7 +57,7 @@ fn worker_threads_and_files_alive_are_what_was_asked() {
             None,
             StageCaps::NONE,
             "graypipe-worker",
-            3,
+            2,
         ),
         (
             Engine::Staged,
@@ -67,11 +68,13 @@ fn worker_threads_and_files_alive_are_what_was_asked() {
                 ..StageCaps::NONE
             },
             "graypipe-worker",
-            3,
+            2,
         ),
         (Engine::Rayon, 3, None, StageCaps::NONE, "graypipe-rayon", 3),
-        // The serial engine works on the calling thread: no thread of its own.
+        // The serial engine works on the calling thread: no thread of its own; nor does the
+        // staged engine at one worker (checked with every graypipe thread name).
         (Engine::Serial, 1, None, StageCaps::NONE, "graypipe-", 0),
+        (Engine::Staged, 1, None, StageCaps::NONE, "graypipe-", 0),
     ];
     for (k, &(engine, workers, in_flight, caps, prefix, want_threads)) in cases.iter().enumerate() {
         let out = t.path().join(format!("out{k}"));

@@ -1,7 +1,10 @@
-//! The staged engine: the token pipeline on N worker threads. The calling thread only collects
-//! outcomes (progress, error lines), so a run at `--workers N` has N threads doing work.
+//! The staged engine: the token pipeline on N workers. The calling thread is worker 0 (it also
+//! hands every outcome to the caller, between its own tasks); N - 1 more threads are started, so
+//! a run at `--workers N` has exactly N threads, and at `--workers 1` no thread but the caller's.
 
-use super::scheduler::Pipeline;
+use crossbeam_channel::Receiver;
+
+use super::scheduler::{Pipeline, Sink};
 use super::stats::StageStats;
 use super::{merge_stats, CancelToken, EngineConfig, Outcome, Settings};
 use crate::batch::Job;
@@ -15,6 +18,23 @@ pub(super) struct StagedRun {
     pub peak_in_flight: usize,
     pub peak_admitted: u64,
     pub error: Option<String>,
+}
+
+/// Worker 0's sink: its own outcomes go straight to the caller, and after each one the
+/// outcomes the other workers sent meanwhile.
+struct CallerSink<'a, 'f> {
+    jobs: &'a [Job],
+    others: &'a Receiver<(usize, Outcome)>,
+    on_outcome: &'a mut (dyn FnMut(&Job, &Outcome) + 'f),
+}
+
+impl Sink for CallerSink<'_, '_> {
+    fn emit(&mut self, pos: usize, outcome: Outcome) {
+        (self.on_outcome)(&self.jobs[pos], &outcome);
+        while let Ok((pos, outcome)) = self.others.try_recv() {
+            (self.on_outcome)(&self.jobs[pos], &outcome);
+        }
+    }
 }
 
 pub(super) fn run(
@@ -38,10 +58,10 @@ pub(super) fn run(
     let (tx, rx) = crossbeam_channel::unbounded::<(usize, Outcome)>();
     let mut stages: [StageStats; 5] = Default::default();
     let mut error = None;
-    let mut started = 0;
+    let mut started = 1;
     std::thread::scope(|s| {
-        let mut handles = Vec::with_capacity(n);
-        for i in 0..n {
+        let mut handles = Vec::with_capacity(n - 1);
+        for i in 1..n {
             let mut sink = tx.clone();
             let pipeline = &pipeline;
             let spawned = std::thread::Builder::new()
@@ -49,21 +69,20 @@ pub(super) fn run(
                 .spawn_scoped(s, move || pipeline.work(&mut sink));
             match spawned {
                 Ok(h) => handles.push(h),
-                Err(e) => {
-                    if handles.is_empty() {
-                        // Nothing can run; stop the pipeline so no file is left half-started.
-                        cancel.cancel();
-                        error = Some(format!(
-                            "cannot start worker threads ({}): is a process or thread limit (ulimit -u) reached?",
-                            crate::error::io_reason(&e)
-                        ));
-                    }
-                    break;
-                }
+                // Fewer workers than asked: the run goes on with those there are (the caller
+                // is told through `workers`).
+                Err(_) => break,
             }
         }
-        started = handles.len();
+        started += handles.len();
         drop(tx);
+        let own = pipeline.work(&mut CallerSink {
+            jobs,
+            others: &rx,
+            on_outcome: &mut *on_outcome,
+        });
+        merge_stats(&mut stages, &own);
+        // The other workers' last outcomes, until the last of them has finished.
         for (pos, outcome) in rx.iter() {
             on_outcome(&jobs[pos], &outcome);
         }
