@@ -50,32 +50,6 @@ fn graypipe_within(secs: u64, args: &[&str]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-/// Runs graypipe as uid/gid 65534 when the tests run as root; `dirs` (and their parents up to
-/// the temporary folder) are opened up for that user.
-fn graypipe_unprivileged(args: &[&str], dirs: &[&Path]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_graypipe"));
-    cmd.args(args);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        use std::os::unix::process::CommandExt;
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
-            for d in dirs {
-                let mut p = Some(*d);
-                while let Some(dir) = p {
-                    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o777));
-                    p = dir.parent().filter(|q| {
-                        q.starts_with(std::env::temp_dir()) && *q != std::env::temp_dir()
-                    });
-                }
-            }
-            cmd.uid(65534).gid(65534);
-        }
-    }
-    cmd.output().expect("graypipe runs")
-}
-
 #[cfg(unix)]
 fn mkfifo(p: &Path) {
     use std::os::unix::ffi::OsStrExt;

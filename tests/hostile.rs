@@ -5,8 +5,8 @@ mod common;
 use common::*;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
 
 fn png_bytes(w: u32, h: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(w, h, |x, y| {
@@ -150,32 +150,6 @@ fn a_folder_named_like_an_image_is_walked_not_read() {
     let o = graypipe(&["run", s(&input), "-o", s(&out), "-q"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(files_below(&out), [PathBuf::from("x.png/inner.png")]);
-}
-
-/// Runs graypipe as an unprivileged user when the tests run as root (root reads and writes
-/// anything, so permission cases need another user); `dirs` are opened up for that user.
-fn graypipe_unprivileged(args: &[&str], dirs: &[&Path]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_graypipe"));
-    cmd.args(args);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        use std::os::unix::process::CommandExt;
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } == 0 {
-            for d in dirs {
-                let mut p = Some(*d);
-                while let Some(dir) = p {
-                    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o777));
-                    p = dir.parent().filter(|q| {
-                        q.starts_with(std::env::temp_dir()) && *q != std::env::temp_dir()
-                    });
-                }
-            }
-            cmd.uid(65534).gid(65534);
-        }
-    }
-    cmd.output().expect("graypipe runs")
 }
 
 #[cfg(unix)]

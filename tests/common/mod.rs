@@ -43,3 +43,29 @@ pub fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 pub fn files_below(root: &Path) -> Vec<PathBuf> {
     tree(root).into_keys().collect()
 }
+
+/// Runs graypipe as an unprivileged user when the tests run as root (root reads and writes
+/// anything, so permission cases need another user); `dirs` are opened up for that user.
+pub fn graypipe_unprivileged(args: &[&str], dirs: &[&Path]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_graypipe"));
+    cmd.args(args);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::process::CommandExt;
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            for d in dirs {
+                let mut p = Some(*d);
+                while let Some(dir) = p {
+                    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o777));
+                    p = dir.parent().filter(|q| {
+                        q.starts_with(std::env::temp_dir()) && *q != std::env::temp_dir()
+                    });
+                }
+            }
+            cmd.uid(65534).gid(65534);
+        }
+    }
+    cmd.output().expect("graypipe runs")
+}
