@@ -144,8 +144,10 @@ def test_sweep_returns_the_export_json_record(folder, tmp_path):
 def test_sweep_record_has_the_cli_export_fields(folder, tmp_path, cli_binary):
     cli_json = tmp_path / "cli.json"
     subprocess.run(
+        # The same schedule as the Python call (one run per point, no minimum time): with one
+        # run the intervals are null, so the record's shape depends on it.
         [cli_binary, "sweep", str(folder), "--workers", "1,2", "--warmup", "0", "--repeat", "1",
-         "--export-json", str(cli_json)],
+         "--min-time", "0", "--max-runs", "1", "--export-json", str(cli_json)],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     record = graypipe.sweep(folder, workers="1,2", warmup=0, repeat=1)
