@@ -90,13 +90,15 @@ fn two_inputs_writing_one_output_are_refused_before_any_work() {
 fn output_inside_an_input_folder_is_refused() {
     let t = tempfile::tempdir().unwrap();
     let input = nested_input(t.path());
+    let before = tree(&input);
     let o = graypipe(&["run", s(&input), "-o", s(&input.join("a/out"))]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("inside input folder"), "{}", stderr(&o));
     let o = graypipe(&["run", s(&input), "-o", s(&input)]);
     assert_eq!(o.status.code(), Some(2));
     assert!(!input.join("a/out").exists());
-    assert!(!input.join("a/b/x.png").with_extension("tmp").exists());
+    // Refused before any work: not one file below the input was added, removed or changed.
+    assert!(tree(&input) == before, "the input tree changed");
 }
 
 #[test]
@@ -452,12 +454,26 @@ fn no_temporary_files_are_left_behind() {
     let input = nested_input(t.path());
     fs::write(input.join("bad.png"), b"\x89PNG\r\n\x1a\n").unwrap();
     let out = t.path().join("out");
-    graypipe(&["run", s(&input), "-o", s(&out), "-q"]);
-    let leftovers: Vec<_> = tree(&out)
-        .into_keys()
-        .filter(|p| p.to_string_lossy().contains(".graypipe-"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A folder where x.png's output goes: its bytes are encoded and written to a temporary
+    // file, and only the final rename fails. The temporary file must go with the failure.
+    fs::create_dir_all(out.join("a/b/x.png/keep")).unwrap();
+    let leftovers = |out: &Path| -> Vec<PathBuf> {
+        tree(out)
+            .into_keys()
+            .filter(|p| p.to_string_lossy().contains(".graypipe-"))
+            .collect()
+    };
+    let o = graypipe(&["run", s(&input), "-o", s(&out), "-q"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("bad.png") && err.contains("x.png"), "{err}");
+    assert!(out.join("a/y.png").is_file() && out.join("z.png").is_file());
+    assert!(out.join("a/b/x.png/keep").is_dir());
+    assert!(leftovers(&out).is_empty(), "{:?}", leftovers(&out));
+    // Again over the outputs now present: each is replaced through a temporary name.
+    let o = graypipe(&["run", s(&input), "-o", s(&out), "-q"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(leftovers(&out).is_empty(), "{:?}", leftovers(&out));
 }
 
 #[cfg(unix)]

@@ -136,8 +136,15 @@ fn broken_files_fail_alone_with_their_reason_and_in_the_report() {
                 && f["reason"].as_str().unwrap().contains(reason)));
     }
     // 100000 x 100000 would need 10 GB; refused from the header, the process stays small.
-    let peak = r["peak_rss_bytes"].as_u64().unwrap();
-    assert!(peak < 200 << 20, "peak RSS {peak}");
+    // The peak is measured on Linux only (null elsewhere, as the README says).
+    match r["peak_rss_bytes"].as_u64() {
+        Some(peak) => assert!(peak < 200 << 20, "peak RSS {peak}"),
+        None => assert!(
+            !cfg!(target_os = "linux") && r["peak_rss_bytes"].is_null(),
+            "peak_rss_bytes: {}",
+            r["peak_rss_bytes"]
+        ),
+    }
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! Stress: many tiny files, one very large picture, far more workers than cores, the smallest
 //! queue, every stage at 1 and at 16 threads. All finish (each run bounded by a timeout) and
 //! write the same bytes as the serial engine.
+//!
+//! Minutes of work: `cargo test` leaves these out (`#[ignore]`); `.ci/run` runs them with
+//! `cargo test --locked --test stress -- --ignored`.
 
 mod common;
 use common::*;
@@ -32,6 +35,7 @@ fn run_bounded(args: &[&str], limit: Duration) {
 }
 
 #[test]
+#[ignore = "minutes of work: .ci/run runs it (cargo test --test stress -- --ignored)"]
 fn ten_thousand_tiny_files_and_extreme_worker_settings_match_serial() {
     let t = tempfile::tempdir().unwrap();
     let input = t.path().join("in");
@@ -109,6 +113,7 @@ fn ten_thousand_tiny_files_and_extreme_worker_settings_match_serial() {
 }
 
 #[test]
+#[ignore = "minutes of work: .ci/run runs it (cargo test --test stress -- --ignored)"]
 fn a_100_megapixel_picture_converts_on_every_engine() {
     let t = tempfile::tempdir().unwrap();
     let input = t.path().join("in");
