@@ -43,7 +43,7 @@ pub enum ReadError {
 }
 
 /// What a non-regular file is, in words (`None` for a regular file).
-pub(crate) fn kind_of(meta: &Metadata) -> Option<&'static str> {
+pub fn kind_of(meta: &Metadata) -> Option<&'static str> {
     let ft = meta.file_type();
     if ft.is_file() {
         return None;

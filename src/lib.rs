@@ -9,7 +9,9 @@
 //! - [`pipeline`]: the five stages and the staged, rayon and serial engines.
 //! - [`sweep`]: worker-count sweeps and the Amdahl math, pure functions over timing records.
 //! - [`report`]: the run's JSON record and table; the sweep's table and exports.
-//! - [`cli`]: the command line over all of it.
+//!
+//! The command line over all of it is the `graypipe` binary's (`src/main.rs`, `src/cli/`),
+//! built with the default `binary` feature; the library itself does not depend on clap.
 //!
 //! One file, no threads:
 //! ```no_run
@@ -21,7 +23,6 @@
 
 pub mod atomic_write;
 pub mod batch;
-pub mod cli;
 pub mod codec;
 pub mod error;
 pub mod input;

@@ -50,11 +50,7 @@ fn check_fixture_set(set: &str, min_inputs: usize, min_ops: usize) -> usize {
         .map(|o| {
             let spec = o["spec"].as_str().unwrap().to_string();
             let maxval = o["maxval"].as_f64().unwrap();
-            let op = if spec == "gray" {
-                Operation::Gray
-            } else {
-                Operation::parse(&spec, maxval).unwrap()
-            };
+            let op = Operation::parse(&spec, maxval).unwrap();
             (format!("{spec} (maxval {maxval})"), op)
         })
         .collect();

@@ -44,11 +44,7 @@ fn check_mode(mode: ReadMode, key: &str) {
         .map(|o| {
             let spec = o["spec"].as_str().unwrap().to_string();
             let maxval = o["maxval"].as_f64().unwrap();
-            let op = if spec == "gray" {
-                Operation::Gray
-            } else {
-                Operation::parse(&spec, maxval).unwrap()
-            };
+            let op = Operation::parse(&spec, maxval).unwrap();
             (spec, op)
         })
         .collect();

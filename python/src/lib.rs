@@ -367,7 +367,7 @@ fn _run(
         [e] => *e,
         _ => return Err(usage(py, "give one engine: staged, rayon or serial")),
     };
-    let n = positive(py, "workers", workers)?.unwrap_or_else(graypipe::cli::args::logical_cores);
+    let n = positive(py, "workers", workers)?.unwrap_or_else(graypipe::pipeline::logical_cores);
     let mut config = EngineConfig::new(engine, n);
     if let Some(t) = positive(py, "in_flight", in_flight)? {
         config.in_flight = t;

@@ -47,7 +47,8 @@ impl ShardSource {
 }
 
 /// How files are assigned to shards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "binary", derive(clap::ValueEnum))]
 pub enum ShardBy {
     /// Largest file first onto the least-loaded shard (ties by path): balances files of very
     /// different sizes. Every shard must see the same listing.

@@ -4,9 +4,9 @@ use std::fmt::Write;
 
 use super::args::AmdahlArgs;
 use super::{EXIT_OK, EXIT_USAGE};
-use crate::report::sweep_table::sweep_text;
-use crate::sweep::amdahl::{amdahl_speedup, ceiling};
-use crate::sweep::{reanalyse, SweepRecord};
+use graypipe::report::sweep_table::sweep_text;
+use graypipe::sweep::amdahl::{amdahl_speedup, ceiling};
+use graypipe::sweep::{reanalyse, SweepRecord};
 
 /// Runs the command; returns the exit status.
 pub fn execute(args: &AmdahlArgs) -> i32 {
@@ -67,8 +67,8 @@ const MAX_SWEEP_EXPORT_BYTES: u64 = 256 << 20;
 /// result is the sweep's own analysis; printed as the sweep prints it, or as JSON.
 fn refit(path: &std::path::Path, json: bool) -> Result<String, String> {
     // Bounded like every other read: a sweep export is kilobytes, never a device or a FIFO.
-    let bytes = crate::input::read_input(path, MAX_SWEEP_EXPORT_BYTES)
-        .map_err(|e| format!("cannot read {}: {e}", crate::error::printable_path(path)))?;
+    let bytes = graypipe::input::read_input(path, MAX_SWEEP_EXPORT_BYTES)
+        .map_err(|e| format!("cannot read {}: {e}", graypipe::error::printable_path(path)))?;
     let record: SweepRecord = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{} is not a graypipe sweep export: {e}", path.display()))?;
     let analysis = reanalyse(&record);

@@ -4,14 +4,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::batch::{
+use graypipe::batch::{
     read_path_list, GlobFilter, NameTemplate, PlanOptions, Selection, SelectionError,
 };
-use crate::codec::{DecodeLimits, FormatChoice, PngCompression, ReadMode};
-use crate::ops::{Luma, Operation};
-use crate::pipeline::workers::StageOverrides;
-use crate::pipeline::{Engine, Settings};
-use crate::sweep::spec::{EngineList, WorkerList};
+use graypipe::codec::{DecodeLimits, FormatChoice, PngCompression, ReadMode};
+use graypipe::ops::{Luma, Operation};
+use graypipe::pipeline::workers::StageOverrides;
+use graypipe::pipeline::{Engine, Settings};
+use graypipe::sweep::spec::{EngineList, WorkerList};
 
 /// Parallel batch grayscale and threshold conversion, pixel-exact with OpenCV.
 #[derive(Debug, Parser)]
@@ -68,15 +68,6 @@ pub struct ManArgs {
     /// A command's page (graypipe-run(1), ...) instead of graypipe(1).
     #[arg(value_name = "COMMAND")]
     pub command: Option<String>,
-}
-
-/// Luma weights on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LumaArg {
-    /// BT.601, OpenCV's COLOR_BGR2GRAY.
-    Bt601,
-    /// BT.709.
-    Bt709,
 }
 
 /// `--bit-depth`.
@@ -151,7 +142,7 @@ pub struct JobArgs {
 
     /// Luma weights for colour to gray.
     #[arg(long, value_enum, default_value = "bt601")]
-    pub luma: LumaArg,
+    pub luma: Luma,
 
     /// How files are read: color is `cv2.imread(path)` followed by the gray conversion (as the
     /// book does); gray is `cv2.imread(path, cv2.IMREAD_GRAYSCALE)`, the decoder's own gray
@@ -187,7 +178,7 @@ pub struct JobArgs {
     /// Memory budget: a file is decoded only when the working set its header announces fits,
     /// with the files already admitted, in SIZE (e.g. 2GiB, 512MB). Default: half of the
     /// physical memory or of the cgroup's limit, whichever is smaller.
-    #[arg(long, value_name = "SIZE", value_parser = crate::pipeline::memory::parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = graypipe::pipeline::memory::parse_size)]
     pub max_memory: Option<u64>,
 
     /// Retired: the staged engine has no queues between stages any more; see --in-flight.
@@ -213,19 +204,19 @@ impl JobArgs {
             Some(list) if list.as_os_str() == "-" => read_path_list(
                 std::io::stdin().lock(),
                 self.null,
-                crate::batch::discover::MAX_LIST_BYTES,
+                graypipe::batch::discover::MAX_LIST_BYTES,
                 list,
             )?,
             Some(list) => {
                 let file =
                     std::fs::File::open(list).map_err(|e| SelectionError::ListUnreadable {
                         list: list.clone(),
-                        reason: crate::error::io_reason(&e),
+                        reason: graypipe::error::io_reason(&e),
                     })?;
                 read_path_list(
                     file,
                     self.null,
-                    crate::batch::discover::MAX_LIST_BYTES,
+                    graypipe::batch::discover::MAX_LIST_BYTES,
                     list,
                 )?
             }
@@ -252,10 +243,8 @@ impl JobArgs {
             operation: self
                 .threshold
                 .map_or(Operation::Gray, |op| op.with_maxval(self.maxval)),
-            luma: match self.luma {
-                LumaArg::Bt601 => Luma::Bt601,
-                LumaArg::Bt709 => Luma::Bt709,
-            },
+            luma: self.luma,
+            // Only the user's permission: codec::one_bit_png makes the 1-bit decision.
             one_bit_png: self.bit_depth == BitDepthArg::Auto,
             png_compression: self.png_compression,
             limits: DecodeLimits {
@@ -310,12 +299,12 @@ pub struct RunArgs {
     /// Slurm, Kubernetes, AWS Batch or Google Cloud Batch variables. Join the shards' --report
     /// files with `graypipe merge`.
     #[arg(long, value_name = "K/N|auto")]
-    pub shard: Option<crate::batch::shard::ShardArg>,
+    pub shard: Option<graypipe::batch::shard::ShardArg>,
 
     /// How files are shared out with --shard: `size` balances bytes (every shard must see the
     /// same listing), `hash` of the relative path keeps files on their shard as others are added.
     #[arg(long, value_enum, default_value = "size", requires = "shard")]
-    pub shard_by: crate::batch::shard::ShardBy,
+    pub shard_by: graypipe::batch::shard::ShardBy,
 
     /// No progress bar and no summary (errors are still printed).
     #[arg(short, long, conflicts_with = "verbose")]
@@ -377,7 +366,7 @@ pub struct SweepArgs {
 
     /// T1 for the speedups: each engine's own 1-worker run, or the serial engine.
     #[arg(long, value_enum, default_value = "same")]
-    pub baseline: crate::sweep::Baseline,
+    pub baseline: graypipe::sweep::Baseline,
 
     /// Keep the last run's output in DIR (must be empty or absent).
     #[arg(long, value_name = "DIR")]
@@ -466,7 +455,7 @@ fn parse_operation(s: &str) -> Result<Operation, String> {
 
 fn parse_name(s: &str) -> Result<NameTemplate, String> {
     s.parse()
-        .map_err(|e: crate::batch::NameTemplateError| e.to_string())
+        .map_err(|e: graypipe::batch::NameTemplateError| e.to_string())
 }
 
 fn parse_suffix(s: &str) -> Result<NameTemplate, String> {
@@ -501,11 +490,6 @@ pub fn parse_pixels(s: &str) -> Result<u64, String> {
         return Err(bad());
     }
     Ok(n)
-}
-
-/// The number of logical cores (1 if unknown).
-pub fn logical_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// `graypipe merge`.

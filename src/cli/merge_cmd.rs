@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::args::MergeArgs;
 use super::{EXIT_FAILED, EXIT_OK};
-use crate::report::merge::{merge, MergedReport, ShardReport};
+use graypipe::report::merge::{merge, MergedReport, ShardReport};
 
 /// Largest report read: a report lists every file, so this allows some millions of files.
 const MAX_REPORT_BYTES: u64 = 2 << 30;
@@ -32,7 +32,7 @@ pub fn execute(args: &MergeArgs) -> i32 {
             return EXIT_FAILED;
         }
     };
-    if let Err(e) = crate::atomic_write::write_atomic(&args.output, &json) {
+    if let Err(e) = graypipe::atomic_write::write_atomic(&args.output, &json) {
         eprintln!(
             "graypipe: error: cannot write {}: {e}",
             args.output.display()
@@ -47,15 +47,15 @@ pub fn execute(args: &MergeArgs) -> i32 {
 }
 
 fn read_report(path: &Path) -> Result<ShardReport, String> {
-    let meta = std::fs::metadata(path).map_err(|e| crate::error::io_reason(&e))?;
+    let meta = std::fs::metadata(path).map_err(|e| graypipe::error::io_reason(&e))?;
     if !meta.is_file() {
         return Err("not a regular file".into());
     }
-    let file = std::fs::File::open(path).map_err(|e| crate::error::io_reason(&e))?;
+    let file = std::fs::File::open(path).map_err(|e| graypipe::error::io_reason(&e))?;
     let mut bytes = Vec::new();
     file.take(MAX_REPORT_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| crate::error::io_reason(&e))?;
+        .map_err(|e| graypipe::error::io_reason(&e))?;
     if bytes.len() as u64 > MAX_REPORT_BYTES {
         return Err(format!("larger than {MAX_REPORT_BYTES} bytes"));
     }

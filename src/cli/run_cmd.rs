@@ -6,17 +6,17 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::args::{logical_cores, RunArgs};
+use super::args::RunArgs;
 use super::output::{stderr_line, stderr_text, stdout_text};
 use super::progress::Progress;
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
-use crate::batch::shard::shard_plan;
-use crate::batch::{plan, report_target, Plan, ReportTarget};
-use crate::error::{printable, printable_path};
-use crate::pipeline::{CancelToken, EngineConfig, StageCaps};
-use crate::report::run_json::ShardRecord;
-use crate::report::{run_table, RunReport};
-use crate::run::run;
+use graypipe::batch::shard::shard_plan;
+use graypipe::batch::{plan, report_target, Plan, ReportTarget};
+use graypipe::error::{printable, printable_path};
+use graypipe::pipeline::{logical_cores, CancelToken, EngineConfig, StageCaps};
+use graypipe::report::run_json::ShardRecord;
+use graypipe::report::{run_table, RunReport};
+use graypipe::run::run;
 
 /// Runs the command; returns the exit status. `color`: whether the progress bar may use colour.
 pub fn execute(args: &RunArgs, color: bool) -> i32 {
@@ -110,7 +110,7 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
         stage_caps: StageCaps::from_overrides(&job.stage_workers.clone().unwrap_or_default()),
         max_memory: job
             .max_memory
-            .unwrap_or_else(crate::pipeline::memory::default_budget),
+            .unwrap_or_else(graypipe::pipeline::memory::default_budget),
     };
     if plan.jobs.is_empty() && plan.discovery_errors.is_empty() && !args.quiet {
         if plan.skipped.is_empty() {
@@ -257,17 +257,17 @@ fn write_report(target: &ReportTarget, report: &RunReport) -> Result<(), String>
             let text = String::from_utf8_lossy(&json);
             stdout_text(&text)
                 .map(|_| ())
-                .map_err(|e| crate::error::io_reason(&e))
+                .map_err(|e| graypipe::error::io_reason(&e))
         }
         ReportTarget::File(path) => {
             if let Ok(meta) = std::fs::symlink_metadata(path) {
                 if !meta.file_type().is_file() {
-                    return Err(crate::input::kind_of(&meta)
+                    return Err(graypipe::input::kind_of(&meta)
                         .unwrap_or("is a symbolic link now")
                         .to_string());
                 }
             }
-            crate::atomic_write::write_atomic(path, &json).map(|_| ())
+            graypipe::atomic_write::write_atomic(path, &json).map(|_| ())
         }
     }
 }
@@ -285,7 +285,7 @@ fn remove_stale_temps(plan: &Plan, report: Option<&ReportTarget>, started: Syste
             } else {
                 d
             };
-            crate::atomic_write::remove_stale_temps(d, started)
+            graypipe::atomic_write::remove_stale_temps(d, started)
         })
         .sum()
 }
@@ -334,7 +334,7 @@ fn dry_run(plan: &Plan) -> i32 {
     if let Err(e) = listed {
         stderr_line(&format!(
             "graypipe: error: cannot write the plan to standard output: {}",
-            crate::error::io_reason(&e)
+            graypipe::error::io_reason(&e)
         ));
         return EXIT_FAILED;
     }

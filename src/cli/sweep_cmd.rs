@@ -4,11 +4,11 @@ use std::io::IsTerminal;
 
 use super::args::SweepArgs;
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::report::export::{
+use graypipe::report::export::{
     export, CsvExporter, Exporter, JsonExporter, MarkdownExporter, SvgExporter,
 };
-use crate::report::sweep_table::sweep_text;
-use crate::sweep::{run_sweep, SweepPlan};
+use graypipe::report::sweep_table::sweep_text;
+use graypipe::sweep::{run_sweep, SweepPlan};
 
 /// Runs the command; returns the exit status.
 pub fn execute(args: &SweepArgs) -> i32 {
@@ -32,7 +32,7 @@ pub fn execute(args: &SweepArgs) -> i32 {
         in_flight: job.in_flight.map(|t| t as usize),
         max_memory: job
             .max_memory
-            .unwrap_or_else(crate::pipeline::memory::default_budget),
+            .unwrap_or_else(graypipe::pipeline::memory::default_budget),
         warmup: args.warmup,
         min_runs: args.repeat as usize,
         min_time: args.min_time,

@@ -28,17 +28,8 @@ impl Default for DecodeLimits {
 /// conversion of the process stage, as the book does) or `IMREAD_GRAYSCALE`, where the decoder
 /// itself produces gray with its own arithmetic (libjpeg's luma channel for JPEG, libpng's
 /// weights for PNG, `cvtColor`'s for the other formats).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "binary", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum ReadMode {
     /// `cv2.imread(path)`: colour, then `cvtColor(.., COLOR_BGR2GRAY)`.

@@ -8,7 +8,8 @@ use image::{ExtendedColorType, ImageEncoder};
 use super::format::OutputFormat;
 
 /// Deflate effort for PNG output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "binary", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum PngCompression {
     /// fdeflate: several times faster than zlib's level 1, somewhat larger files.

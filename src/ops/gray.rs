@@ -28,12 +28,15 @@ impl ChannelLayout {
 
 /// The luma weights used to turn colour into gray.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "binary", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Luma {
     /// BT.601 (0.299, 0.587, 0.114): what OpenCV uses. Bit-exact with `COLOR_BGR2GRAY`.
     #[default]
+    #[cfg_attr(feature = "binary", value(help = "BT.601, OpenCV's COLOR_BGR2GRAY"))]
     Bt601,
     /// BT.709 (0.2126, 0.7152, 0.0722), same fixed-point rounding.
+    #[cfg_attr(feature = "binary", value(help = "BT.709"))]
     Bt709,
 }
 

@@ -129,6 +129,8 @@ impl Operation {
         };
         match parts.as_slice() {
             [""] => Err(err("empty".into())),
+            // As Display prints it: gray conversion only.
+            ["gray"] => Ok(Operation::Gray),
             [single] => {
                 let level = level(single)?;
                 Ok(Operation::Threshold {

@@ -24,7 +24,7 @@ use crate::batch::Job;
 use cpu_time::ProcessCpu;
 pub use stages::{convert_file, Settings, Written};
 pub use stats::{peak_rss_bytes, EngineStats, StageStats};
-pub use workers::{Engine, StageCaps, StageWorkers};
+pub use workers::{logical_cores, Engine, StageCaps, StageWorkers, UnknownEngine};
 
 use crate::error::FileError;
 

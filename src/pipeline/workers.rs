@@ -5,21 +5,10 @@ use std::str::FromStr;
 
 use crate::error::Stage;
 
-/// The execution strategy.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    serde::Serialize,
-    serde::Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
+/// The execution strategy. Its names (`staged`, `rayon`, `serial`) are written once, in
+/// [`Engine::ALL`]: `Display`, `FromStr`, serde, the command line and the sweep's
+/// `--engine` lists all read them from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Engine {
     /// A token pipeline on one pool of N workers (the oneTBB `parallel_pipeline` model): a
     /// free worker runs the ready stage furthest downstream, at most `in_flight` files are
@@ -32,14 +21,102 @@ pub enum Engine {
     Serial,
 }
 
+/// Each engine's name and one-line help (`--help` lists it), in declaration order.
+const ENGINE_NAMES: [(&str, &str); 3] = [
+    (
+        "staged",
+        "A token pipeline on one pool of N workers (the oneTBB `parallel_pipeline` model): a \
+         free worker runs the ready stage furthest downstream, at most `in_flight` files are \
+         alive at once, and stages may be capped",
+    ),
+    (
+        "rayon",
+        "File-level data parallelism on a rayon pool: each task carries one file through every \
+         stage (the book's `Pool.map`)",
+    ),
+    ("serial", "One thread, no channels: the one-worker baseline"),
+];
+
+impl Engine {
+    /// Every engine, in the order the help lists them.
+    pub const ALL: [Engine; 3] = [Engine::Staged, Engine::Rayon, Engine::Serial];
+
+    /// The engine's name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        ENGINE_NAMES[self as usize].0
+    }
+
+    /// The engine's one-line description (the `--engine` help).
+    pub fn help(self) -> &'static str {
+        ENGINE_NAMES[self as usize].1
+    }
+}
+
 impl fmt::Display for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Engine::Staged => "staged",
-            Engine::Rayon => "rayon",
-            Engine::Serial => "serial",
-        })
+        f.write_str(self.name())
     }
+}
+
+/// An engine name that is not one of [`Engine::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownEngine(pub String);
+
+impl fmt::Display for UnknownEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown engine '{}': expected ", self.0)?;
+        let last = Engine::ALL.len() - 1;
+        for (i, e) in Engine::ALL.iter().enumerate() {
+            let sep = match i {
+                0 => "",
+                _ if i == last => " or ",
+                _ => ", ",
+            };
+            write!(f, "{sep}{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UnknownEngine {}
+
+impl FromStr for Engine {
+    type Err = UnknownEngine;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Engine::ALL
+            .into_iter()
+            .find(|e| e.name() == s)
+            .ok_or_else(|| UnknownEngine(s.to_string()))
+    }
+}
+
+impl serde::Serialize for Engine {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Engine {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(feature = "binary")]
+impl clap::ValueEnum for Engine {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Engine::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()).help(self.help()))
+    }
+}
+
+/// The number of logical cores this process may use (1 if unknown): the default worker count.
+pub fn logical_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Threads for each stage.
@@ -58,7 +135,7 @@ pub struct StageWorkers {
 }
 
 impl StageWorkers {
-    /// `n` workers for each compute stage (decode, process, encode), one reader and one writer.
+    /// `n` workers for every stage, reading and writing included (`n` at least 1).
     pub fn uniform(n: usize) -> Self {
         let n = n.max(1);
         Self {

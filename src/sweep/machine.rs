@@ -40,7 +40,7 @@ impl Machine {
             (None, None) => std::env::consts::OS.to_string(),
         };
         Machine {
-            logical_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            logical_cores: crate::pipeline::logical_cores(),
             cpu,
             os,
         }

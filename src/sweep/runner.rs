@@ -326,7 +326,7 @@ pub fn run_sweep(
     }
     let allowed = probe::allowed_cpus().unwrap_or_default();
     let all_cores = if allowed.is_empty() {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        crate::pipeline::logical_cores()
     } else {
         allowed.len()
     };

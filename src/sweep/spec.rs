@@ -1,6 +1,6 @@
 //! Parsing of `--workers 1,2,4` / `1..8` lists and `--engine staged,rayon` lists.
 
-use crate::pipeline::Engine;
+use crate::pipeline::{Engine, UnknownEngine};
 
 /// Parses `1,2,4,8`, `1..8` or `1..=8` (ranges are inclusive), or a mix (`1..4,8,16`).
 /// Returns the sorted, de-duplicated counts.
@@ -37,16 +37,7 @@ pub fn parse_worker_list(s: &str) -> Result<Vec<usize>, String> {
 pub fn parse_engines(s: &str) -> Result<Vec<Engine>, String> {
     let mut out = Vec::new();
     for name in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let e = match name {
-            "staged" => Engine::Staged,
-            "rayon" => Engine::Rayon,
-            "serial" => Engine::Serial,
-            _ => {
-                return Err(format!(
-                    "unknown engine '{name}': expected staged, rayon or serial"
-                ))
-            }
-        };
+        let e: Engine = name.parse().map_err(|e: UnknownEngine| e.to_string())?;
         if !out.contains(&e) {
             out.push(e);
         }
@@ -77,7 +68,16 @@ mod tests {
             parse_engines("staged,rayon").unwrap(),
             [Engine::Staged, Engine::Rayon]
         );
-        assert!(parse_engines("fast").is_err());
+        assert_eq!(
+            parse_engines("fast").unwrap_err(),
+            "unknown engine 'fast': expected staged, rayon or serial"
+        );
+        for e in Engine::ALL {
+            assert_eq!(e.to_string().parse::<Engine>(), Ok(e));
+            let json = serde_json::to_string(&e).unwrap();
+            assert_eq!(json, format!("\"{e}\""));
+            assert_eq!(serde_json::from_str::<Engine>(&json).unwrap(), e);
+        }
     }
 }
 

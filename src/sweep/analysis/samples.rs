@@ -88,7 +88,8 @@ pub fn processors(engine: Engine, workers: usize, cores_allowed: usize) -> usize
 }
 
 /// Where T1 comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "binary", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Baseline {
     /// The one-worker run of the same engine (on the fewest cores swept).
