@@ -11,6 +11,44 @@ pub fn saturate_u8(v: f64) -> u8 {
     v.round_ties_even().clamp(0.0, 255.0) as u8
 }
 
+/// The rule of each threshold type for a level `t` inside 0..255 (`m` the saturated maxval):
+/// stated once, here. The lookup table and the vectorised in-place kernels both use it.
+#[inline(always)]
+fn rule(kind: ThresholdType, x: u8, t: u8, m: u8) -> u8 {
+    // The same compare-and-select forms the kernels always had (they vectorise to blends).
+    match kind {
+        ThresholdType::Binary => {
+            if x > t {
+                m
+            } else {
+                0
+            }
+        }
+        ThresholdType::BinaryInv => {
+            if x > t {
+                0
+            } else {
+                m
+            }
+        }
+        ThresholdType::Trunc => x.min(t),
+        ThresholdType::ToZero => {
+            if x > t {
+                x
+            } else {
+                0
+            }
+        }
+        ThresholdType::ToZeroInv => {
+            if x > t {
+                0
+            } else {
+                x
+            }
+        }
+    }
+}
+
 /// A 256-entry lookup table giving the output for every input level, following OpenCV's rules
 /// including its out-of-range cases (`T = floor(thresh)` below 0 or at/above 255).
 pub fn threshold_table(thresh: f64, maxval: f64, kind: ThresholdType) -> [u8; 256] {
@@ -19,48 +57,10 @@ pub fn threshold_table(thresh: f64, maxval: f64, kind: ThresholdType) -> [u8; 25
     let mut table = [0u8; 256];
     for (x, out) in table.iter_mut().enumerate() {
         let xv = x as u8;
-        *out = if !(0.0..255.0).contains(&t) {
-            out_of_range(xv, t < 0.0, m, kind)
+        *out = if (0.0..255.0).contains(&t) {
+            rule(kind, xv, t as u8, m)
         } else {
-            let t = t as u8;
-            let above = xv > t;
-            match kind {
-                ThresholdType::Binary => {
-                    if above {
-                        m
-                    } else {
-                        0
-                    }
-                }
-                ThresholdType::BinaryInv => {
-                    if above {
-                        0
-                    } else {
-                        m
-                    }
-                }
-                ThresholdType::Trunc => {
-                    if above {
-                        t
-                    } else {
-                        xv
-                    }
-                }
-                ThresholdType::ToZero => {
-                    if above {
-                        xv
-                    } else {
-                        0
-                    }
-                }
-                ThresholdType::ToZeroInv => {
-                    if above {
-                        0
-                    } else {
-                        xv
-                    }
-                }
-            }
+            out_of_range(xv, t < 0.0, m, kind)
         };
     }
     table
@@ -79,26 +79,12 @@ fn out_of_range(x: u8, below: bool, m: u8, kind: ThresholdType) -> u8 {
     }
 }
 
-/// Applies a fixed threshold to `src`, writing into `out` (resized to fit) in one pass.
+/// Applies a fixed threshold to `src`, writing into `out` (resized to fit): a copy, then
+/// [`threshold_in_place`], the kernel the pipeline runs (imageproc's `op`/`op_mut` shape).
 pub fn threshold(src: &[u8], thresh: f64, maxval: f64, kind: ThresholdType, out: &mut Vec<u8>) {
     out.clear();
-    out.resize(src.len(), 0);
-    let t = thresh.floor();
-    if !(0.0..255.0).contains(&t) {
-        let table = threshold_table(thresh, maxval, kind);
-        for (o, &x) in out.iter_mut().zip(src) {
-            *o = table[x as usize];
-        }
-        return;
-    }
-    let (t, m) = (t as u8, saturate_u8(maxval));
-    match kind {
-        ThresholdType::Binary => binary_to(src, out, t, m),
-        ThresholdType::BinaryInv => binary_inv_to(src, out, t, m),
-        ThresholdType::Trunc => trunc_to(src, out, t),
-        ThresholdType::ToZero => tozero_to(src, out, t),
-        ThresholdType::ToZeroInv => tozero_inv_to(src, out, t),
-    }
+    out.extend_from_slice(src);
+    threshold_in_place(out, thresh, maxval, kind);
 }
 
 /// Applies a fixed threshold to `data` in place. In-range levels take a vectorised
@@ -116,72 +102,27 @@ pub fn threshold_in_place(data: &mut [u8], thresh: f64, maxval: f64, kind: Thres
     match kind {
         ThresholdType::Binary => binary(data, t, m),
         ThresholdType::BinaryInv => binary_inv(data, t, m),
-        ThresholdType::Trunc => trunc(data, t),
-        ThresholdType::ToZero => tozero(data, t),
-        ThresholdType::ToZeroInv => tozero_inv(data, t),
+        ThresholdType::Trunc => trunc(data, t, m),
+        ThresholdType::ToZero => tozero(data, t, m),
+        ThresholdType::ToZeroInv => tozero_inv(data, t, m),
     }
 }
 
-#[inline(always)]
-fn binary_impl(d: &mut [u8], t: u8, m: u8) {
-    d.iter_mut().for_each(|x| *x = if *x > t { m } else { 0 });
+/// One kernel per type, so that each compiles (and vectorises) with its rule inlined.
+macro_rules! kernel {
+    ($name:ident, $imp:ident, $kind:expr) => {
+        #[inline(always)]
+        fn $imp(d: &mut [u8], t: u8, m: u8) {
+            d.iter_mut().for_each(|x| *x = rule($kind, *x, t, m));
+        }
+        avx2_dispatch!(fn $name(d: &mut [u8], t: u8, m: u8) => $imp);
+    };
 }
-#[inline(always)]
-fn binary_inv_impl(d: &mut [u8], t: u8, m: u8) {
-    d.iter_mut().for_each(|x| *x = if *x > t { 0 } else { m });
-}
-#[inline(always)]
-fn trunc_impl(d: &mut [u8], t: u8) {
-    d.iter_mut().for_each(|x| *x = (*x).min(t));
-}
-#[inline(always)]
-fn tozero_impl(d: &mut [u8], t: u8) {
-    d.iter_mut().for_each(|x| *x = if *x > t { *x } else { 0 });
-}
-#[inline(always)]
-fn tozero_inv_impl(d: &mut [u8], t: u8) {
-    d.iter_mut().for_each(|x| *x = if *x > t { 0 } else { *x });
-}
-
-#[inline(always)]
-fn binary_to_impl(s: &[u8], d: &mut [u8], t: u8, m: u8) {
-    d.iter_mut()
-        .zip(s)
-        .for_each(|(o, &x)| *o = if x > t { m } else { 0 });
-}
-#[inline(always)]
-fn binary_inv_to_impl(s: &[u8], d: &mut [u8], t: u8, m: u8) {
-    d.iter_mut()
-        .zip(s)
-        .for_each(|(o, &x)| *o = if x > t { 0 } else { m });
-}
-#[inline(always)]
-fn trunc_to_impl(s: &[u8], d: &mut [u8], t: u8) {
-    d.iter_mut().zip(s).for_each(|(o, &x)| *o = x.min(t));
-}
-#[inline(always)]
-fn tozero_to_impl(s: &[u8], d: &mut [u8], t: u8) {
-    d.iter_mut()
-        .zip(s)
-        .for_each(|(o, &x)| *o = if x > t { x } else { 0 });
-}
-#[inline(always)]
-fn tozero_inv_to_impl(s: &[u8], d: &mut [u8], t: u8) {
-    d.iter_mut()
-        .zip(s)
-        .for_each(|(o, &x)| *o = if x > t { 0 } else { x });
-}
-
-avx2_dispatch!(fn binary_to(s: &[u8], d: &mut [u8], t: u8, m: u8) => binary_to_impl);
-avx2_dispatch!(fn binary_inv_to(s: &[u8], d: &mut [u8], t: u8, m: u8) => binary_inv_to_impl);
-avx2_dispatch!(fn trunc_to(s: &[u8], d: &mut [u8], t: u8) => trunc_to_impl);
-avx2_dispatch!(fn tozero_to(s: &[u8], d: &mut [u8], t: u8) => tozero_to_impl);
-avx2_dispatch!(fn tozero_inv_to(s: &[u8], d: &mut [u8], t: u8) => tozero_inv_to_impl);
-avx2_dispatch!(fn binary(d: &mut [u8], t: u8, m: u8) => binary_impl);
-avx2_dispatch!(fn binary_inv(d: &mut [u8], t: u8, m: u8) => binary_inv_impl);
-avx2_dispatch!(fn trunc(d: &mut [u8], t: u8) => trunc_impl);
-avx2_dispatch!(fn tozero(d: &mut [u8], t: u8) => tozero_impl);
-avx2_dispatch!(fn tozero_inv(d: &mut [u8], t: u8) => tozero_inv_impl);
+kernel!(binary, binary_impl, ThresholdType::Binary);
+kernel!(binary_inv, binary_inv_impl, ThresholdType::BinaryInv);
+kernel!(trunc, trunc_impl, ThresholdType::Trunc);
+kernel!(tozero, tozero_impl, ThresholdType::ToZero);
+kernel!(tozero_inv, tozero_inv_impl, ThresholdType::ToZeroInv);
 
 #[cfg(test)]
 mod tests {
@@ -245,10 +186,18 @@ mod tests {
     }
 
     #[test]
-    fn in_place_equals_copying() {
+    fn in_range_levels_follow_opencv_written_out() {
+        // cv2.threshold's definitions, written independently of `rule`.
         let x: Vec<u8> = (0..=255).collect();
-        let mut y = x.clone();
-        threshold_in_place(&mut y, 77.0, 255.0, ToZero);
-        assert_eq!(y, apply(ToZero, 77.0, 255.0, &x));
+        for t in [0u8, 1, 77, 127, 254] {
+            let (tf, m) = (f64::from(t), 200u8);
+            let want = |f: &dyn Fn(u8) -> u8| x.iter().map(|&v| f(v)).collect::<Vec<u8>>();
+            let got = |kind| apply(kind, tf, f64::from(m), &x);
+            assert_eq!(got(Binary), want(&|v| if v > t { m } else { 0 }));
+            assert_eq!(got(BinaryInv), want(&|v| if v > t { 0 } else { m }));
+            assert_eq!(got(Trunc), want(&|v| if v > t { t } else { v }));
+            assert_eq!(got(ToZero), want(&|v| if v > t { v } else { 0 }));
+            assert_eq!(got(ToZeroInv), want(&|v| if v > t { 0 } else { v }));
+        }
     }
 }
