@@ -1,10 +1,16 @@
 //! Writing a file so that it appears whole or not at all.
 //!
 //! On Linux the bytes go into an unnamed file in the target folder (`O_TMPFILE`), which is
-//! given its name only once complete (`linkat`): a crash at any moment leaves nothing behind,
-//! not even a temporary file, and it costs one directory update instead of two. An existing
-//! output is replaced by linking under a temporary name and renaming over it. Elsewhere, or on
-//! file systems without `O_TMPFILE`, a named temporary file is renamed into place.
+//! given its name only once complete (`linkat`): if the process dies at any moment (a panic,
+//! SIGKILL) nothing is left behind, not even a temporary file, and it costs one directory update
+//! instead of two. An existing output is replaced by linking under a temporary name and
+//! renaming over it. Elsewhere, or on file systems without `O_TMPFILE`, a named temporary file
+//! is renamed into place; one a killed process leaves is removed by a later run
+//! ([`remove_stale_temps`]).
+//!
+//! The promise is about the process, not the machine: nothing is fsynced, so after a power loss
+//! or a kernel crash an output may be empty or missing, as for any program that does not fsync
+//! (one fsync per file would cost more than converting a small picture).
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -108,7 +114,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<u64, String> {
 /// file system allows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteScheme {
-    /// `O_TMPFILE` + `linkat` (Linux): one directory update, nothing left by a crash.
+    /// `O_TMPFILE` + `linkat` (Linux): one directory update, nothing left if the process dies.
     Unnamed,
     /// A named `.graypipe-*.tmp` file renamed over the output: two directory updates.
     NamedTemp,

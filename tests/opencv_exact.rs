@@ -20,7 +20,7 @@ fn gray_of(path: &Path) -> (usize, usize, Vec<u8>) {
 
 fn run(op: &Operation, w: usize, h: usize, gray: &[u8]) -> Vec<u8> {
     let mut out = gray.to_vec();
-    apply(op, w, h, &mut out, &mut Vec::new());
+    apply(op, w, h, &mut out, &mut Vec::new()).expect("the size matches the samples");
     out
 }
 

@@ -80,7 +80,7 @@ fn check_mode(mode: ReadMode, key: &str) {
         for (k, (label, op)) in ops.iter().enumerate() {
             let want = &expected[k * w * h..(k + 1) * w * h];
             let mut got = gray.clone();
-            apply(op, w, h, &mut got, &mut Vec::new());
+            apply(op, w, h, &mut got, &mut Vec::new()).expect("the size matches the samples");
             checked += got.len();
             let diff: Vec<usize> = (0..got.len()).filter(|&i| got[i] != want[i]).collect();
             if let Some(&i) = diff.first() {

@@ -18,8 +18,8 @@ fuzz_target!(|data: &[u8]| {
     let mut gray = Vec::new();
     to_gray(&img.data, img.layout, Luma::Bt601, &mut gray);
     let spec = OPS[selector as usize % OPS.len()];
-    let op = if spec == "gray" { Operation::Gray } else { spec.parse().expect("valid spec") };
-    apply(&op, w as usize, h as usize, &mut gray, &mut Vec::new());
+    let op: Operation = spec.parse().expect("valid spec");
+    apply(&op, w as usize, h as usize, &mut gray, &mut Vec::new()).expect("a decoded picture's size matches its samples");
     let mut out = Vec::new();
     let one_bit = op.is_two_valued() && selector & 0x80 != 0;
     encode(&gray, w, h, OutputFormat::Png, one_bit, PngCompression::Fast, &mut out).expect("a decoded picture encodes");

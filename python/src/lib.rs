@@ -206,6 +206,8 @@ fn threshold<'py>(
         let done = ops::apply(&op, w, h, &mut out, &mut scratch);
         (out, done)
     });
+    // The array's own shape gave the size: a mismatch cannot happen, but is an error if it does.
+    let done = done.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
     // cv2.threshold returns the level it used: an 8-bit image's fixed level floored.
     let level = match op {
         Operation::Threshold {

@@ -55,13 +55,6 @@ pub struct DecodedImage {
     pub warnings: Vec<String>,
 }
 
-impl DecodedImage {
-    /// Number of pixels.
-    pub fn pixel_count(&self) -> u64 {
-        u64::from(self.width) * u64::from(self.height)
-    }
-}
-
 /// Why a file could not be decoded. The text is written for the person running the batch.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {

@@ -1,5 +1,10 @@
 //! Encoding of 8-bit gray results. PNG and GIF are written directly (1-bit PNG for two-valued
 //! results, chosen deflate level); the other formats go through the `image` crate's encoders.
+//!
+//! Whether a result is stored as a 1-bit PNG is decided here, in [`one_bit_png`], and only
+//! here: its inputs are the output format, the user's `--bit-depth` ([`crate::Settings`]'s
+//! `one_bit_png`) and whether the operation's outputs are all 0 or 255
+//! ([`crate::ops::Operation::is_two_valued`]).
 
 use std::io::Cursor;
 
@@ -31,6 +36,14 @@ impl From<PngCompression> for png::Compression {
     }
 }
 
+/// The 1-bit PNG decision: a result is stored in one bit per pixel when the output is PNG,
+/// the user allows it (`--bit-depth auto`, the default) and every pixel the operation can give
+/// is 0 or 255 (`two_valued`: the fixed binary types and the adaptive ones with maxval 0 or
+/// 255). The pixels read back the same; the file is about eight times smaller.
+pub fn one_bit_png(format: OutputFormat, allowed: bool, two_valued: bool) -> bool {
+    format == OutputFormat::Png && allowed && two_valued
+}
+
 /// An encoder failed (only on encoder bugs or impossible sizes: the input is always valid).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot encode {format}: {reason}")]
@@ -40,7 +53,8 @@ pub struct EncodeError {
 }
 
 /// Encodes the `width` x `height` gray image `gray` as `format` into `out` (cleared first).
-/// `one_bit` stores a PNG in one bit per pixel: every sample must then be 0 or 255.
+/// `one_bit` ([`one_bit_png`]'s answer) stores a PNG in one bit per pixel: every sample must
+/// then be 0 or 255; other formats ignore it.
 pub fn encode(
     gray: &[u8],
     width: u32,
@@ -52,6 +66,17 @@ pub fn encode(
 ) -> Result<(), EncodeError> {
     out.clear();
     let fail = |reason: String| EncodeError { format, reason };
+    // Checked here, for every format: some encoders (and `pack_bits`) assume a picture of at
+    // least one pixel whose samples fill it exactly.
+    if width == 0 || height == 0 {
+        return Err(fail(format!("{width} x {height} has no pixels")));
+    }
+    if gray.len() as u64 != u64::from(width) * u64::from(height) {
+        return Err(fail(format!(
+            "{} samples for {width} x {height} pixels",
+            gray.len()
+        )));
+    }
     match format {
         OutputFormat::Png => encode_png(gray, width, height, one_bit, compression, out)
             .map_err(|e| fail(e.to_string())),
@@ -104,6 +129,9 @@ fn encode_png(
 
 /// Packs 0/255 samples into rows of bits, most significant bit first, each row padded to a byte.
 pub fn pack_bits(gray: &[u8], width: usize) -> Vec<u8> {
+    if width == 0 {
+        return Vec::new();
+    }
     let row_bytes = width.div_ceil(8);
     let mut packed = Vec::with_capacity(row_bytes * gray.len() / width.max(1));
     for row in gray.chunks_exact(width) {
@@ -170,6 +198,27 @@ mod tests {
             .map(|i| if i % 3 == 0 { 255 } else { 0 })
             .collect();
         assert_eq!(roundtrip(OutputFormat::Png, true, &gray, 11, 3), gray);
+    }
+
+    #[test]
+    fn empty_or_mismatched_pictures_are_errors_not_panics() {
+        let mut out = Vec::new();
+        for one_bit in [false, true] {
+            for (w, h, n) in [(0, 5, 0), (5, 0, 0), (0, 0, 0), (4, 4, 15), (4, 4, 17)] {
+                let gray = vec![255u8; n];
+                let e = encode(
+                    &gray,
+                    w,
+                    h,
+                    OutputFormat::Png,
+                    one_bit,
+                    PngCompression::Fast,
+                    &mut out,
+                );
+                assert!(e.is_err(), "{w} x {h} with {n} samples");
+            }
+        }
+        assert!(pack_bits(&[], 0).is_empty());
     }
 
     #[test]

@@ -10,6 +10,6 @@ pub mod opencv_color;
 pub mod probe;
 
 pub use decode::{decode, decode_as, DecodeError, DecodeLimits, DecodedImage, ReadMode};
-pub use encode::{encode, EncodeError, PngCompression};
+pub use encode::{encode, one_bit_png, EncodeError, PngCompression};
 pub use format::{FormatChoice, InputFormat, OutputFormat};
 pub use probe::{probe, ImageInfo};

@@ -205,7 +205,8 @@ impl Operation {
         }
     }
 
-    /// True when every output pixel is 0 or 255, so the result can be stored in one bit.
+    /// True when every output pixel is 0 or 255, so the result can be stored in one bit (one
+    /// input of the 1-bit PNG decision, which `codec::encode::one_bit_png` makes).
     pub fn is_two_valued(&self) -> bool {
         let max_ok = |maxval: f64| matches!(saturate_u8(maxval), 0 | 255);
         match *self {
@@ -260,15 +261,37 @@ pub struct Processed {
     pub level: Option<f64>,
 }
 
+/// `width` x `height` does not match the number of gray samples given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{samples} gray samples for a {width} x {height} picture")]
+pub struct SizeMismatch {
+    /// The width given.
+    pub width: usize,
+    /// The height given.
+    pub height: usize,
+    /// The samples given.
+    pub samples: usize,
+}
+
 /// Applies `op` to the gray image `gray` in place (`scratch` is reused working memory).
+/// `gray` must hold `width * height` samples, for every operation (the adaptive ones read it
+/// as rows): anything else is an error, and `gray` is left as it was.
 pub fn apply(
     op: &Operation,
     width: usize,
     height: usize,
     gray: &mut Vec<u8>,
     scratch: &mut Vec<u8>,
-) -> Processed {
-    match *op {
+) -> Result<Processed, SizeMismatch> {
+    let mismatch = SizeMismatch {
+        width,
+        height,
+        samples: gray.len(),
+    };
+    if width.checked_mul(height) != Some(gray.len()) {
+        return Err(mismatch);
+    }
+    Ok(match *op {
         Operation::Gray => Processed::default(),
         Operation::Threshold {
             kind,
@@ -290,13 +313,13 @@ pub fn apply(
             c,
             maxval,
         } => {
-            if let Some(view) = GrayView::new(width, height, gray) {
-                adaptive_threshold(view, maxval, method, inverse, block, c, scratch);
-                std::mem::swap(gray, scratch);
-            }
+            // The size was checked above; GrayView checks it again.
+            let view = GrayView::new(width, height, gray).ok_or(mismatch)?;
+            adaptive_threshold(view, maxval, method, inverse, block, c, scratch);
+            std::mem::swap(gray, scratch);
             Processed::default()
         }
-    }
+    })
 }
 
 #[cfg(test)]
@@ -388,5 +411,34 @@ mod tests {
             .unwrap()
             .is_two_valued());
         assert!(!Operation::Gray.is_two_valued());
+    }
+
+    #[test]
+    fn a_size_that_does_not_match_the_samples_is_an_error_for_every_operation() {
+        for spec in ["gray", "binary:127", "otsu", "adaptive-mean:3:0"] {
+            let op: Operation = spec.parse().unwrap();
+            let mut gray = vec![7u8; 10];
+            let e = apply(&op, 3, 3, &mut gray, &mut Vec::new()).unwrap_err();
+            assert_eq!(e.to_string(), "10 gray samples for a 3 x 3 picture");
+            assert_eq!(gray, [7u8; 10], "{spec}: left as it was");
+            assert!(apply(&op, usize::MAX, 2, &mut gray, &mut Vec::new()).is_err());
+        }
+    }
+
+    #[test]
+    fn every_operation_parses_as_it_prints() {
+        for spec in [
+            "gray",
+            "binary:127",
+            "tozero-inv:otsu",
+            "trunc:triangle",
+            "adaptive-mean:11:2",
+            "adaptive-gaussian-inv:31:-1.5",
+        ] {
+            let op: Operation = spec.parse().unwrap();
+            assert_eq!(op.to_string(), spec);
+            assert_eq!(op.to_string().parse::<Operation>().unwrap(), op);
+        }
+        assert_eq!("gray".parse::<Operation>().unwrap(), Operation::Gray);
     }
 }

@@ -18,7 +18,8 @@ pub struct Settings {
     pub operation: Operation,
     /// Luma weights.
     pub luma: Luma,
-    /// Store two-valued PNG results in one bit per pixel.
+    /// Allow two-valued PNG results in one bit per pixel (`--bit-depth auto`); the decision
+    /// itself is `codec::one_bit_png`'s.
     pub one_bit_png: bool,
     /// PNG deflate effort.
     pub png_compression: PngCompression,
@@ -103,7 +104,11 @@ pub fn decode(bytes: &[u8], settings: &Settings) -> Result<DecodedImage, String>
 }
 
 /// Stage 3: gray conversion and the operation.
-pub fn process(img: &DecodedImage, settings: &Settings, scratch: &mut Scratch) -> GrayResult {
+pub fn process(
+    img: &DecodedImage,
+    settings: &Settings,
+    scratch: &mut Scratch,
+) -> Result<GrayResult, String> {
     let mut gray = Vec::new();
     ops::to_gray(&img.data, img.layout, settings.luma, &mut gray);
     let done = ops::apply(
@@ -112,13 +117,14 @@ pub fn process(img: &DecodedImage, settings: &Settings, scratch: &mut Scratch) -
         img.height as usize,
         &mut gray,
         &mut scratch.adaptive,
-    );
-    GrayResult {
+    )
+    .map_err(|e| format!("internal error: {e}; please report it"))?;
+    Ok(GrayResult {
         width: img.width,
         height: img.height,
         data: gray,
         level: done.level,
-    }
+    })
 }
 
 /// Stage 4: the output file's bytes.
@@ -127,8 +133,11 @@ pub fn encode(
     format: OutputFormat,
     settings: &Settings,
 ) -> Result<Vec<u8>, String> {
-    let one_bit =
-        format == OutputFormat::Png && settings.one_bit_png && settings.operation.is_two_valued();
+    let one_bit = codec::one_bit_png(
+        format,
+        settings.one_bit_png,
+        settings.operation.is_two_valued(),
+    );
     let mut out = Vec::new();
     codec::encode(
         &gray.data,
@@ -398,7 +407,7 @@ fn run_stage(
             Ok(Payload::Decoded(img))
         }
         (Stage::Process, Payload::Decoded(img)) => {
-            let gray = process(&img, settings, scratch);
+            let gray = process(&img, settings, scratch)?;
             facts.level = gray.level;
             Ok(Payload::Gray(gray))
         }
