@@ -1,11 +1,9 @@
 //! `graypipe amdahl`: the theoretical table, or a refit of a saved sweep.
 
-use std::fmt::Write;
-
 use super::args::AmdahlArgs;
 use super::{EXIT_OK, EXIT_USAGE};
+use graypipe::report::amdahl_theory::amdahl_theory_text;
 use graypipe::report::sweep_table::sweep_text;
-use graypipe::sweep::amdahl::{amdahl_speedup, ceiling};
 use graypipe::sweep::{reanalyse, SweepRecord};
 
 /// Runs the command; returns the exit status.
@@ -23,41 +21,11 @@ pub fn execute(args: &AmdahlArgs) -> i32 {
             }
         },
         (None, Some(p)) => {
-            let _ = super::output::stdout_text(&theory(p, &args.workers.0));
+            let _ = super::output::stdout_text(&amdahl_theory_text(p, &args.workers.0));
             EXIT_OK
         }
         (None, None) => EXIT_USAGE,
     }
-}
-
-fn fmt_ceiling(p: f64) -> String {
-    let c = ceiling(p);
-    if c.is_finite() {
-        format!("{c:.2}x")
-    } else {
-        "unbounded".into()
-    }
-}
-
-/// Amdahl's table for parallel fraction `p`, as chapter 2 of the book computes it.
-pub fn theory(p: f64, workers: &[usize]) -> String {
-    let mut s =
-        format!("Amdahl's law, parallel fraction P = {p}: speedup = 1 / ((1 - P) + P / n)\n\n");
-    let _ = writeln!(
-        s,
-        "{:>8}  {:>8}  {:>10}",
-        "workers", "speedup", "efficiency"
-    );
-    for &n in workers {
-        let sp = amdahl_speedup(p, n as f64);
-        let _ = writeln!(s, "{n:>8}  {sp:>8.3}  {:>9.1}%", sp / n as f64 * 100.0);
-    }
-    let _ = writeln!(
-        s,
-        "\nceiling (n -> infinity): 1 / (1 - P) = {}",
-        fmt_ceiling(p)
-    );
-    s
 }
 
 /// The largest sweep export `--from` reads.
@@ -84,19 +52,4 @@ fn refit(path: &std::path::Path, json: bool) -> Result<String, String> {
     let refitted = SweepRecord { analysis, ..record };
     s.push_str(&sweep_text(&refitted));
     Ok(s)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn theory_table_matches_the_book_formula() {
-        let t = theory(0.95, &[1, 2, 64]);
-        assert!(t.contains("       1     1.000"), "{t}");
-        assert!(t.contains("       2     1.905"), "{t}");
-        assert!(t.contains("      64    15.422"), "{t}");
-        assert!(t.contains("= 20.00x"), "{t}");
-        assert!(theory(1.0, &[4]).contains("unbounded"));
-    }
 }

@@ -1,6 +1,7 @@
 //! Reports: a run's JSON record (`--report FILE`) and stderr table; a sweep's text table and
 //! its exports (JSON, CSV, Markdown, SVG plot).
 
+pub mod amdahl_theory;
 pub mod export;
 pub mod merge;
 pub mod process_info;

@@ -111,7 +111,9 @@ fn baseline_runs<'a>(
 }
 
 /// Analyses a sweep. `serial` holds the serial engine's runs when `baseline` is
-/// [`Baseline::Serial`].
+/// [`Baseline::Serial`]. Engine by engine, in the order they first appear: T1
+/// ([`engine_baseline`]), the rows ([`engine_rows`]), the Amdahl fit ([`amdahl_part`]), the
+/// USL and the recommendations ([`analyse_engine`]).
 pub fn analyse(
     points: &[PointSamples],
     baseline: Baseline,
@@ -127,152 +129,9 @@ pub fn analyse(
         }
     }
     for engine in order {
-        let mut pts: Vec<&PointSamples> = points
-            .iter()
-            .filter(|p| p.engine == engine && !p.runs.is_empty())
-            .collect();
-        pts.sort_by_key(|p| (p.processors(), p.cores_allowed, p.workers));
-        let (used, base) = baseline_runs(engine, &pts, baseline, serial);
-        let t1_runs: Vec<f64> = base.map_or_else(Vec::new, |b| {
-            b.runs.iter().map(|r| r.wall_seconds).collect()
-        });
-        let t1 = (!t1_runs.is_empty()).then(|| median(&t1_runs));
-        if t1.is_none() {
-            warnings.push(format!(
-                "{engine}: no one-worker, one-processor run to take T1 from; no speedups"
-            ));
-        }
-        let mut engine_rows: Vec<PointRow> =
-            pts.iter().map(|p| rows::build_row(p, &t1_runs)).collect();
-        let discarded = pts.iter().map(|p| p.discarded_loaded_runs).sum();
-        warnings.extend(warnings::row_warnings(
-            engine,
-            &engine_rows.iter().collect::<Vec<_>>(),
-            discarded,
-        ));
-        let failed: Vec<String> = pts
-            .iter()
-            .filter(|p| p.runs.iter().any(|r| r.failed > 0))
-            .map(|p| p.workers.to_string())
-            .collect();
-        if !failed.is_empty() {
-            warnings.push(format!(
-                "{engine}: some files failed at {} workers; timings cover the others",
-                failed.join(", ")
-            ));
-        }
-
-        // The fit: every counted run, at the processors it actually had.
-        let time_pairs: Vec<(f64, f64)> = pts
-            .iter()
-            .flat_map(|p| {
-                p.runs
-                    .iter()
-                    .map(move |r| (p.processors() as f64, r.wall_seconds))
-            })
-            .collect();
-        let time_groups = group_by_n(&time_pairs);
-        let counts = time_groups.len();
-        let max_processors = pts.iter().map(|p| p.processors()).max().unwrap_or(1);
-        let fit = amdahl::fit(&time_groups, bootstrap::RESAMPLES, bootstrap::SEED);
-        let mut ceiling = None;
-        let mut predictions = Vec::new();
-        match &fit {
-            Some(f) => {
-                for r in &mut engine_rows {
-                    r.amdahl_speedup = t1.map(|t| t / f.time(r.processors as f64));
-                }
-                if f.r_squared.is_none() {
-                    warnings.push(format!(
-                        "{engine}: R^2 not shown: {counts} distinct processor count(s), and a two-parameter fit through fewer than {} says nothing about the model",
-                        amdahl::MIN_COUNTS_FOR_R2
-                    ));
-                }
-                if !(0.0..=1.0).contains(&f.parallel_fraction) {
-                    warnings.push(format!(
-                        "{engine}: fitted parallel fraction {:.4} lies outside [0, 1]: {}; no ceiling or prediction",
-                        f.parallel_fraction,
-                        if f.parallel_fraction > 1.0 {
-                            "the runs speed up faster than Amdahl allows (caches, a slow one-processor point, or noise)"
-                        } else {
-                            "more processors made it slower (contention, oversubscription or noise)"
-                        }
-                    ));
-                } else if !f.trustworthy() {
-                    warnings.push(format!(
-                        "{engine}: P's 95% interval is {}: too uncertain for a ceiling or predictions (more runs, more processor counts, or a quieter machine)",
-                        f.parallel_fraction_interval.map_or_else(
-                            || "unknown (one run per point)".to_string(),
-                            |i| format!("{:.3} to {:.3}, wider than {}", i.low, i.high, amdahl::NARROW_P_WIDTH)
-                        )
-                    ));
-                }
-                if let Some((c, civ, preds)) = amdahl::ceiling_and_predictions(f, max_processors) {
-                    let finite = |x: f64| x.is_finite().then_some(x);
-                    ceiling = Some(Ceiling {
-                        speedup: finite(c),
-                        low: civ.low,
-                        high: finite(civ.high),
-                    });
-                    predictions = preds;
-                }
-            }
-            None if !engine_rows.is_empty() => warnings.push(format!(
-                "{engine}: one processor count only, so no Amdahl fit (sweep more --workers or --cores)"
-            )),
-            None => {}
-        }
-
-        // USL on throughput, one value per run.
-        let throughput_pairs: Vec<(f64, f64)> = pts
-            .iter()
-            .flat_map(|p| {
-                p.runs
-                    .iter()
-                    .filter(|r| r.wall_seconds > 0.0)
-                    .map(move |r| (p.processors() as f64, r.files as f64 / r.wall_seconds))
-            })
-            .collect();
-        let usl = usl::fit(
-            &group_by_n(&throughput_pairs),
-            bootstrap::RESAMPLES,
-            bootstrap::SEED,
-        );
-
-        let recommended_workers = recommend(&engine_rows);
-        let largest = engine_rows.iter().max_by_key(|r| (r.processors, r.workers));
-        let recommended_stage_workers = (engine == Engine::Staged)
-            .then_some(largest)
-            .flatten()
-            .map(|r| split_by_share(&r.stages.share, r.processors));
-        let bigger_machine = pts.first().zip(engine_rows.first()).and_then(|(p, r)| {
-            let targets: Vec<usize> = [2, amdahl::MAX_EXTRAPOLATION]
-                .iter()
-                .map(|k| max_processors * k)
-                .collect();
-            // One measured median per processor count (the fewest workers at that count).
-            let mut measured: Vec<(usize, f64)> = Vec::new();
-            for row in &engine_rows {
-                if !measured.iter().any(|&(c, _)| c == row.processors) {
-                    measured.push((row.processors, row.median_seconds));
-                }
-            }
-            stages::bigger_machine(engine, p, &r.stages, t1, &targets, &measured)
-        });
-        engines.push(EngineSummary {
-            engine,
-            baseline: used,
-            baseline_seconds: t1,
-            processor_counts: counts,
-            max_processors,
-            fit,
-            ceiling,
-            predictions,
-            usl,
-            recommended_workers,
-            recommended_stage_workers,
-            bigger_machine,
-        });
+        let (summary, engine_rows) =
+            analyse_engine(engine, points, baseline, serial, &mut warnings);
+        engines.push(summary);
         rows.extend(engine_rows);
     }
     SweepAnalysis {
@@ -285,6 +144,226 @@ pub fn analyse(
         },
         warnings,
     }
+}
+
+/// One engine's summary and rows; its warnings are appended to `warnings`.
+fn analyse_engine(
+    engine: Engine,
+    points: &[PointSamples],
+    baseline: Baseline,
+    serial: Option<&PointSamples>,
+    warnings: &mut Vec<String>,
+) -> (EngineSummary, Vec<PointRow>) {
+    let mut pts: Vec<&PointSamples> = points
+        .iter()
+        .filter(|p| p.engine == engine && !p.runs.is_empty())
+        .collect();
+    pts.sort_by_key(|p| (p.processors(), p.cores_allowed, p.workers));
+    let (used, t1_runs, t1) = engine_baseline(engine, &pts, baseline, serial, warnings);
+    let mut rows = engine_rows(engine, &pts, &t1_runs, warnings);
+    let amdahl = amdahl_part(engine, &pts, &mut rows, t1, warnings);
+    let usl = usl_part(&pts);
+    let recommended_workers = recommend(&rows);
+    let largest = rows.iter().max_by_key(|r| (r.processors, r.workers));
+    let recommended_stage_workers = (engine == Engine::Staged)
+        .then_some(largest)
+        .flatten()
+        .map(|r| split_by_share(&r.stages.share, r.processors));
+    let bigger_machine = bigger_machine_part(engine, &pts, &rows, t1, amdahl.max_processors);
+    let summary = EngineSummary {
+        engine,
+        baseline: used,
+        baseline_seconds: t1,
+        processor_counts: amdahl.counts,
+        max_processors: amdahl.max_processors,
+        fit: amdahl.fit,
+        ceiling: amdahl.ceiling,
+        predictions: amdahl.predictions,
+        usl,
+        recommended_workers,
+        recommended_stage_workers,
+        bigger_machine,
+    };
+    (summary, rows)
+}
+
+/// The baseline used, its runs' wall times and T1 (their median; None, with a warning, when
+/// there is no baseline run).
+fn engine_baseline(
+    engine: Engine,
+    pts: &[&PointSamples],
+    baseline: Baseline,
+    serial: Option<&PointSamples>,
+    warnings: &mut Vec<String>,
+) -> (Baseline, Vec<f64>, Option<f64>) {
+    let (used, base) = baseline_runs(engine, pts, baseline, serial);
+    let t1_runs: Vec<f64> = base.map_or_else(Vec::new, |b| {
+        b.runs.iter().map(|r| r.wall_seconds).collect()
+    });
+    let t1 = (!t1_runs.is_empty()).then(|| median(&t1_runs));
+    if t1.is_none() {
+        warnings.push(format!(
+            "{engine}: no one-worker, one-processor run to take T1 from; no speedups"
+        ));
+    }
+    (used, t1_runs, t1)
+}
+
+/// A row per point, with the rows' warnings and the points where files failed.
+fn engine_rows(
+    engine: Engine,
+    pts: &[&PointSamples],
+    t1_runs: &[f64],
+    warnings: &mut Vec<String>,
+) -> Vec<PointRow> {
+    let engine_rows: Vec<PointRow> = pts.iter().map(|p| rows::build_row(p, t1_runs)).collect();
+    let discarded = pts.iter().map(|p| p.discarded_loaded_runs).sum();
+    warnings.extend(warnings::row_warnings(
+        engine,
+        &engine_rows.iter().collect::<Vec<_>>(),
+        discarded,
+    ));
+    let failed: Vec<String> = pts
+        .iter()
+        .filter(|p| p.runs.iter().any(|r| r.failed > 0))
+        .map(|p| p.workers.to_string())
+        .collect();
+    if !failed.is_empty() {
+        warnings.push(format!(
+            "{engine}: some files failed at {} workers; timings cover the others",
+            failed.join(", ")
+        ));
+    }
+    engine_rows
+}
+
+/// One engine's Amdahl fit and what follows from it.
+struct AmdahlPart {
+    fit: Option<AmdahlFit>,
+    ceiling: Option<Ceiling>,
+    predictions: Vec<Prediction>,
+    /// Distinct processor counts.
+    counts: usize,
+    max_processors: usize,
+}
+
+/// The fit over every counted run, at the processors it actually had; fills in the rows'
+/// `amdahl_speedup` and says what the fit cannot support.
+fn amdahl_part(
+    engine: Engine,
+    pts: &[&PointSamples],
+    engine_rows: &mut [PointRow],
+    t1: Option<f64>,
+    warnings: &mut Vec<String>,
+) -> AmdahlPart {
+    let time_pairs: Vec<(f64, f64)> = pts
+        .iter()
+        .flat_map(|p| {
+            p.runs
+                .iter()
+                .map(move |r| (p.processors() as f64, r.wall_seconds))
+        })
+        .collect();
+    let time_groups = group_by_n(&time_pairs);
+    let counts = time_groups.len();
+    let max_processors = pts.iter().map(|p| p.processors()).max().unwrap_or(1);
+    let fit = amdahl::fit(&time_groups, bootstrap::RESAMPLES, bootstrap::SEED);
+    let mut ceiling = None;
+    let mut predictions = Vec::new();
+    match &fit {
+        Some(f) => {
+            for r in engine_rows.iter_mut() {
+                r.amdahl_speedup = t1.map(|t| t / f.time(r.processors as f64));
+            }
+            if f.r_squared.is_none() {
+                warnings.push(format!(
+                    "{engine}: R^2 not shown: {counts} distinct processor count(s), and a two-parameter fit through fewer than {} says nothing about the model",
+                    amdahl::MIN_COUNTS_FOR_R2
+                ));
+            }
+            if !(0.0..=1.0).contains(&f.parallel_fraction) {
+                warnings.push(format!(
+                    "{engine}: fitted parallel fraction {:.4} lies outside [0, 1]: {}; no ceiling or prediction",
+                    f.parallel_fraction,
+                    if f.parallel_fraction > 1.0 {
+                        "the runs speed up faster than Amdahl allows (caches, a slow one-processor point, or noise)"
+                    } else {
+                        "more processors made it slower (contention, oversubscription or noise)"
+                    }
+                ));
+            } else if !f.trustworthy() {
+                warnings.push(format!(
+                    "{engine}: P's 95% interval is {}: too uncertain for a ceiling or predictions (more runs, more processor counts, or a quieter machine)",
+                    f.parallel_fraction_interval.map_or_else(
+                        || "unknown (one run per point)".to_string(),
+                        |i| format!("{:.3} to {:.3}, wider than {}", i.low, i.high, amdahl::NARROW_P_WIDTH)
+                    )
+                ));
+            }
+            if let Some((c, civ, preds)) = amdahl::ceiling_and_predictions(f, max_processors) {
+                let finite = |x: f64| x.is_finite().then_some(x);
+                ceiling = Some(Ceiling {
+                    speedup: finite(c),
+                    low: civ.low,
+                    high: finite(civ.high),
+                });
+                predictions = preds;
+            }
+        }
+        None if !engine_rows.is_empty() => warnings.push(format!(
+            "{engine}: one processor count only, so no Amdahl fit (sweep more --workers or --cores)"
+        )),
+        None => {}
+    }
+    AmdahlPart {
+        fit,
+        ceiling,
+        predictions,
+        counts,
+        max_processors,
+    }
+}
+
+/// The Universal Scalability Law on throughput, one value per run.
+fn usl_part(pts: &[&PointSamples]) -> Option<UslFit> {
+    let throughput_pairs: Vec<(f64, f64)> = pts
+        .iter()
+        .flat_map(|p| {
+            p.runs
+                .iter()
+                .filter(|r| r.wall_seconds > 0.0)
+                .map(move |r| (p.processors() as f64, r.files as f64 / r.wall_seconds))
+        })
+        .collect();
+    usl::fit(
+        &group_by_n(&throughput_pairs),
+        bootstrap::RESAMPLES,
+        bootstrap::SEED,
+    )
+}
+
+/// A machine with 2x and 4x the processors, predicted from the per-stage times.
+fn bigger_machine_part(
+    engine: Engine,
+    pts: &[&PointSamples],
+    engine_rows: &[PointRow],
+    t1: Option<f64>,
+    max_processors: usize,
+) -> Option<BiggerMachine> {
+    pts.first().zip(engine_rows.first()).and_then(|(p, r)| {
+        let targets: Vec<usize> = [2, amdahl::MAX_EXTRAPOLATION]
+            .iter()
+            .map(|k| max_processors * k)
+            .collect();
+        // One measured median per processor count (the fewest workers at that count).
+        let mut measured: Vec<(usize, f64)> = Vec::new();
+        for row in engine_rows {
+            if !measured.iter().any(|&(c, _)| c == row.processors) {
+                measured.push((row.processors, row.median_seconds));
+            }
+        }
+        stages::bigger_machine(engine, p, &r.stages, t1, &targets, &measured)
+    })
 }
 
 /// The smallest worker count whose throughput could be within [`WITHIN_OF_BEST`] of the best
