@@ -124,19 +124,18 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     }
 
     let progress = Progress::new(plan.jobs.len() as u64, args.quiet, color);
-    for e in &plan.discovery_errors {
-        progress.line(&format!(
-            "graypipe: error: {}: {}",
-            printable_path(&e.path),
-            printable(&e.reason)
-        ));
-    }
-    for w in &plan.warnings {
-        progress.line(&format!(
-            "graypipe: warning: {}: {}",
-            printable_path(&w.path),
-            printable(&w.reason)
-        ));
+    let listed = [
+        ("error", &plan.discovery_errors),
+        ("warning", &plan.warnings),
+    ];
+    for (what, found) in listed {
+        for e in found {
+            progress.line(&format!(
+                "graypipe: {what}: {}: {}",
+                printable_path(&e.path),
+                printable(&e.reason)
+            ));
+        }
     }
     let cancel = CancelToken::new();
     let interrupted = on_interrupt(&cancel);

@@ -223,14 +223,7 @@ mod tests {
         sd: f64,
         rng: &mut SplitMix64,
     ) -> Vec<Group> {
-        ns.iter()
-            .map(|&n| Group {
-                n: n as f64,
-                values: (0..runs)
-                    .map(|_| a + b / n as f64 + sd * rng.normal())
-                    .collect(),
-            })
-            .collect()
+        crate::sweep::bootstrap::synthetic_groups(ns, runs, |n| a + b / n + sd * rng.normal())
     }
 
     #[test]

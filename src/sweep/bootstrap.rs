@@ -117,6 +117,22 @@ pub fn group_by_n(pairs: &[(f64, f64)]) -> Vec<Group> {
     groups
 }
 
+/// Test data for the fits: `runs` values at each processor count in `ns`, each `value(n)`,
+/// drawn in order (count by count).
+#[cfg(test)]
+pub(crate) fn synthetic_groups(
+    ns: &[usize],
+    runs: usize,
+    mut value: impl FnMut(f64) -> f64,
+) -> Vec<Group> {
+    ns.iter()
+        .map(|&n| Group {
+            n: n as f64,
+            values: (0..runs).map(|_| value(n as f64)).collect(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

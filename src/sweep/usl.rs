@@ -143,14 +143,9 @@ mod tests {
         rel_sd: f64,
         rng: &mut SplitMix64,
     ) -> Vec<Group> {
-        ns.iter()
-            .map(|&n| Group {
-                n: n as f64,
-                values: (0..runs)
-                    .map(|_| p.throughput(n as f64) * (1.0 + rel_sd * rng.normal()))
-                    .collect(),
-            })
-            .collect()
+        crate::sweep::bootstrap::synthetic_groups(ns, runs, |n| {
+            p.throughput(n) * (1.0 + rel_sd * rng.normal())
+        })
     }
 
     #[test]
