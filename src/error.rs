@@ -5,48 +5,9 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// The stage of the pipeline where a file failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stage {
-    /// Reading the file's bytes.
-    Read,
-    /// Decoding them to pixels.
-    Decode,
-    /// Gray conversion and threshold.
-    Process,
-    /// Encoding the result.
-    Encode,
-    /// Writing the output file.
-    Write,
-}
-
-impl Stage {
-    /// All stages in pipeline order.
-    pub const ALL: [Stage; 5] = [
-        Stage::Read,
-        Stage::Decode,
-        Stage::Process,
-        Stage::Encode,
-        Stage::Write,
-    ];
-
-    /// The stage's lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Read => "read",
-            Stage::Decode => "decode",
-            Stage::Process => "process",
-            Stage::Encode => "encode",
-            Stage::Write => "write",
-        }
-    }
-
-    /// Position in [`Stage::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
+/// The stages live in the pipeline ([`crate::pipeline::Stage`]); this path stays for callers
+/// that named it here.
+pub use crate::pipeline::Stage;
 
 /// One file that could not be converted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]

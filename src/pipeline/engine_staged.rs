@@ -6,9 +6,9 @@ use crossbeam_channel::Receiver;
 
 use super::scheduler::{Pipeline, Sink};
 use super::stats::StageStats;
+use super::Stage;
 use super::{merge_stats, CancelToken, EngineConfig, Outcome, Settings};
 use crate::batch::Job;
-use crate::error::Stage;
 
 /// What the engine did: per-stage figures, threads that ran, peak files alive and memory
 /// admitted, engine error.

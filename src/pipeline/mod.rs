@@ -12,6 +12,7 @@ mod engine_serial;
 mod engine_staged;
 pub mod memory;
 mod scheduler;
+pub mod stage;
 pub mod stages;
 pub mod stats;
 pub mod workers;
@@ -22,6 +23,7 @@ use std::time::Instant;
 
 use crate::batch::Job;
 use cpu_time::ProcessCpu;
+pub use stage::{PerStage, Stage};
 pub use stages::{convert_file, Settings, Written};
 pub use stats::{peak_rss_bytes, EngineStats, StageStats};
 pub use workers::{logical_cores, Engine, StageCaps, StageWorkers, UnknownEngine};
@@ -237,7 +239,7 @@ mod tests {
             assert_eq!(failed.len(), 1, "{engine}");
             assert_eq!(failed[0].index, 5, "{engine}");
             let e = failed[0].result.as_ref().unwrap_err();
-            assert_eq!(e.stage, Some(crate::error::Stage::Decode), "{engine}");
+            assert_eq!(e.stage, Some(Stage::Decode), "{engine}");
             assert!(e.reason.contains("panicked"), "{engine}: {}", e.reason);
             assert_eq!(stats.stages[1].failed, 1, "{engine}");
             assert_eq!(stats.stages[4].items, 11, "{engine}");

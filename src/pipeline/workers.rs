@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::Stage;
+use super::Stage;
 
 /// The execution strategy. Its names (`staged`, `rayon`, `serial`) are written once, in
 /// [`Engine::ALL`]: `Display`, `FromStr`, serde, the command line and the sweep's

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::error::{FileError, Stage};
+use crate::error::FileError;
+use crate::pipeline::Stage;
 use crate::pipeline::{EngineConfig, Settings, StageStats};
 use crate::run::{FileStatus, RunSummary};
 

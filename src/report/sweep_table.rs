@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use crate::error::Stage;
 use crate::pipeline::Engine;
+use crate::pipeline::Stage;
 use crate::sweep::analysis::{EngineSummary, PointRow, StageClock};
 use crate::sweep::bootstrap::Interval;
 use crate::sweep::{amdahl, usl, Baseline, SweepRecord};
@@ -196,9 +196,11 @@ pub fn conclusions(e: &EngineSummary, rows: &[PointRow]) -> Vec<String> {
         )),
     }
     for r in rows.iter().filter(|r| r.engine == engine) {
-        let shares: Vec<String> = Stage::ALL
-            .iter()
-            .map(|s| format!("{} {:.0}%", s.name(), r.stages.share[s.index()] * 100.0))
+        let shares: Vec<String> = r
+            .stages
+            .share
+            .stages()
+            .map(|(s, v)| format!("{} {:.0}%", s.name(), v * 100.0))
             .collect();
         let clock = match r.stages.clock {
             StageClock::Cpu => "CPU time",

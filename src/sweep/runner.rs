@@ -15,7 +15,9 @@ use super::machine::Machine;
 use super::probe::{self, AffinityGuard};
 use crate::batch::{plan, PlanOptions};
 use crate::pipeline::workers::StageOverrides;
-use crate::pipeline::{CancelToken, Engine, EngineConfig, Settings, StageCaps, StageWorkers};
+use crate::pipeline::{
+    CancelToken, Engine, EngineConfig, PerStage, Settings, StageCaps, StageWorkers,
+};
 
 /// A loaded run is re-run at most this many times per point by `--quiet-machine`.
 pub const MAX_QUIET_RERUNS: usize = 10;
@@ -296,9 +298,9 @@ impl Runner<'_> {
                     0.0
                 }
             }),
-            stage_busy_seconds: std::array::from_fn(|s| stats[s].busy.as_secs_f64()),
-            stage_cpu_seconds: std::array::from_fn(|s| stats[s].cpu.as_secs_f64()),
-            stage_wait_seconds: std::array::from_fn(|s| stats[s].wait.as_secs_f64()),
+            stage_busy_seconds: PerStage(std::array::from_fn(|s| stats[s].busy.as_secs_f64())),
+            stage_cpu_seconds: PerStage(std::array::from_fn(|s| stats[s].cpu.as_secs_f64())),
+            stage_wait_seconds: PerStage(std::array::from_fn(|s| stats[s].wait.as_secs_f64())),
             files: summary.written(),
             failed: summary.failed(),
             megapixels: summary.megapixels(),
@@ -534,9 +536,9 @@ mod tests {
             system_seconds: 0.0,
             other_cpu_seconds: None,
             other_load: None,
-            stage_busy_seconds: [0.0; 5],
-            stage_cpu_seconds: [0.0; 5],
-            stage_wait_seconds: [0.0; 5],
+            stage_busy_seconds: PerStage::default(),
+            stage_cpu_seconds: PerStage::default(),
+            stage_wait_seconds: PerStage::default(),
             files: 1,
             failed: 0,
             megapixels: 0.0,

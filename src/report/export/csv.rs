@@ -1,7 +1,6 @@
 //! `--export-csv`: one row per point (engine, workers, cores allowed).
 
 use super::Exporter;
-use crate::error::Stage;
 use crate::sweep::bootstrap::Interval;
 use crate::sweep::SweepRecord;
 
@@ -109,16 +108,8 @@ impl Exporter for CsvExporter {
                     .bottleneck
                     .map_or_else(String::new, |s| s.name().to_string()),
             ]);
-            row.extend(
-                Stage::ALL
-                    .iter()
-                    .map(|s| r.stages.seconds[s.index()].to_string()),
-            );
-            row.extend(
-                Stage::ALL
-                    .iter()
-                    .map(|s| r.stages.share[s.index()].to_string()),
-            );
+            row.extend(r.stages.seconds.iter().map(f64::to_string));
+            row.extend(r.stages.share.iter().map(f64::to_string));
             row.push(
                 r.runs_seconds
                     .iter()

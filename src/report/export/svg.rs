@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::Exporter;
-use crate::error::Stage;
+use crate::pipeline::Stage;
 use crate::sweep::analysis::{PointRow, StageClock};
 use crate::sweep::{Baseline, SweepRecord};
 
@@ -309,7 +309,7 @@ where
             let x0 = ax.t(x_of(record, r)) - 0.5 * width * k + width * ei as f64;
             let mut base = 0.0;
             for s in Stage::ALL {
-                let h = r.stages.seconds[s.index()];
+                let h = r.stages.seconds[s];
                 chart.draw_series([Rectangle::new(
                     [(x0, base), (x0 + width * 0.9, base + h)],
                     STAGE_COLOURS[s.index()].filled(),

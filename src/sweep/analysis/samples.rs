@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::{Engine, StageWorkers};
+use crate::pipeline::{Engine, PerStage, StageWorkers};
 
 /// One counted run of the job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,13 +22,13 @@ pub struct RunSample {
     pub other_load: Option<f64>,
     /// Wall seconds per stage (read, decode, process, encode, write), summed over workers;
     /// includes time waiting for a core.
-    pub stage_busy_seconds: [f64; 5],
+    pub stage_busy_seconds: PerStage<f64>,
     /// Thread CPU seconds per stage, summed over workers (all zero when the engine does not
     /// measure them).
-    pub stage_cpu_seconds: [f64; 5],
+    pub stage_cpu_seconds: PerStage<f64>,
     /// Seconds files waited, ready, in front of each stage for a worker (the staged engine's
     /// queue evidence: non-zero only where a stage is capped).
-    pub stage_wait_seconds: [f64; 5],
+    pub stage_wait_seconds: PerStage<f64>,
     /// Files written.
     pub files: usize,
     /// Files that failed.

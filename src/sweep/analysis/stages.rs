@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::robust::median;
 use super::samples::PointSamples;
-use crate::error::Stage;
 use crate::pipeline::{Engine, StageWorkers};
+use crate::pipeline::{PerStage, Stage};
 
 /// Which clock the stage figures come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,9 +25,9 @@ pub struct StageFigures {
     /// The clock behind `seconds`.
     pub clock: StageClock,
     /// Median seconds per stage over the runs (read, decode, process, encode, write).
-    pub seconds: [f64; 5],
+    pub seconds: PerStage<f64>,
     /// Each stage's share of their sum.
-    pub share: [f64; 5],
+    pub share: PerStage<f64>,
     /// The stage with the most time per thread given to it.
     pub heaviest: Stage,
     /// Staged engine only: the stage files waited longest in front of (queue evidence); None
@@ -38,8 +38,11 @@ pub struct StageFigures {
 /// Queue waits shorter than this share of the wall time are not evidence of anything.
 const QUEUE_EVIDENCE_SHARE: f64 = 0.01;
 
-fn stage_medians(p: &PointSamples, pick: impl Fn(&super::RunSample) -> [f64; 5]) -> [f64; 5] {
-    std::array::from_fn(|s| median(&p.runs.iter().map(|r| pick(r)[s]).collect::<Vec<_>>()))
+fn stage_medians(
+    p: &PointSamples,
+    pick: impl Fn(&super::RunSample) -> PerStage<f64>,
+) -> PerStage<f64> {
+    PerStage::from_fn(|s| median(&p.runs.iter().map(|r| pick(r)[s]).collect::<Vec<_>>()))
 }
 
 /// The figures of one point.
@@ -64,9 +67,7 @@ pub fn stage_figures(p: &PointSamples) -> StageFigures {
     };
     let heaviest = Stage::ALL
         .into_iter()
-        .max_by(|&a, &b| {
-            (seconds[a.index()] / threads(a)).total_cmp(&(seconds[b.index()] / threads(b)))
-        })
+        .max_by(|&a, &b| (seconds[a] / threads(a)).total_cmp(&(seconds[b] / threads(b))))
         .unwrap_or(Stage::Process);
     let bottleneck = (p.engine == Engine::Staged)
         .then(|| {
@@ -74,10 +75,9 @@ pub fn stage_figures(p: &PointSamples) -> StageFigures {
             let wall = median(&p.runs.iter().map(|r| r.wall_seconds).collect::<Vec<_>>());
             // A stage is the bottleneck when files queued in front of it, ready, waiting for
             // one of its (capped) workers.
-            Stage::ALL
-                .iter()
-                .copied()
-                .map(|s| (s, waited[s.index()]))
+            waited
+                .stages()
+                .map(|(s, &w)| (s, w))
                 .filter(|&(_, w)| wall > 0.0 && w > QUEUE_EVIDENCE_SHARE * wall)
                 .max_by(|a, b| a.1.total_cmp(&b.1))
                 .map(|(s, _)| s)
@@ -94,9 +94,9 @@ pub fn stage_figures(p: &PointSamples) -> StageFigures {
 
 /// Threads per stage in proportion to each stage's share of time on `cores` cores: each stage
 /// gets `ceil(share x cores)`, at least one and never more than the cores.
-pub fn split_by_share(share: &[f64; 5], cores: usize) -> StageWorkers {
+pub fn split_by_share(share: &PerStage<f64>, cores: usize) -> StageWorkers {
     let c = cores.max(1);
-    let w = |s: Stage| ((share[s.index()] * c as f64 - 1e-9).ceil() as usize).clamp(1, c);
+    let w = |s: Stage| ((share[s] * c as f64 - 1e-9).ceil() as usize).clamp(1, c);
     StageWorkers {
         read: w(Stage::Read),
         decode: w(Stage::Decode),
@@ -150,12 +150,12 @@ pub struct MachineCheck {
 
 /// The wall-time bound for stage times `b` on `cores` cores with `w` threads per stage:
 /// `max(max_s b_s / w_s, sum b / cores)`.
-pub fn stage_bound(b: &[f64; 5], w: Option<&StageWorkers>, cores: usize) -> f64 {
+pub fn stage_bound(b: &PerStage<f64>, w: Option<&StageWorkers>, cores: usize) -> f64 {
     let sum: f64 = b.iter().sum();
     let per_stage = w.map_or(0.0, |w| {
         Stage::ALL
             .iter()
-            .map(|&s| b[s.index()] / w.get(s).max(1) as f64)
+            .map(|&s| b[s] / w.get(s).max(1) as f64)
             .fold(0.0, f64::max)
     });
     per_stage.max(sum / cores.max(1) as f64)
@@ -233,27 +233,27 @@ mod tests {
 
     #[test]
     fn split_uses_ceil_and_never_exceeds_the_cores() {
-        let w = split_by_share(&[0.05, 0.3, 0.45, 0.1, 0.1], 2);
+        let w = split_by_share(&PerStage([0.05, 0.3, 0.45, 0.1, 0.1]), 2);
         assert_eq!(
             (w.read, w.decode, w.process, w.encode, w.write),
             (1, 1, 1, 1, 1)
         );
-        let w = split_by_share(&[0.05, 0.3, 0.45, 0.1, 0.1], 10);
+        let w = split_by_share(&PerStage([0.05, 0.3, 0.45, 0.1, 0.1]), 10);
         assert_eq!(
             (w.read, w.decode, w.process, w.encode, w.write),
             (1, 3, 5, 1, 1)
         );
-        let w = split_by_share(&[0.0, 0.0, 1.0, 0.0, 0.0], 4);
+        let w = split_by_share(&PerStage([0.0, 0.0, 1.0, 0.0, 0.0]), 4);
         assert_eq!(w.process, 4);
         for c in 1..40 {
-            let w = split_by_share(&[0.01, 0.33, 0.5, 0.15, 0.01], c);
+            let w = split_by_share(&PerStage([0.01, 0.33, 0.5, 0.15, 0.01]), c);
             assert!(Stage::ALL.iter().all(|&s| (1..=c).contains(&w.get(s))));
         }
     }
 
     #[test]
     fn stage_bound_is_the_larger_of_the_slowest_stage_and_the_total_over_cores() {
-        let b = [0.1, 1.0, 2.0, 0.4, 0.1];
+        let b = PerStage([0.1, 1.0, 2.0, 0.4, 0.1]);
         assert!((stage_bound(&b, None, 2) - 1.8).abs() < 1e-12);
         let w = StageWorkers {
             read: 1,

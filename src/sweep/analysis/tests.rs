@@ -1,5 +1,5 @@
 use super::*;
-use crate::error::Stage;
+use crate::pipeline::{PerStage, Stage};
 use crate::sweep::rng::SplitMix64;
 
 fn run(wall: f64, cores_used: f64) -> RunSample {
@@ -9,9 +9,9 @@ fn run(wall: f64, cores_used: f64) -> RunSample {
         system_seconds: wall * cores_used * 0.1,
         other_cpu_seconds: Some(0.0),
         other_load: Some(0.0),
-        stage_busy_seconds: [0.1, 0.5, 1.0, 0.3, 0.1],
-        stage_cpu_seconds: [0.05, 0.5, 1.0, 0.3, 0.05],
-        stage_wait_seconds: [0.0; 5],
+        stage_busy_seconds: PerStage([0.1, 0.5, 1.0, 0.3, 0.1]),
+        stage_cpu_seconds: PerStage([0.05, 0.5, 1.0, 0.3, 0.05]),
+        stage_wait_seconds: PerStage::default(),
         files: 100,
         failed: 0,
         megapixels: 50.0,
@@ -210,8 +210,8 @@ fn heaviest_stage_on_cpu_time_falls_back_to_busy_wall_and_bottleneck_needs_queue
     assert_eq!(a.rows[0].stages.bottleneck, None);
     for p in &mut pts {
         for r in &mut p.runs {
-            r.stage_cpu_seconds = [0.0; 5];
-            r.stage_wait_seconds = [0.0, 0.0, 0.3, 0.0, 0.0]; // files wait in front of process
+            r.stage_cpu_seconds = PerStage::default();
+            r.stage_wait_seconds[Stage::Process] = 0.3; // files wait in front of process
         }
     }
     let a = analyse(&pts, Baseline::Same, None);
