@@ -13,7 +13,7 @@
 //! (one fsync per file would cost more than converting a small picture).
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::io_reason;
 
@@ -88,9 +88,45 @@ fn owned_by_me(_: &std::fs::Metadata) -> bool {
     false
 }
 
-/// Writes `bytes` to `path` atomically, creating the folder if needed. The error says what
-/// failed in words.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<u64, String> {
+/// Why an output could not be written; the Display is the reason a report records.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The output's folder could not be created.
+    #[error("cannot create folder {}: {}", .dir.display(), io_reason(.source))]
+    CreateFolder {
+        /// The folder.
+        dir: PathBuf,
+        /// What the file system said.
+        source: io::Error,
+    },
+    /// A folder stands where the output goes.
+    #[error("output {} is an existing folder", .path.display())]
+    ExistingFolder {
+        /// The output.
+        path: PathBuf,
+    },
+    /// Writing, linking or renaming failed.
+    #[error("cannot write {}: {}", .path.display(), io_reason(.source))]
+    Io {
+        /// The output.
+        path: PathBuf,
+        /// What the file system said.
+        source: io::Error,
+    },
+}
+
+impl WriteError {
+    /// The I/O error behind it, if any.
+    pub fn io(&self) -> Option<&io::Error> {
+        match self {
+            WriteError::CreateFolder { source, .. } | WriteError::Io { source, .. } => Some(source),
+            WriteError::ExistingFolder { .. } => None,
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically, creating the folder if needed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<u64, WriteError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -98,15 +134,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<u64, String> {
     match attempt(dir, path, bytes) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             // The folder usually exists: only create it when the first attempt says so.
-            std::fs::create_dir_all(dir).map_err(|e| {
-                format!("cannot create folder {}: {}", dir.display(), io_reason(&e))
+            std::fs::create_dir_all(dir).map_err(|source| WriteError::CreateFolder {
+                dir: dir.to_path_buf(),
+                source,
             })?;
             attempt(dir, path, bytes)
         }
         other => other,
     }
     .map(|_| bytes.len() as u64)
-    .map_err(|e| describe(path, &e))
+    .map_err(|e| describe(path, e))
 }
 
 /// The ways of writing one output that the per-file cost study (`examples/write_schemes.rs`,
@@ -157,12 +194,13 @@ pub fn write_with(scheme: WriteScheme, path: &Path, bytes: &[u8]) -> io::Result<
     }
 }
 
-fn describe(path: &Path, e: &io::Error) -> String {
-    match e.kind() {
+fn describe(path: &Path, source: io::Error) -> WriteError {
+    let path = path.to_path_buf();
+    match source.kind() {
         io::ErrorKind::IsADirectory | io::ErrorKind::DirectoryNotEmpty => {
-            format!("output {} is an existing folder", path.display())
+            WriteError::ExistingFolder { path }
         }
-        _ => format!("cannot write {}: {}", path.display(), io_reason(e)),
+        _ => WriteError::Io { path, source },
     }
 }
 
@@ -321,9 +359,9 @@ mod tests {
     fn writes_replaces_and_leaves_nothing_else() {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("a/b/out.png");
-        assert_eq!(write_atomic(&p, b"first"), Ok(5));
+        assert_eq!(write_atomic(&p, b"first").unwrap(), 5);
         assert_eq!(std::fs::read(&p).unwrap(), b"first");
-        assert_eq!(write_atomic(&p, b"second!"), Ok(7));
+        assert_eq!(write_atomic(&p, b"second!").unwrap(), 7);
         assert_eq!(std::fs::read(&p).unwrap(), b"second!");
         let names: Vec<_> = std::fs::read_dir(t.path().join("a/b"))
             .unwrap()
@@ -338,7 +376,14 @@ mod tests {
         let p = t.path().join("x.png");
         std::fs::create_dir(&p).unwrap();
         let e = write_atomic(&p, b"data").unwrap_err();
-        assert!(e.contains("is an existing folder"), "{e}");
+        assert!(
+            matches!(&e, WriteError::ExistingFolder { path } if *path == p),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("output {} is an existing folder", p.display())
+        );
         assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 1);
     }
 

@@ -266,7 +266,9 @@ fn write_report(target: &ReportTarget, report: &RunReport) -> Result<(), String>
                         .to_string());
                 }
             }
-            graypipe::atomic_write::write_atomic(path, &json).map(|_| ())
+            graypipe::atomic_write::write_atomic(path, &json)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
     }
 }

@@ -155,7 +155,7 @@ pub fn encode(
 /// Stage 5: writes `bytes` to `path` atomically (see [`crate::atomic_write`]): no reader ever
 /// sees a partial file under the output name.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<u64, String> {
-    crate::atomic_write::write_atomic(path, bytes)
+    crate::atomic_write::write_atomic(path, bytes).map_err(|e| e.to_string())
 }
 
 /// A file between two stages: what the last stage produced.

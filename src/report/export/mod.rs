@@ -23,5 +23,7 @@ pub trait Exporter {
 /// Serializes `record` with `exporter` and writes it atomically to `path`.
 pub fn export(exporter: &dyn Exporter, record: &SweepRecord, path: &Path) -> Result<(), String> {
     let bytes = exporter.serialize(record)?;
-    crate::atomic_write::write_atomic(path, &bytes).map(|_| ())
+    crate::atomic_write::write_atomic(path, &bytes)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
