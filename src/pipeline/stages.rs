@@ -114,10 +114,17 @@ pub fn decode(bytes: &[u8], settings: &Settings) -> Result<DecodedImage, String>
     codec::decode_as(bytes, &settings.limits, settings.read).map_err(|e| e.to_string())
 }
 
-/// Stage 3: gray conversion and the operation.
-pub fn process(img: &DecodedImage, settings: &Settings, scratch: &mut Scratch) -> GrayResult {
-    let mut gray = Vec::new();
-    ops::to_gray(&img.data, img.layout, settings.luma, &mut gray);
+/// Stage 3: gray conversion and the operation. A gray picture's own buffer becomes the result
+/// (no copy: `--read gray` and gray files).
+pub fn process(img: DecodedImage, settings: &Settings, scratch: &mut Scratch) -> GrayResult {
+    let pixels = img.width as usize * img.height as usize;
+    let mut gray = if img.layout == ops::ChannelLayout::Gray && img.data.len() == pixels {
+        img.data
+    } else {
+        let mut gray = Vec::new();
+        ops::to_gray(&img.data, img.layout, settings.luma, &mut gray);
+        gray
+    };
     let done = ops::apply(
         &settings.operation,
         img.width as usize,
@@ -479,7 +486,7 @@ fn run_stage(
             Ok(Payload::Decoded(img))
         }
         (Stage::Process, Payload::Decoded(img)) => {
-            let gray = process(&img, settings, scratch);
+            let gray = process(img, settings, scratch);
             facts.level = gray.level;
             Ok(Payload::Gray(gray))
         }
