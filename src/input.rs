@@ -89,6 +89,21 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
 /// link, or swapped in after listing), a file larger than `max_bytes`, and a file that yields
 /// more than `max_bytes` while being read. At most `max_bytes + 1` bytes are ever read.
 pub fn read_input(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
+    match read_input_admitted(path, max_bytes, &mut |_| true)? {
+        Some(bytes) => Ok(bytes),
+        // `admit` above never refuses.
+        None => Err(ReadError::Io(io::Error::other("read was not admitted"))),
+    }
+}
+
+/// [`read_input`], asking `admit` for the file's size (from the open descriptor, within
+/// `max_bytes`) before any byte is read or any buffer allocated: `Ok(None)` when `admit` says
+/// no (the memory budget is taken; nothing was read, the file is closed again).
+pub fn read_input_admitted(
+    path: &Path,
+    max_bytes: u64,
+    admit: &mut dyn FnMut(u64) -> bool,
+) -> Result<Option<Vec<u8>>, ReadError> {
     // Checked on the path first so that a device is never opened.
     let before = std::fs::metadata(path)?;
     if let Some(kind) = kind_of(&before) {
@@ -106,6 +121,9 @@ pub fn read_input(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
             limit: max_bytes,
         });
     }
+    if !admit(meta.len()) {
+        return Ok(None);
+    }
     // Capacity from the size the file claims, which is within the limit here; one more byte
     // so that a file exactly at its size needs no second allocation to see the end.
     let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
@@ -114,7 +132,7 @@ pub fn read_input(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
     if bytes.len() as u64 > max_bytes {
         return Err(ReadError::GrewPastLimit { limit: max_bytes });
     }
-    Ok(bytes)
+    Ok(Some(bytes))
 }
 
 #[cfg(test)]

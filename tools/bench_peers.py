@@ -12,6 +12,10 @@ Workloads (docs/BENCHMARKS.md):
   b  100 JPEG photos of 2 MP (tools/make_photo_set.py), gray + binary 127 -> PNG
   c  the same photos, Otsu      d  the same photos, adaptive Gaussian 11/2
   e  the photos x 10 (1000 files), binary 127: throughput and memory as the batch grows
+  f  the 100 photos, binary 127, read as gray: graypipe --read gray against the Pool with
+     cv2.IMREAD_GRAYSCALE (issue 11)
+  g  10,000 small JPEGs (the book's tiles copied into 25 folders), adaptive Gaussian 11/2
+     (issue 11's per-file cost workload, outputs on a settled disk)
 Each tool writes PNG into a fresh folder on the same disk; the time is the whole command's wall
 time (graypipe) or the tool's own timer around its pool (OpenCV, libvips scripts, which leave
 out Python's start-up). Medians of --repeat interleaved rounds.
@@ -50,10 +54,12 @@ def wall(cmd, env=None):
     return dt, r.stdout
 
 
-def graypipe(src, spec, engine, workers):
+def graypipe(src, spec, engine, workers, read='color'):
     def run(out):
         report = out + '.json'
-        cmd = [GRAYPIPE, 'run', src, '-o', out, '-q', '--engine', engine, '--workers', str(workers), '--report', report]
+        os.makedirs(os.path.dirname(report), exist_ok=True)
+        cmd = [GRAYPIPE, 'run', src, '-o', out, '-q', '--engine', engine, '--workers', str(workers), '--report', report,
+               '--read', read]
         if spec != 'gray':
             cmd += ['--threshold', spec]
         dt, _ = wall(cmd)
@@ -63,11 +69,11 @@ def graypipe(src, spec, engine, workers):
     return run
 
 
-def opencv_pool(src, op, procs):
+def opencv_pool(src, op, procs, read='color'):
     script = os.path.join(TOOLS, 'opencv_pool.py')
 
     def run(out):
-        _, text = wall([sys.executable, script, src, out, op, str(procs), 'png'])
+        _, text = wall([sys.executable, script, src, out, op, str(procs), 'png', read])
         return float(text.split()[1]), None
     return run
 
@@ -104,9 +110,12 @@ def mogrify(src, threads, gm):
     return run
 
 
-def workloads(photos, photos10):
+def workloads(photos, photos10, tiles10k):
     tiles = os.path.join(ROOT, 'sample_images', 'book', 'tiles')
     return {
+        'f': ('100 photos, binary 127, read as gray', photos, 'binary:127', 'binary:127', None),
+        'g': ('10,000 small JPEGs, adaptive Gaussian 11/2', tiles10k, 'adaptive-gaussian:11:2',
+              'adaptive-gaussian:11:2', None),
         'a': ('book tiles, adaptive Gaussian 11/2', tiles, 'adaptive-gaussian:11:2', 'adaptive-gaussian:11:2', None),
         'b': ('100 photos, binary 127', photos, 'binary:127', 'binary:127', 127),
         'c': ('100 photos, Otsu', photos, 'otsu', 'otsu', None),
@@ -133,19 +142,26 @@ def main():
     for k in range(10):
         for f in sorted(os.listdir(photos)):
             shutil.copy(os.path.join(photos, f), os.path.join(photos10, f'c{k}_{f}'))
+    tiles10k = os.path.join(scratch, 'tiles10k')
+    if 'g' in args.workloads.split(','):
+        tiles = os.path.join(ROOT, 'sample_images', 'book', 'tiles')
+        for k in range(25):
+            shutil.copytree(tiles, os.path.join(tiles10k, f'copy{k:02}'),
+                            ignore=shutil.ignore_patterns('*.txt', '*.md', 'LICENSE*'))
     results = {}
     cv = have('cv2') and os.path.exists(os.path.join(TOOLS, 'opencv_pool.py'))
     vips = have('pyvips') and os.path.exists(os.path.join(TOOLS, 'vips_pool.py'))
     for key in args.workloads.split(','):
-        title, src, spec, op, t = workloads(photos, photos10)[key]
-        nfiles = len(os.listdir(src))
+        title, src, spec, op, t = workloads(photos, photos10, tiles10k)[key]
+        nfiles = sum(len(fs) for _, _, fs in os.walk(src))
+        read = 'gray' if key == 'f' else 'color'
         contenders = {
-            'graypipe rayon 2': graypipe(src, spec, 'rayon', 2),
-            'graypipe staged 2': graypipe(src, spec, 'staged', 2),
+            'graypipe rayon 2': graypipe(src, spec, 'rayon', 2, read),
+            'graypipe staged 2': graypipe(src, spec, 'staged', 2, read),
         }
         if cv:
             for p in (1, 2, 4):
-                contenders[f'OpenCV + Pool({p})'] = opencv_pool(src, op, p)
+                contenders[f'OpenCV + Pool({p})'] = opencv_pool(src, op, p, read)
         if vips and t is not None:
             for p in (1, 2):
                 contenders[f'libvips Pool({p})'] = vips_pool(src, t, p)

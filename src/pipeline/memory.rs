@@ -1,7 +1,14 @@
-//! The memory budget (`--max-memory`): a file is admitted to decoding only when the working set
-//! its header announces fits what the files already admitted leave, so that many large files
+//! The memory budget (`--max-memory`): a file's bytes count from the start of its read (its
+//! size, asked for before any byte is read), and it is admitted to decoding only when the
+//! working set its header announces fits what the other files leave, so that many large files
 //! at once cannot exhaust memory even when each is within the pixel limit. A file whose working
 //! set alone is over the budget fails with a reason; the batch goes on.
+//!
+//! Waiting never holds budget: a read that does not fit waits before opening its bytes, and a
+//! file whose working set does not fit lets its bytes go while it waits and reads them again
+//! once admitted (only under memory pressure). So waiting files can never block each other,
+//! and the files' bytes, pixels and buffers stay within the budget together. (A file that
+//! grows while it is read is counted at the size it had when opened.)
 
 use std::sync::{Condvar, Mutex, PoisonError};
 
@@ -35,6 +42,25 @@ impl MemoryBudget {
     /// The most bytes that were ever admitted at once.
     pub fn peak(&self) -> u64 {
         self.used.lock().unwrap_or_else(PoisonError::into_inner).1
+    }
+
+    /// The whole budget in bytes.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Takes `need` bytes if they fit now; `None` (nothing taken) if they do not.
+    pub fn try_admit(&self, need: u64) -> Option<Admission<'_>> {
+        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        if used.0 + need > self.total {
+            return None;
+        }
+        used.0 += need;
+        used.1 = used.1.max(used.0);
+        Some(Admission {
+            budget: self,
+            bytes: need,
+        })
     }
 
     /// Waits until `need` bytes fit, then takes them. `Err` with the reason when `need` alone is

@@ -8,6 +8,14 @@
 //! number, not by the batch. A stage may be capped (`read=1` for a spinning disk); tokens then
 //! queue in front of it, and the time they wait there is the bottleneck evidence.
 //!
+//! Memory (`--max-memory`, see [`super::memory`]): a read is admitted for the file's size
+//! before any byte is read, and decoding for the rest of the working set its header announces.
+//! A read that does not fit waits in front of the read stage holding nothing; no new file
+//! starts while the oldest file waiting to be decoded does not fit (it would starve). When
+//! nothing runs and the oldest waiting file still does not fit, the budget is all held by
+//! the bytes of files waiting to be decoded: they let their bytes go (and read them again
+//! when admitted), so waiting files never block each other.
+//!
 //! The scheduler knows tokens and stages, never pixels: each stage's work is
 //! [`StageRunner::run`].
 
@@ -58,14 +66,15 @@ struct State {
     live: usize,
     /// The most that were ever live.
     peak_live: usize,
-    /// Tokens waiting for a free slot in each stage (read's queue stays empty: reading starts
-    /// from `next_job`).
+    /// Tokens waiting for a free slot in each stage (read's holds files whose read waits for
+    /// memory; other reads start from `next_job`).
     ready: [VecDeque<Token>; 5],
     /// Workers inside each stage.
     running: [usize; 5],
     /// Workers waiting for something to do.
     idle: usize,
-    /// Working-set bytes of the files admitted to decoding and not yet gone.
+    /// Budget bytes held: the bytes of files read and not yet decoded, and the working sets of
+    /// files admitted to decoding and not yet gone.
     memory: u64,
     /// The most that were ever admitted at once.
     peak_memory: u64,
@@ -85,10 +94,36 @@ impl State {
             }
         }
         let can_read = !cancelled
-            && self.next_job < p.jobs.len()
-            && self.live < p.in_flight
-            && self.has_room(p, Stage::Read);
+            && self.has_room(p, Stage::Read)
+            && !self.decode_starved(p)
+            && match self.ready[Stage::Read.index()].front() {
+                Some(waiting) => self.memory + waiting.facts.read_size <= p.max_memory,
+                None => self.next_job < p.jobs.len() && self.live < p.in_flight,
+            };
         can_read.then_some(Stage::Read)
+    }
+
+    /// Whether the oldest file waiting to be decoded does not fit the budget now (new reads
+    /// then wait, so that the memory freed goes to it).
+    fn decode_starved(&self, p: &Pipeline<'_>) -> bool {
+        self.ready[Stage::Decode.index()]
+            .front()
+            .is_some_and(|tok| !self.fits(p, tok))
+    }
+
+    /// Nothing runs and the oldest file waiting to be decoded does not fit: the budget is held
+    /// by the bytes of files waiting to be decoded. They let their bytes go (each reads them
+    /// again once admitted), which frees the whole budget for the oldest.
+    fn unblock(&mut self) -> bool {
+        if self.running.iter().any(|&r| r > 0) || self.ready[Stage::Decode.index()].is_empty() {
+            return false;
+        }
+        for tok in self.ready[Stage::Decode.index()].iter_mut() {
+            self.memory -= tok.admitted;
+            tok.admitted = 0;
+            tok.payload = super::stages::Payload::Start;
+        }
+        true
     }
 
     /// A file left the pipeline: its slot and its admitted memory are free again.
@@ -104,15 +139,17 @@ impl State {
     /// Whether `tok`'s working set fits what the files admitted leave of the budget (one over
     /// the whole budget never waits here: it is failed before it queues).
     fn fits(&self, p: &Pipeline<'_>, tok: &Token) -> bool {
-        self.memory + tok.facts.need <= p.max_memory
+        self.memory + tok.facts.need.saturating_sub(tok.admitted) <= p.max_memory
     }
 
     /// Takes `tok` into `stage` (a worker will run it now).
     fn enter(&mut self, stage: Stage, tok: &mut Token) {
         self.running[stage.index()] += 1;
         if stage == Stage::Decode {
-            tok.admitted = tok.facts.need;
-            self.memory += tok.admitted;
+            // The file's bytes are already counted; the rest of its working set joins them.
+            let more = tok.facts.need.saturating_sub(tok.admitted);
+            tok.admitted += more;
+            self.memory += more;
             self.peak_memory = self.peak_memory.max(self.memory);
         }
     }
@@ -167,7 +204,16 @@ impl<'a> Pipeline<'a> {
         while let Some((mut tok, carried)) = self.next_task(finished.take()) {
             let stage = tok.next;
             let job = &self.jobs[tok.pos];
-            let result = runner.run(&mut tok, job, carried).and_then(|()| {
+            let mut charged = 0;
+            let result = runner.run(&mut tok, job, carried, &mut |size| {
+                let ok = self.admit_read(size);
+                if ok {
+                    charged = size;
+                }
+                ok
+            });
+            tok.admitted += charged;
+            let result = result.and_then(|()| {
                 // A file whose working set alone is over the budget would wait for ever.
                 if tok.next == Stage::Decode && tok.facts.need > self.max_memory {
                     let reason = super::memory::over_budget(tok.facts.need, self.max_memory);
@@ -205,6 +251,18 @@ impl<'a> Pipeline<'a> {
         runner.stats
     }
 
+    /// Takes `size` bytes of budget for a read if they fit and no file waiting to be decoded
+    /// is starved of them.
+    fn admit_read(&self, size: u64) -> bool {
+        let mut st = self.lock();
+        if st.decode_starved(self) || st.memory + size > self.max_memory {
+            return false;
+        }
+        st.memory += size;
+        st.peak_memory = st.peak_memory.max(st.memory);
+        true
+    }
+
     /// Accounts for the task just finished (its stage, and its token if it goes on), then
     /// picks the next task: `(token, carried)`, or `None` when the run is over.
     fn next_task(&self, finished: Option<(Stage, Done)>) -> Option<(Token, bool)> {
@@ -215,6 +273,10 @@ impl<'a> Pipeline<'a> {
             match done {
                 Done::Left { admitted } => st.leave(admitted),
                 Done::Next(tok) if cancelled => st.leave(tok.admitted),
+                // Its read was not admitted: it waits, holding nothing, for budget.
+                Done::Next(tok) if tok.next == Stage::Read => {
+                    st.ready[Stage::Read.index()].push_back(tok);
+                }
                 Done::Next(mut tok) => {
                     let s = tok.next;
                     // Carry the file on when its next stage has room (and, for decoding, its
@@ -242,11 +304,16 @@ impl<'a> Pipeline<'a> {
             }
             match st.runnable(self, cancelled) {
                 Some(Stage::Read) => {
-                    let pos = st.next_job;
-                    st.next_job += 1;
-                    st.live += 1;
-                    st.peak_live = st.peak_live.max(st.live);
-                    let mut tok = Token::new(pos);
+                    let mut tok = match st.ready[Stage::Read.index()].pop_front() {
+                        Some(waiting) => waiting,
+                        None => {
+                            let pos = st.next_job;
+                            st.next_job += 1;
+                            st.live += 1;
+                            st.peak_live = st.peak_live.max(st.live);
+                            Token::new(pos)
+                        }
+                    };
                     st.enter(Stage::Read, &mut tok);
                     self.wake_others(&st, cancelled);
                     return Some((tok, false));
@@ -262,6 +329,7 @@ impl<'a> Pipeline<'a> {
                     self.wake.notify_all();
                     return None;
                 }
+                None if st.unblock() => {}
                 None => {
                     st.idle += 1;
                     // The timeout only guards against a missed wake-up; every state change
@@ -300,5 +368,94 @@ impl Sink for crossbeam_channel::Sender<(usize, Outcome)> {
     fn emit(&mut self, pos: usize, outcome: Outcome) {
         // The collector outlives every worker, so a send cannot fail.
         let _ = self.send((pos, outcome));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::OutputFormat;
+    use crate::pipeline::stages::Payload;
+
+    fn job(i: usize) -> Job {
+        Job {
+            index: i,
+            input: format!("in{i}.png").into(),
+            output: format!("out{i}.png").into(),
+            format: OutputFormat::Png,
+        }
+    }
+
+    /// A file read (holding `bytes` of budget) and waiting to be decoded with `need`.
+    fn read_token(pos: usize, bytes: u64, need: u64) -> Token {
+        let mut tok = Token::new(pos);
+        tok.next = Stage::Decode;
+        tok.payload = Payload::Bytes(vec![0; 4]);
+        tok.admitted = bytes;
+        tok.facts.need = need;
+        tok
+    }
+
+    #[test]
+    fn files_waiting_to_be_decoded_let_their_bytes_go_when_nothing_else_can_free_memory() {
+        let jobs: Vec<Job> = (0..3).map(job).collect();
+        let settings = Settings::default();
+        let cancel = CancelToken::new();
+        // Two files of 30 bytes read; each needs 80 to decode; the budget is 100.
+        let p = Pipeline::new(&jobs, &settings, 2, 4, 100, [2; 5], &cancel);
+        let mut st = State {
+            next_job: 2,
+            live: 2,
+            memory: 60,
+            ..State::default()
+        };
+        st.ready[Stage::Decode.index()].push_back(read_token(0, 30, 80));
+        st.ready[Stage::Decode.index()].push_back(read_token(1, 30, 80));
+        // 60 + (80 - 30) > 100: the oldest cannot be decoded, and no new read may start
+        // (it would take what the oldest waits for).
+        assert!(st.decode_starved(&p));
+        assert_eq!(st.runnable(&p, false), None);
+        // A task still running could free memory: nothing is let go yet.
+        st.running[Stage::Encode.index()] = 1;
+        assert!(!st.unblock());
+        assert_eq!(st.memory, 60);
+        // Nothing runs: both let their bytes go, and the oldest fits the whole budget.
+        st.running[Stage::Encode.index()] = 0;
+        assert!(st.unblock());
+        assert_eq!(st.memory, 0);
+        for tok in &st.ready[Stage::Decode.index()] {
+            assert_eq!(tok.admitted, 0);
+            assert!(matches!(tok.payload, Payload::Start));
+        }
+        assert_eq!(st.runnable(&p, false), Some(Stage::Decode));
+        let mut oldest = st.ready[Stage::Decode.index()].pop_front().unwrap();
+        st.enter(Stage::Decode, &mut oldest);
+        assert_eq!((oldest.admitted, st.memory), (80, 80));
+        // The second (80 more) and a new read of the third wait for the first to leave.
+        assert_eq!(st.runnable(&p, false), None);
+        st.running[Stage::Decode.index()] -= 1;
+        st.leave(oldest.admitted);
+        assert_eq!(st.runnable(&p, false), Some(Stage::Decode));
+    }
+
+    #[test]
+    fn a_read_waiting_for_memory_goes_before_new_files() {
+        let jobs: Vec<Job> = (0..3).map(job).collect();
+        let settings = Settings::default();
+        let cancel = CancelToken::new();
+        let p = Pipeline::new(&jobs, &settings, 2, 4, 100, [2; 5], &cancel);
+        let mut st = State {
+            next_job: 2,
+            live: 2,
+            memory: 50,
+            ..State::default()
+        };
+        let mut waiting = Token::new(1);
+        waiting.facts.read_size = 60;
+        st.ready[Stage::Read.index()].push_back(waiting);
+        // 50 + 60 > 100: the waiting read does not fit, and the third file may not jump it.
+        assert_eq!(st.runnable(&p, false), None);
+        st.memory = 40;
+        assert_eq!(st.runnable(&p, false), Some(Stage::Read));
     }
 }

@@ -85,9 +85,21 @@ pub fn read(path: &Path, limits: &DecodeLimits) -> Result<Vec<u8>, String> {
 /// [`read`], also refusing a file whose bytes alone are more than the memory budget (it could
 /// never be admitted to decoding; reading it would already take the memory the budget keeps).
 pub fn read_within(path: &Path, limits: &DecodeLimits, max_memory: u64) -> Result<Vec<u8>, String> {
+    read_admitted(path, limits, max_memory, &mut |_| true)?
+        .ok_or_else(|| "internal error: a read was refused admission; please report it".into())
+}
+
+/// [`read_within`], asking `admit` for the file's size before reading it (the memory budget
+/// counts a file's bytes from the start of its read): `Ok(None)` when it says no.
+fn read_admitted(
+    path: &Path,
+    limits: &DecodeLimits,
+    max_memory: u64,
+    admit: &mut dyn FnMut(u64) -> bool,
+) -> Result<Option<Vec<u8>>, String> {
     let by_pixels = limits.max_pixels.saturating_mul(8).saturating_add(16 << 20);
     let cap = by_pixels.min(max_memory);
-    crate::input::read_input(path, cap).map_err(|e| match e {
+    crate::input::read_input_admitted(path, cap, admit).map_err(|e| match e {
         crate::input::ReadError::TooLarge { size, .. } if cap < by_pixels => format!(
             "file is {size} bytes, more than the whole memory budget of {cap} bytes (--max-memory)"
         ),
@@ -103,14 +115,21 @@ pub fn decode(bytes: &[u8], settings: &Settings) -> Result<DecodedImage, String>
     codec::decode_as(bytes, &settings.limits, settings.read).map_err(|e| e.to_string())
 }
 
-/// Stage 3: gray conversion and the operation.
+/// Stage 3: gray conversion and the operation. A gray picture's own buffer becomes the result
+/// (no copy: `--read gray` and gray files).
 pub fn process(
-    img: &DecodedImage,
+    img: DecodedImage,
     settings: &Settings,
     scratch: &mut Scratch,
 ) -> Result<GrayResult, String> {
-    let mut gray = Vec::new();
-    ops::to_gray(&img.data, img.layout, settings.luma, &mut gray);
+    let pixels = img.width as usize * img.height as usize;
+    let mut gray = if img.layout == ops::ChannelLayout::Gray && img.data.len() == pixels {
+        img.data
+    } else {
+        let mut gray = Vec::new();
+        ops::to_gray(&img.data, img.layout, settings.luma, &mut gray);
+        gray
+    };
     let done = ops::apply(
         &settings.operation,
         img.width as usize,
@@ -243,6 +262,10 @@ pub(super) struct Facts {
     warnings: Vec<String>,
     /// Bytes the file's header says decoding it will take at most (learnt when it is read).
     pub need: u64,
+    /// The file's size when its read was refused admission (it waits for this much budget).
+    pub read_size: u64,
+    /// Bytes of budget its read was admitted with (its size when opened).
+    pub read_admitted: u64,
 }
 
 impl<'a> StageRunner<'a> {
@@ -260,7 +283,16 @@ impl<'a> StageRunner<'a> {
     /// Runs the stage `tok` is ready for and moves it on to the next one. `carried` says the
     /// worker ran this token's previous stage just before (so its clocks can be reused).
     /// A panic inside the stage fails the file, never the run.
-    pub fn run(&mut self, tok: &mut Token, job: &Job, carried: bool) -> Result<(), FileError> {
+    ///
+    /// A read first asks `admit` for the file's size; when it says no, nothing is read and the
+    /// token stays ready for `Read` (its `facts.read_size` says how much it waits for).
+    pub fn run(
+        &mut self,
+        tok: &mut Token,
+        job: &Job,
+        carried: bool,
+        admit: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<(), FileError> {
         let stage = tok.next;
         let (t0, c0) = match self.last_end.filter(|_| carried) {
             Some(clocks) => clocks,
@@ -275,7 +307,9 @@ impl<'a> StageRunner<'a> {
         let scratch = &mut self.scratch;
         let facts = &mut tok.facts;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_stage(stage, input, job, settings, max_memory, scratch, facts)
+            run_stage(
+                stage, input, job, settings, max_memory, scratch, facts, admit,
+            )
         }))
         .unwrap_or_else(|panic| Err(panic_reason(panic.as_ref())));
         let (t1, c1) = (Instant::now(), thread_cpu());
@@ -284,6 +318,8 @@ impl<'a> StageRunner<'a> {
         st.busy += t1.saturating_duration_since(t0);
         st.cpu += c1.saturating_sub(c0);
         match result {
+            // A read that was not admitted: nothing was read, the token waits for budget.
+            Ok(Payload::Start) if stage == Stage::Read => Ok(()),
             Ok(out) => {
                 st.items += 1;
                 st.bytes_out += out.byte_len();
@@ -315,17 +351,46 @@ impl<'a> StageRunner<'a> {
         budget: Option<&MemoryBudget>,
     ) -> Result<Written, FileError> {
         let mut tok = Token::new(pos);
-        self.run(&mut tok, job, false)?;
-        let _admitted = match budget {
-            Some(b) => Some(
-                b.admit(tok.facts.need)
-                    .map_err(|reason| self.refuse(job, reason))?,
-            ),
-            None => None,
+        let Some(b) = budget else {
+            loop {
+                let stage = tok.next;
+                self.run(&mut tok, job, stage != Stage::Read, &mut |_| true)?;
+                if stage == Stage::Write {
+                    return Ok(tok.written());
+                }
+            }
+        };
+        // The file's bytes count from the start of its read (waiting here holds nothing).
+        let mut read = None;
+        self.run(&mut tok, job, false, &mut |size| {
+            read = b.admit(size).ok();
+            read.is_some()
+        })?;
+        if tok.next == Stage::Read {
+            // Only an admission error refuses a read here, and a read never asks for more
+            // than the budget: not reached, but never a silent success.
+            return Err(self.refuse(job, "internal error: a read was not admitted".into()));
+        }
+        let need = tok.facts.need;
+        if need > b.total() {
+            return Err(self.refuse(job, super::memory::over_budget(need, b.total())));
+        }
+        // Then its whole working set. When that does not fit now, the bytes are let go while
+        // it waits (a waiting file holds no budget, so waiting files can never block each
+        // other) and read again once admitted.
+        let extra = need.saturating_sub(tok.facts.read_admitted);
+        let _admitted = match b.try_admit(extra) {
+            Some(more) => (read, Some(more)),
+            None => {
+                drop(read);
+                tok.payload = Payload::Start;
+                let all = b.admit(need).map_err(|reason| self.refuse(job, reason))?;
+                (Some(all), None)
+            }
         };
         loop {
             let stage = tok.next;
-            self.run(&mut tok, job, true)?;
+            self.run(&mut tok, job, true, &mut |_| true)?;
             if stage == Stage::Write {
                 return Ok(tok.written());
             }
@@ -380,6 +445,7 @@ fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// One stage's work on one file.
+#[allow(clippy::too_many_arguments)] // the whole context of one task; a struct would only rename it
 fn run_stage(
     stage: Stage,
     input: Payload,
@@ -388,6 +454,7 @@ fn run_stage(
     max_memory: u64,
     scratch: &mut Scratch,
     facts: &mut Facts,
+    admit: &mut dyn FnMut(u64) -> bool,
 ) -> Result<Payload, String> {
     #[cfg(test)]
     if job.input.to_string_lossy().contains("graypipe-test-panic") && stage == Stage::Decode {
@@ -395,11 +462,32 @@ fn run_stage(
     }
     match (stage, input) {
         (Stage::Read, _) => {
-            let bytes = read_within(&job.input, &settings.limits, max_memory)?;
+            let mut asked = 0;
+            let read = read_admitted(&job.input, &settings.limits, max_memory, &mut |size| {
+                asked = size;
+                admit(size)
+            })?;
+            let Some(bytes) = read else {
+                facts.read_size = asked;
+                return Ok(Payload::Start);
+            };
+            facts.read_admitted = asked;
             facts.need = working_set(&bytes, &settings.limits);
             Ok(Payload::Bytes(bytes))
         }
-        (Stage::Decode, Payload::Bytes(bytes)) => {
+        (Stage::Decode, input @ (Payload::Bytes(_) | Payload::Start)) => {
+            let bytes = match input {
+                Payload::Bytes(bytes) => bytes,
+                // Its bytes were let go while it waited for memory: read them again, within
+                // what was admitted for it.
+                _ => {
+                    let bytes = read_within(&job.input, &settings.limits, max_memory)?;
+                    if working_set(&bytes, &settings.limits) > facts.need {
+                        return Err("the file changed while it waited for memory (it now needs more than it was admitted with)".into());
+                    }
+                    bytes
+                }
+            };
             let mut img = decode(&bytes, settings)?;
             facts.width = img.width;
             facts.height = img.height;
@@ -407,7 +495,7 @@ fn run_stage(
             Ok(Payload::Decoded(img))
         }
         (Stage::Process, Payload::Decoded(img)) => {
-            let gray = process(&img, settings, scratch)?;
+            let gray = process(img, settings, scratch)?;
             facts.level = gray.level;
             Ok(Payload::Gray(gray))
         }

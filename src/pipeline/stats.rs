@@ -60,7 +60,8 @@ pub struct EngineStats {
     pub peak_in_flight: Option<usize>,
     /// The memory budget the run had (bytes).
     pub max_memory: u64,
-    /// The most working-set bytes (header estimates) that were admitted to decoding at once.
+    /// The most budget bytes held at once: sizes of files being read or waiting to be decoded,
+    /// and working sets (header estimates) of files admitted to decoding.
     pub peak_admitted_bytes: u64,
     /// Wall-clock time of the run.
     pub wall: Duration,

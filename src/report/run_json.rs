@@ -28,7 +28,7 @@ pub struct RunReport {
     pub engine_error: Option<String>,
     /// The memory budget (`--max-memory`), bytes.
     pub max_memory_bytes: u64,
-    /// The most working-set bytes (header estimates) admitted to decoding at once.
+    /// The most budget bytes held at once (files read and waiting, and working sets admitted).
     pub peak_admitted_bytes: u64,
     /// The operation, as a SPEC.
     pub operation: String,
