@@ -226,14 +226,26 @@ pub fn decode_as(
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| describe(name, e))?;
     img.apply_orientation(orientation);
     Ok(match (mode, format) {
-        (ReadMode::Gray, ImageFormat::Png) => png_gray(img),
+        (ReadMode::Gray, ImageFormat::Png) => {
+            png_gray(img, super::libpng_gray::LinearGray::for_png(bytes).as_ref())
+        }
         // OpenCV's libtiff path scales 16-bit samples with rounding; libpng and its PNM reader
         // cut.
         (_, ImageFormat::Tiff) => finish(
             to_eight_bit(img, |s: u16| ((u32::from(s) * 255 + 32767) / 65535) as u8),
             mode,
+            GrayWeights::Utils,
         ),
-        _ => finish(to_eight_bit(img, |s: u16| (s >> 8) as u8), mode),
+        (_, ImageFormat::Bmp | ImageFormat::Pnm) => finish(
+            to_eight_bit(img, |s: u16| (s >> 8) as u8),
+            mode,
+            GrayWeights::Utils,
+        ),
+        _ => finish(
+            to_eight_bit(img, |s: u16| (s >> 8) as u8),
+            mode,
+            GrayWeights::CvtColor,
+        ),
     })
 }
 
@@ -243,14 +255,34 @@ fn decoder_cap(pixels: u64) -> u64 {
     pixels.saturating_mul(16).saturating_add(METADATA_ALLOWANCE)
 }
 
+/// Which arithmetic OpenCV's decoder for a format uses to make gray from colour.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GrayWeights {
+    /// `cvtColor(.., COLOR_BGR2GRAY)` (WebP, GIF).
+    CvtColor,
+    /// imgcodecs' own `icvCvt_BGR2Gray_8u_C3C1R` / `icvCvt_BGRA2Gray_8u_C4C1R` (BMP, PNM, and
+    /// TIFF after libtiff's RGBA read): 14-bit weights, rounded, on the 8-bit colour samples.
+    Utils,
+}
+
 /// In gray mode, the decoders other than PNG's and JPEG's read colour and convert it with
-/// `cvtColor`'s weights (alpha dropped).
-fn finish(img: DecodedImage, mode: ReadMode) -> DecodedImage {
+/// `weights` (alpha dropped).
+fn finish(img: DecodedImage, mode: ReadMode, weights: GrayWeights) -> DecodedImage {
     if mode == ReadMode::Color || img.layout == ChannelLayout::Gray {
         return img;
     }
     let mut gray = Vec::new();
-    crate::ops::to_gray(&img.data, img.layout, crate::ops::Luma::Bt601, &mut gray);
+    match (weights, img.layout) {
+        (GrayWeights::Utils, ChannelLayout::Rgb | ChannelLayout::Rgba) => {
+            let channels = img.layout.channels();
+            gray = img
+                .data
+                .chunks_exact(channels)
+                .map(|p| super::opencv_color::utils_gray8(p[0], p[1], p[2]))
+                .collect();
+        }
+        _ => crate::ops::to_gray(&img.data, img.layout, crate::ops::Luma::Bt601, &mut gray),
+    }
     DecodedImage {
         layout: ChannelLayout::Gray,
         data: gray,
@@ -258,9 +290,13 @@ fn finish(img: DecodedImage, mode: ReadMode) -> DecodedImage {
     }
 }
 
-/// A PNG read with `IMREAD_GRAYSCALE`: libpng's own RGB to gray, at the file's bit depth.
-fn png_gray(img: DynamicImage) -> DecodedImage {
+/// A PNG read with `IMREAD_GRAYSCALE`: libpng's own RGB to gray, at the file's bit depth, in
+/// linear light through libpng's gamma tables when the file's gamma asks for it (`linear`).
+fn png_gray(img: DynamicImage, linear: Option<&super::libpng_gray::LinearGray>) -> DecodedImage {
     use super::opencv_color::{png_gray16, png_gray8};
+    if let Some(linear) = linear {
+        return png_linear_gray(img, linear);
+    }
     let (width, height) = (img.width(), img.height());
     let data = match img {
         DynamicImage::ImageLuma8(b) => b.into_raw(),
@@ -276,6 +312,36 @@ fn png_gray(img: DynamicImage) -> DecodedImage {
         DynamicImage::ImageRgb16(b) => gray16(b.as_raw(), 3, png_gray16),
         DynamicImage::ImageRgba16(b) => gray16(b.as_raw(), 4, png_gray16),
         other => gray8(other.to_rgb8().as_raw(), 3, png_gray8),
+    };
+    DecodedImage {
+        width,
+        height,
+        layout: ChannelLayout::Gray,
+        data,
+        warnings: Vec::new(),
+    }
+}
+
+/// [`png_gray`] through libpng's gamma tables: only colour pixels change; gray files never
+/// reach libpng's RGB to gray.
+fn png_linear_gray(img: DynamicImage, linear: &super::libpng_gray::LinearGray) -> DecodedImage {
+    let (width, height) = (img.width(), img.height());
+    let g8 = |s: &[u8], n: usize| -> Vec<u8> {
+        s.chunks_exact(n)
+            .map(|p| linear.gray8(p[0], p[1], p[2]))
+            .collect()
+    };
+    let g16 = |s: &[u16], n: usize| -> Vec<u8> {
+        s.chunks_exact(n)
+            .map(|p| linear.gray16(p[0], p[1], p[2]))
+            .collect()
+    };
+    let data = match img {
+        DynamicImage::ImageRgb8(b) => g8(b.as_raw(), 3),
+        DynamicImage::ImageRgba8(b) => g8(b.as_raw(), 4),
+        DynamicImage::ImageRgb16(b) => g16(b.as_raw(), 3),
+        DynamicImage::ImageRgba16(b) => g16(b.as_raw(), 4),
+        other => return png_gray(other, None),
     };
     DecodedImage {
         width,
