@@ -7,7 +7,8 @@ Writes small JPEGs made by OpenCV's own encoder (every chroma sampling OpenCV wr
 odd sizes down to 1x1; one whose scan is cut short but still ends with an end marker, which
 libjpeg reads with a warning), an Adobe CMYK JPEG (Pillow: OpenCV writes no CMYK), a lossless
 WebP, a GIF, PNGs with gAMA/sRGB/sBIT chunks (libpng's linear-light gray) and random-colour
-BMP/PNM/TIFF files (imgcodecs' 14-bit gray weights), to tests/fixtures/read_modes/inputs/. Then, for every one of those and for
+BMP/PNM/TIFF files (imgcodecs' 14-bit gray weights; 32-bit BMPs with and without bit-field
+masks), to tests/fixtures/read_modes/inputs/. Then, for every one of those and for
 every input of the other fixture sets (tests/fixtures/opencv/inputs, tests/fixtures/odd), it
 stores OpenCV's results, stacked vertically, one PNG per input and read mode:
   NAME.color.png  cv2.imread(path)                       -> cvtColor(BGR2GRAY) -> each of OPS
@@ -147,6 +148,17 @@ def make_inputs(d):
     names.append('weights_rgb16.tif')
     cv2.imwrite(os.path.join(d, 'weights_rgb16.ppm'), noise16)
     names.append('weights_rgb16.ppm')
+    # 32-bit BMPs: with bit-field masks and alpha (as OpenCV writes BGRA), whose gray read is
+    # OpenCV 5's f32 sum, truncated; and plain BI_RGB (no masks, a 40-byte header), the 14-bit
+    # weights again.
+    alpha = np.random.default_rng(13).integers(0, 256, (48, 64, 1), dtype=np.uint8)
+    cv2.imwrite(os.path.join(d, 'bitfields_bgra.bmp'), np.dstack([noise, alpha]))
+    names.append('bitfields_bgra.bmp')
+    rows = np.dstack([noise, alpha])[::-1].tobytes()
+    header = struct.pack('<IiiHHIIiiII', 40, 64, 48, 1, 32, 0, len(rows), 0, 0, 0, 0)
+    with open(os.path.join(d, 'bi_rgb32.bmp'), 'wb') as f:
+        f.write(b'BM' + struct.pack('<IHHI', 14 + 40 + len(rows), 0, 0, 54) + header + rows)
+    names.append('bi_rgb32.bmp')
     return [os.path.join('read_modes', 'inputs', n) for n in names]
 
 
