@@ -211,9 +211,9 @@ fn table16to8(shift: u32, g: i32) -> Vec<u16> {
 pub enum LinearGray {
     /// Files of 8 bits or fewer per sample (palette entries included).
     Eight {
-        gamma: [u8; 256],
-        to_1: [u8; 256],
-        from_1: [u8; 256],
+        gamma: Box<[u8; 256]>,
+        to_1: Box<[u8; 256]>,
+        from_1: Box<[u8; 256]>,
     },
     /// 16-bit files, cut to 8 bits afterwards.
     Sixteen {
@@ -250,9 +250,9 @@ impl LinearGray {
         };
         if c.bit_depth <= 8 {
             return Some(LinearGray::Eight {
-                gamma: table8(correction),
-                to_1: table8(file_to_linear),
-                from_1: table8(linear_to_screen),
+                gamma: Box::new(table8(correction)),
+                to_1: Box::new(table8(file_to_linear)),
+                from_1: Box::new(table8(linear_to_screen)),
             });
         }
         let mut shift = if c.sig_bit > 0 && c.sig_bit < 16 {
@@ -261,7 +261,7 @@ impl LinearGray {
             0
         };
         // OpenCV asks for png_set_strip_16, so only PNG_MAX_GAMMA_8 bits count.
-        shift = shift.max(16 - MAX_GAMMA_8).min(8);
+        shift = shift.clamp(16 - MAX_GAMMA_8, 8);
         Some(LinearGray::Sixteen {
             shift,
             gamma: table16to8(shift, reciprocal(correction)),
