@@ -27,7 +27,8 @@ impl Default for DecodeLimits {
 /// How a file is read: `cv2.imread`'s `IMREAD_COLOR` (the default, followed by the gray
 /// conversion of the process stage, as the book does) or `IMREAD_GRAYSCALE`, where the decoder
 /// itself produces gray with its own arithmetic (libjpeg's luma channel for JPEG, libpng's
-/// weights for PNG, `cvtColor`'s for the other formats).
+/// weights for PNG, in linear light when the file has a gamma; imgcodecs' own 14-bit weights
+/// for BMP, PNM and TIFF; `cvtColor`'s for WebP and GIF).
 #[derive(
     Debug,
     Clone,
