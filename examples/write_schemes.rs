@@ -1,6 +1,7 @@
 //! Per-file cost of each way of writing an output (`graypipe::atomic_write::WriteScheme`), in
-//! the two states users meet: outputs already there (a rerun replaces them) and a fresh folder
-//! (right after `rm -rf` of the previous output). Prints one line per scheme and state.
+//! the states users meet: an empty folder on a settled disk, outputs already there (a rerun
+//! replaces them) and an empty folder right after `rm -rf` of the previous output. Prints one
+//! line per scheme and state.
 //!
 //!     cargo run --release --example write_schemes -- DIR [FILES] [BYTES]
 //!
@@ -32,13 +33,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bytes: usize = args.get(3).map_or(Ok(4_000), |s| s.parse())?;
     let data: Vec<u8> = (0..bytes).map(|i| (i * 31 % 251) as u8).collect();
     println!("scheme,state,files,seconds,microseconds_per_file");
+    // Each scheme meets the three states in turn: an empty folder on a settled disk, its own
+    // outputs already there (a rerun replaces them), and an empty folder right after `rm -rf`
+    // of those outputs (ext4 is then still freeing the deleted inodes).
     for scheme in WriteScheme::ALL {
         let dir = root.join(format!("{scheme:?}"));
-        for state in ["fresh_after_rm", "replace_existing"] {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        for state in ["fresh_settled", "replace_existing", "fresh_after_rm"] {
             if state == "fresh_after_rm" {
-                if dir.exists() {
-                    std::fs::remove_dir_all(&dir)?;
-                }
+                std::fs::remove_dir_all(&dir)?;
+            }
+            if state != "replace_existing" {
                 for d in 0..25 {
                     std::fs::create_dir_all(dir.join(format!("d{d:02}")))?;
                 }
@@ -53,6 +60,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         std::fs::remove_dir_all(&dir)?;
+        // Let the disk settle before the next scheme's "settled" state.
+        std::thread::sleep(Duration::from_secs(10));
     }
     Ok(())
 }

@@ -3,10 +3,10 @@
 //! On Linux the bytes go into an unnamed file in the target folder (`O_TMPFILE`), which is
 //! given its name only once complete (`linkat`): if the process dies at any moment (a panic,
 //! SIGKILL) nothing is left behind, not even a temporary file, and it costs one directory update
-//! instead of two. An existing output is replaced by linking under a temporary name and
-//! renaming over it. Elsewhere, or on file systems without `O_TMPFILE`, a named temporary file
-//! is renamed into place; one a killed process leaves is removed by a later run
-//! ([`remove_stale_temps`]).
+//! instead of two. An existing output is replaced by a named temporary file renamed over it
+//! (cheaper than linking an unnamed file under a temporary name and then renaming it).
+//! Elsewhere, or on file systems without `O_TMPFILE`, a named temporary file is renamed into
+//! place; one a killed process leaves is removed by a later run ([`remove_stale_temps`]).
 //!
 //! The promise is about the process, not the machine: nothing is fsynced, so after a power loss
 //! or a kernel crash an output may be empty or missing, as for any program that does not fsync
@@ -147,10 +147,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<u64, WriteError> {
 }
 
 /// The ways of writing one output that the per-file cost study (`examples/write_schemes.rs`,
-/// `tools/per_file_cost.py`) compares. [`write_atomic`] uses [`WriteScheme::Unnamed`] where the
-/// file system allows it.
+/// `tools/per_file_cost.py`) compares. [`write_atomic`] uses [`WriteScheme::Chosen`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteScheme {
+    /// What [`write_atomic`] does: [`WriteScheme::Unnamed`] for a new output,
+    /// [`WriteScheme::NamedTemp`] to replace one.
+    Chosen,
     /// `O_TMPFILE` + `linkat` (Linux): one directory update, nothing left if the process dies.
     Unnamed,
     /// A named `.graypipe-*.tmp` file renamed over the output: two directory updates.
@@ -162,7 +164,8 @@ pub enum WriteScheme {
 
 impl WriteScheme {
     /// Every scheme, for the study.
-    pub const ALL: [WriteScheme; 3] = [
+    pub const ALL: [WriteScheme; 4] = [
+        WriteScheme::Chosen,
         WriteScheme::Unnamed,
         WriteScheme::NamedTemp,
         WriteScheme::InPlaceNotAtomic,
@@ -177,6 +180,7 @@ pub fn write_with(scheme: WriteScheme, path: &Path, bytes: &[u8]) -> io::Result<
         _ => Path::new("."),
     };
     match scheme {
+        WriteScheme::Chosen => attempt(dir, path, bytes),
         WriteScheme::Unnamed => {
             #[cfg(target_os = "linux")]
             {
@@ -205,8 +209,13 @@ fn describe(path: &Path, source: io::Error) -> WriteError {
 }
 
 fn attempt(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    // A new output: an unnamed file, linked once complete (one directory update, nothing
+    // behind after a crash). Replacing one: a named temporary renamed over it, which costs
+    // less than an unnamed file that must be linked under a temporary name first and then
+    // renamed (docs/BENCHMARKS.md, "Per-file cost"); both leave a named temporary only while
+    // replacing, which a later run removes if the process was killed.
     #[cfg(target_os = "linux")]
-    {
+    if std::fs::symlink_metadata(path).is_err() {
         if let Some(done) = linux::write_unnamed(dir, path, bytes) {
             return done;
         }

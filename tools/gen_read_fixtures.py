@@ -6,7 +6,9 @@ Writes small JPEGs made by OpenCV's own encoder (every chroma sampling OpenCV wr
 4:2:2, 4:4:4, 4:1:1, 4:4:0; progressive; optimised Huffman tables; grayscale; restart markers;
 odd sizes down to 1x1; one whose scan is cut short but still ends with an end marker, which
 libjpeg reads with a warning), an Adobe CMYK JPEG (Pillow: OpenCV writes no CMYK), a lossless
-WebP and a GIF, to tests/fixtures/read_modes/inputs/. Then, for every one of those and for
+WebP, a GIF, PNGs with gAMA/sRGB/sBIT chunks (libpng's linear-light gray) and random-colour
+BMP/PNM/TIFF files (imgcodecs' 14-bit gray weights; 32-bit BMPs with and without bit-field
+masks), to tests/fixtures/read_modes/inputs/. Then, for every one of those and for
 every input of the other fixture sets (tests/fixtures/opencv/inputs, tests/fixtures/odd), it
 stores OpenCV's results, stacked vertically, one PNG per input and read mode:
   NAME.color.png  cv2.imread(path)                       -> cvtColor(BGR2GRAY) -> each of OPS
@@ -20,7 +22,9 @@ with manifest.json listing them (paths relative to tests/fixtures).
 """
 import json
 import os
+import struct
 import sys
+import zlib
 
 import cv2
 import numpy as np
@@ -59,6 +63,14 @@ def apply(spec, maxval, g):
 
 def photo(y, x, h, w):
     return cv2.imread(os.path.join(SAMPLES, 'astronaut.png'))[y:y + h, x:x + w].copy()
+
+
+def png_with_chunks(png, chunks):
+    """Inserts ancillary chunks (type, data) right after a PNG's IHDR."""
+    ihdr_end = 8 + 8 + 13 + 4
+    extra = b''.join(struct.pack('>I', len(data)) + kind + data +
+                     struct.pack('>I', zlib.crc32(kind + data) & 0xFFFFFFFF) for kind, data in chunks)
+    return png[:ihdr_end] + extra + png[ihdr_end:]
 
 
 def make_inputs(d):
@@ -104,6 +116,49 @@ def make_inputs(d):
     names.append('lossless.webp')
     rgb.quantize(32).save(os.path.join(d, 'palette.gif'))
     names.append('palette.gif')
+    # PNGs whose gamma makes libpng convert RGB to gray in linear light (IMREAD_GRAYSCALE):
+    # gAMA 1/2.2 and 1/1.8 at 8 bits, gAMA at 16 bits (with and without sBIT), sRGB on a
+    # palette file, and a gAMA within 5% of 1.0, which libpng ignores.
+    big = photo(40, 40, 96, 128)
+    big16 = (big.astype(np.uint16) * 257) ^ np.uint16(0x5A)  # low bytes not a copy of the high
+    gama = lambda g: (b'gAMA', struct.pack('>I', g))
+    for name, img, chunks in [('gamma45455_rgb.png', big, [gama(45455)]),
+                              ('gamma55556_rgba.png', cv2.cvtColor(big, cv2.COLOR_BGR2BGRA), [gama(55556)]),
+                              ('gamma96000_rgb.png', big, [gama(96000)]),
+                              ('gamma45455_rgb16.png', big16, [gama(45455)]),
+                              ('gamma45455_sbit10_rgb16.png', big16, [gama(45455), (b'sBIT', bytes([10, 10, 10]))])]:
+        with open(os.path.join(d, name), 'wb') as f:
+            f.write(png_with_chunks(cv2.imencode('.png', img)[1].tobytes(), chunks))
+        names.append(name)
+    pal = os.path.join(d, 'srgb_palette.png')
+    Image.fromarray(cv2.cvtColor(big, cv2.COLOR_BGR2RGB)).quantize(64).save(pal)
+    with open(pal, 'rb') as f:
+        data = png_with_chunks(f.read(), [(b'sRGB', b'\x00')])
+    with open(pal, 'wb') as f:
+        f.write(data)
+    names.append('srgb_palette.png')
+    # BMP, PNM and TIFF gray reads use imgcodecs' 14-bit weights, not cvtColor's: a picture
+    # of random colours, enough of which are ones where the two differ (about 1%).
+    noise = np.random.default_rng(11).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    noise16 = np.random.default_rng(12).integers(0, 65536, (48, 64, 3), dtype=np.uint16)
+    for ext in ('bmp', 'ppm', 'tif'):
+        cv2.imwrite(os.path.join(d, f'weights_rgb.{ext}'), noise)
+        names.append(f'weights_rgb.{ext}')
+    cv2.imwrite(os.path.join(d, 'weights_rgb16.tif'), noise16)
+    names.append('weights_rgb16.tif')
+    cv2.imwrite(os.path.join(d, 'weights_rgb16.ppm'), noise16)
+    names.append('weights_rgb16.ppm')
+    # 32-bit BMPs: with bit-field masks and alpha (as OpenCV writes BGRA), whose gray read is
+    # OpenCV 5's f32 sum, truncated; and plain BI_RGB (no masks, a 40-byte header), the 14-bit
+    # weights again.
+    alpha = np.random.default_rng(13).integers(0, 256, (48, 64, 1), dtype=np.uint8)
+    cv2.imwrite(os.path.join(d, 'bitfields_bgra.bmp'), np.dstack([noise, alpha]))
+    names.append('bitfields_bgra.bmp')
+    rows = np.dstack([noise, alpha])[::-1].tobytes()
+    header = struct.pack('<IiiHHIIiiII', 40, 64, 48, 1, 32, 0, len(rows), 0, 0, 0, 0)
+    with open(os.path.join(d, 'bi_rgb32.bmp'), 'wb') as f:
+        f.write(b'BM' + struct.pack('<IHHI', 14 + 40 + len(rows), 0, 0, 54) + header + rows)
+    names.append('bi_rgb32.bmp')
     return [os.path.join('read_modes', 'inputs', n) for n in names]
 
 

@@ -6,6 +6,7 @@ pub mod encode;
 pub mod format;
 #[cfg(feature = "libjpeg-turbo")]
 mod jpeg_turbo;
+mod libpng_gray;
 pub mod opencv_color;
 pub mod probe;
 
