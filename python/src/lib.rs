@@ -232,7 +232,7 @@ fn imread<'py>(
         max_pixels,
     });
     let result = py.detach(|| -> Result<(Vec<u8>, usize, usize), String> {
-        let bytes = stages::read(&path, &limits)?;
+        let bytes = stages::read(&path, &limits).map_err(|e| e.to_string())?;
         let mode = if gray {
             ReadMode::Gray
         } else {

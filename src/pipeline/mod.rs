@@ -10,6 +10,7 @@ pub mod cpu_time;
 mod engine_rayon;
 mod engine_serial;
 mod engine_staged;
+mod failure;
 pub mod memory;
 mod scheduler;
 pub mod stage;
@@ -23,6 +24,7 @@ use std::time::Instant;
 
 use crate::batch::Job;
 use cpu_time::ProcessCpu;
+pub use failure::Failure;
 pub use stage::{PerStage, Stage};
 pub use stages::{convert_file, Settings, Written};
 pub use stats::{peak_rss_bytes, EngineStats, StageStats};

@@ -4,11 +4,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::cpu_time::thread_cpu;
+use super::failure::Failure;
 use super::memory::MemoryBudget;
 use super::stats::StageStats;
+use super::Stage;
 use crate::batch::Job;
 use crate::codec::{self, DecodeLimits, DecodedImage, OutputFormat, PngCompression, ReadMode};
-use crate::error::{FileError, Stage};
+use crate::error::FileError;
 use crate::ops::{self, Luma, Operation};
 
 /// What is computed for every file (as opposed to how the work is scheduled).
@@ -78,15 +80,20 @@ pub struct Scratch {
 
 /// Stage 1: the file's bytes, through [`crate::input::read_input`]: regular files only, never a
 /// hang on a FIFO, and never more bytes than any image within the decode limit could take.
-pub fn read(path: &Path, limits: &DecodeLimits) -> Result<Vec<u8>, String> {
+pub fn read(path: &Path, limits: &DecodeLimits) -> Result<Vec<u8>, Failure> {
     read_within(path, limits, u64::MAX)
 }
 
 /// [`read`], also refusing a file whose bytes alone are more than the memory budget (it could
 /// never be admitted to decoding; reading it would already take the memory the budget keeps).
-pub fn read_within(path: &Path, limits: &DecodeLimits, max_memory: u64) -> Result<Vec<u8>, String> {
-    read_admitted(path, limits, max_memory, &mut |_| true)?
-        .ok_or_else(|| "internal error: a read was refused admission; please report it".into())
+pub fn read_within(
+    path: &Path,
+    limits: &DecodeLimits,
+    max_memory: u64,
+) -> Result<Vec<u8>, Failure> {
+    read_admitted(path, limits, max_memory, &mut |_| true)?.ok_or_else(|| {
+        Failure::Other("internal error: a read was refused admission; please report it".into())
+    })
 }
 
 /// [`read_within`], asking `admit` for the file's size before reading it (the memory budget
@@ -96,23 +103,23 @@ fn read_admitted(
     limits: &DecodeLimits,
     max_memory: u64,
     admit: &mut dyn FnMut(u64) -> bool,
-) -> Result<Option<Vec<u8>>, String> {
+) -> Result<Option<Vec<u8>>, Failure> {
     let by_pixels = limits.max_pixels.saturating_mul(8).saturating_add(16 << 20);
     let cap = by_pixels.min(max_memory);
     crate::input::read_input_admitted(path, cap, admit).map_err(|e| match e {
-        crate::input::ReadError::TooLarge { size, .. } if cap < by_pixels => format!(
-            "file is {size} bytes, more than the whole memory budget of {cap} bytes (--max-memory)"
-        ),
-        crate::input::ReadError::GrewPastLimit { .. } if cap < by_pixels => format!(
-            "file gave more than {cap} bytes while being read, more than the whole memory budget (--max-memory)"
-        ),
-        other => other.to_string(),
+        crate::input::ReadError::TooLarge { size, .. } if cap < by_pixels => {
+            Failure::OverBudget { size, budget: cap }
+        }
+        crate::input::ReadError::GrewPastLimit { .. } if cap < by_pixels => {
+            Failure::GrewPastBudget { budget: cap }
+        }
+        other => Failure::Read(other),
     })
 }
 
 /// Stage 2: pixels, read as `settings.read` says.
-pub fn decode(bytes: &[u8], settings: &Settings) -> Result<DecodedImage, String> {
-    codec::decode_as(bytes, &settings.limits, settings.read).map_err(|e| e.to_string())
+pub fn decode(bytes: &[u8], settings: &Settings) -> Result<DecodedImage, Failure> {
+    Ok(codec::decode_as(bytes, &settings.limits, settings.read)?)
 }
 
 /// Stage 3: gray conversion and the operation. A gray picture's own buffer becomes the result
@@ -121,7 +128,7 @@ pub fn process(
     img: DecodedImage,
     settings: &Settings,
     scratch: &mut Scratch,
-) -> Result<GrayResult, String> {
+) -> Result<GrayResult, Failure> {
     let pixels = img.width as usize * img.height as usize;
     let mut gray = if img.layout == ops::ChannelLayout::Gray && img.data.len() == pixels {
         img.data
@@ -136,8 +143,7 @@ pub fn process(
         img.height as usize,
         &mut gray,
         &mut scratch.adaptive,
-    )
-    .map_err(|e| format!("internal error: {e}; please report it"))?;
+    )?;
     Ok(GrayResult {
         width: img.width,
         height: img.height,
@@ -151,7 +157,7 @@ pub fn encode(
     gray: &GrayResult,
     format: OutputFormat,
     settings: &Settings,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, Failure> {
     let one_bit = codec::one_bit_png(
         format,
         settings.one_bit_png,
@@ -166,15 +172,14 @@ pub fn encode(
         one_bit,
         settings.png_compression,
         &mut out,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     Ok(out)
 }
 
 /// Stage 5: writes `bytes` to `path` atomically (see [`crate::atomic_write`]): no reader ever
 /// sees a partial file under the output name.
-pub fn write(path: &Path, bytes: &[u8]) -> Result<u64, String> {
-    crate::atomic_write::write_atomic(path, bytes).map_err(|e| e.to_string())
+pub fn write(path: &Path, bytes: &[u8]) -> Result<u64, Failure> {
+    Ok(crate::atomic_write::write_atomic(path, bytes)?)
 }
 
 /// A file between two stages: what the last stage produced.
@@ -311,7 +316,7 @@ impl<'a> StageRunner<'a> {
                 stage, input, job, settings, max_memory, scratch, facts, admit,
             )
         }))
-        .unwrap_or_else(|panic| Err(panic_reason(panic.as_ref())));
+        .unwrap_or_else(|panic| Err(Failure::Other(panic_reason(panic.as_ref()))));
         let (t1, c1) = (Instant::now(), thread_cpu());
         self.last_end = Some((t1, c1));
         let st = &mut self.stats[stage.index()];
@@ -330,12 +335,12 @@ impl<'a> StageRunner<'a> {
                 }
                 Ok(())
             }
-            Err(reason) => {
+            Err(failure) => {
                 st.failed += 1;
                 Err(FileError {
                     input: job.input.clone(),
                     stage: Some(stage),
-                    reason,
+                    reason: failure.to_string(),
                 })
             }
         }
@@ -455,7 +460,7 @@ fn run_stage(
     scratch: &mut Scratch,
     facts: &mut Facts,
     admit: &mut dyn FnMut(u64) -> bool,
-) -> Result<Payload, String> {
+) -> Result<Payload, Failure> {
     #[cfg(test)]
     if job.input.to_string_lossy().contains("graypipe-test-panic") && stage == Stage::Decode {
         panic!("a test asked for a panic");
@@ -483,7 +488,7 @@ fn run_stage(
                 _ => {
                     let bytes = read_within(&job.input, &settings.limits, max_memory)?;
                     if working_set(&bytes, &settings.limits) > facts.need {
-                        return Err("the file changed while it waited for memory (it now needs more than it was admitted with)".into());
+                        return Err(Failure::Other("the file changed while it waited for memory (it now needs more than it was admitted with)".into()));
                     }
                     bytes
                 }
@@ -503,10 +508,10 @@ fn run_stage(
             encode(&gray, job.format, settings).map(Payload::Encoded)
         }
         (Stage::Write, Payload::Encoded(bytes)) => write(&job.output, &bytes).map(Payload::Written),
-        (stage, _) => Err(format!(
+        (stage, _) => Err(Failure::Other(format!(
             "internal error: stage {} was handed the wrong data; please report it",
             stage.name()
-        )),
+        ))),
     }
 }
 
