@@ -139,7 +139,7 @@ fn worker_threads_and_files_alive_are_what_was_asked() {
                 "{what} stage {i}: {st:?}"
             );
         }
-        let process = summary.stats.stages[2].cpu;
+        let process = summary.stats.stages[graypipe::pipeline::Stage::Process].cpu;
         assert!(process > std::time::Duration::ZERO || !cfg!(unix), "{what}");
     }
     // A cap of one writer with one file alive: the strictest pipeline still finishes, in order.

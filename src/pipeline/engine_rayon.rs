@@ -8,14 +8,14 @@ use rayon::prelude::*;
 use super::memory::MemoryBudget;
 use super::stages::StageRunner;
 use super::stats::StageStats;
-use super::{merge_stats, CancelToken, Outcome, Settings};
+use super::{merge_stats, CancelToken, Outcome, PerStage, Settings};
 use crate::batch::Job;
 
 /// One rayon worker's runner; its figures join the totals when rayon drops it.
 struct Local<'a> {
     runner: StageRunner<'a>,
     tx: crossbeam_channel::Sender<(usize, Outcome)>,
-    totals: &'a Mutex<[StageStats; 5]>,
+    totals: &'a Mutex<PerStage<StageStats>>,
 }
 
 impl Drop for Local<'_> {
@@ -37,7 +37,7 @@ pub(super) fn run(
     max_memory: u64,
     cancel: &CancelToken,
     on_outcome: &mut dyn FnMut(&Job, &Outcome),
-) -> Result<([StageStats; 5], u64), String> {
+) -> Result<(PerStage<StageStats>, u64), String> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .thread_name(|i| format!("graypipe-rayon-{i}"))
@@ -45,7 +45,7 @@ pub(super) fn run(
         .map_err(|e| {
             format!("cannot start the rayon pool ({e}): is a process or thread limit (ulimit -u) reached?")
         })?;
-    let totals: Mutex<[StageStats; 5]> = Mutex::new(Default::default());
+    let totals: Mutex<PerStage<StageStats>> = Mutex::new(Default::default());
     let budget = &MemoryBudget::new(max_memory);
     let (tx, rx) = crossbeam_channel::unbounded::<(usize, Outcome)>();
     std::thread::scope(|s| {

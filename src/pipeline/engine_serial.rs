@@ -4,7 +4,7 @@
 
 use super::scheduler::{CallSink, Pipeline};
 use super::stats::StageStats;
-use super::{CancelToken, Outcome, Settings};
+use super::{CancelToken, Outcome, PerStage, Settings};
 use crate::batch::Job;
 
 pub(super) fn run(
@@ -13,8 +13,8 @@ pub(super) fn run(
     max_memory: u64,
     cancel: &CancelToken,
     on_outcome: &mut dyn FnMut(&Job, &Outcome),
-) -> ([StageStats; 5], u64) {
-    let pipeline = Pipeline::new(jobs, settings, 1, 1, max_memory, [1; 5], cancel);
+) -> (PerStage<StageStats>, u64) {
+    let pipeline = Pipeline::new(jobs, settings, 1, 1, max_memory, PerStage([1; 5]), cancel);
     let stages = pipeline.work(&mut CallSink(|pos, outcome: Outcome| {
         on_outcome(&jobs[pos], &outcome)
     }));

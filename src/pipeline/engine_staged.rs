@@ -6,14 +6,14 @@ use crossbeam_channel::Receiver;
 
 use super::scheduler::{Pipeline, Sink};
 use super::stats::StageStats;
-use super::Stage;
+use super::PerStage;
 use super::{merge_stats, CancelToken, EngineConfig, Outcome, Settings};
 use crate::batch::Job;
 
 /// What the engine did: per-stage figures, threads that ran, peak files alive and memory
 /// admitted, engine error.
 pub(super) struct StagedRun {
-    pub stages: [StageStats; 5],
+    pub stages: PerStage<StageStats>,
     pub workers: usize,
     pub peak_in_flight: usize,
     pub peak_admitted: u64,
@@ -45,7 +45,7 @@ pub(super) fn run(
     on_outcome: &mut dyn FnMut(&Job, &Outcome),
 ) -> StagedRun {
     let n = config.workers.max(1);
-    let limits = Stage::ALL.map(|s| config.stage_caps.limit(s, n));
+    let limits = PerStage::from_fn(|s| config.stage_caps.limit(s, n));
     let pipeline = Pipeline::new(
         jobs,
         settings,
@@ -56,7 +56,7 @@ pub(super) fn run(
         cancel,
     );
     let (tx, rx) = crossbeam_channel::unbounded::<(usize, Outcome)>();
-    let mut stages: [StageStats; 5] = Default::default();
+    let mut stages: PerStage<StageStats> = Default::default();
     let mut error = None;
     let mut started = 1;
     std::thread::scope(|s| {

@@ -79,7 +79,7 @@ impl EngineConfig {
 }
 
 /// Adds one worker's per-stage figures into the totals.
-pub(crate) fn merge_stats(totals: &mut [StageStats; 5], worker: &[StageStats; 5]) {
+pub(crate) fn merge_stats(totals: &mut PerStage<StageStats>, worker: &PerStage<StageStats>) {
     for (t, w) in totals.iter_mut().zip(worker) {
         t.merge(w);
     }
@@ -243,8 +243,8 @@ mod tests {
             let e = failed[0].result.as_ref().unwrap_err();
             assert_eq!(e.stage, Some(Stage::Decode), "{engine}");
             assert!(e.reason.contains("panicked"), "{engine}: {}", e.reason);
-            assert_eq!(stats.stages[1].failed, 1, "{engine}");
-            assert_eq!(stats.stages[4].items, 11, "{engine}");
+            assert_eq!(stats.stages[Stage::Decode].failed, 1, "{engine}");
+            assert_eq!(stats.stages[Stage::Write].items, 11, "{engine}");
             assert!(!jobs[5].output.exists(), "{engine}");
         }
     }
@@ -266,7 +266,7 @@ mod tests {
                 &cancel,
                 &mut |_, _| seen += 1,
             );
-            assert_eq!((seen, stats.stages[0].items), (0, 0), "{engine}");
+            assert_eq!((seen, stats.stages[Stage::Read].items), (0, 0), "{engine}");
             // Cancelled mid-run: every outcome is a file written, and the count of outcomes
             // is what the write stage counted.
             let cancel = CancelToken::new();
@@ -285,7 +285,7 @@ mod tests {
                 },
             );
             assert!(seen >= 3, "{engine}: {seen}");
-            assert_eq!(stats.stages[4].items as usize, seen, "{engine}");
+            assert_eq!(stats.stages[Stage::Write].items as usize, seen, "{engine}");
             if engine == Engine::Serial {
                 // Outcomes are delivered on the working thread: it stops right there.
                 assert_eq!(seen, 3);

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use super::stages::{Settings, StageRunner, Token};
 use super::stats::StageStats;
-use super::{CancelToken, Outcome};
+use super::{CancelToken, Outcome, PerStage};
 use crate::batch::Job;
 use crate::error::Stage;
 
@@ -48,7 +48,7 @@ pub(super) struct Pipeline<'a> {
     jobs: &'a [Job],
     settings: &'a Settings,
     /// Most workers in each stage at once.
-    limits: [usize; 5],
+    limits: PerStage<usize>,
     /// Most files alive at once.
     in_flight: usize,
     /// The memory budget: bytes of working set admitted to decoding at once.
@@ -68,9 +68,9 @@ struct State {
     peak_live: usize,
     /// Tokens waiting for a free slot in each stage (read's holds files whose read waits for
     /// memory; other reads start from `next_job`).
-    ready: [VecDeque<Token>; 5],
+    ready: PerStage<VecDeque<Token>>,
     /// Workers inside each stage.
-    running: [usize; 5],
+    running: PerStage<usize>,
     /// Workers waiting for something to do.
     idle: usize,
     /// Budget bytes held: the bytes of files read and not yet decoded, and the working sets of
@@ -87,7 +87,7 @@ impl State {
         for s in Stage::ALL.into_iter().rev() {
             let admissible = |tok: &Token| s != Stage::Decode || self.fits(p, tok);
             if s != Stage::Read
-                && self.ready[s.index()].front().is_some_and(admissible)
+                && self.ready[s].front().is_some_and(admissible)
                 && self.has_room(p, s)
             {
                 return Some(s);
@@ -96,7 +96,7 @@ impl State {
         let can_read = !cancelled
             && self.has_room(p, Stage::Read)
             && !self.decode_starved(p)
-            && match self.ready[Stage::Read.index()].front() {
+            && match self.ready[Stage::Read].front() {
                 Some(waiting) => self.memory + waiting.facts.read_size <= p.max_memory,
                 None => self.next_job < p.jobs.len() && self.live < p.in_flight,
             };
@@ -106,7 +106,7 @@ impl State {
     /// Whether the oldest file waiting to be decoded does not fit the budget now (new reads
     /// then wait, so that the memory freed goes to it).
     fn decode_starved(&self, p: &Pipeline<'_>) -> bool {
-        self.ready[Stage::Decode.index()]
+        self.ready[Stage::Decode]
             .front()
             .is_some_and(|tok| !self.fits(p, tok))
     }
@@ -115,10 +115,10 @@ impl State {
     /// by the bytes of files waiting to be decoded. They let their bytes go (each reads them
     /// again once admitted), which frees the whole budget for the oldest.
     fn unblock(&mut self) -> bool {
-        if self.running.iter().any(|&r| r > 0) || self.ready[Stage::Decode.index()].is_empty() {
+        if self.running.iter().any(|&r| r > 0) || self.ready[Stage::Decode].is_empty() {
             return false;
         }
-        for tok in self.ready[Stage::Decode.index()].iter_mut() {
+        for tok in self.ready[Stage::Decode].iter_mut() {
             self.memory -= tok.admitted;
             tok.admitted = 0;
             tok.payload = super::stages::Payload::Start;
@@ -133,7 +133,7 @@ impl State {
     }
 
     fn has_room(&self, p: &Pipeline<'_>, s: Stage) -> bool {
-        self.running[s.index()] < p.limits[s.index()]
+        self.running[s] < p.limits[s]
     }
 
     /// Whether `tok`'s working set fits what the files admitted leave of the budget (one over
@@ -144,7 +144,7 @@ impl State {
 
     /// Takes `tok` into `stage` (a worker will run it now).
     fn enter(&mut self, stage: Stage, tok: &mut Token) {
-        self.running[stage.index()] += 1;
+        self.running[stage] += 1;
         if stage == Stage::Decode {
             // The file's bytes are already counted; the rest of its working set joins them.
             let more = tok.facts.need.saturating_sub(tok.admitted);
@@ -168,7 +168,7 @@ impl<'a> Pipeline<'a> {
         workers: usize,
         in_flight: usize,
         max_memory: u64,
-        limits: [usize; 5],
+        limits: PerStage<usize>,
         cancel: &'a CancelToken,
     ) -> Self {
         let workers = workers.max(1);
@@ -198,7 +198,7 @@ impl<'a> Pipeline<'a> {
 
     /// One worker's life: take tasks until the run is over, hand finished files to `sink`.
     /// Returns the worker's per-stage figures.
-    pub fn work(&self, sink: &mut dyn Sink) -> [StageStats; 5] {
+    pub fn work(&self, sink: &mut dyn Sink) -> PerStage<StageStats> {
         let mut runner = StageRunner::new(self.settings, self.max_memory);
         let mut finished: Option<(Stage, Done)> = None;
         while let Some((mut tok, carried)) = self.next_task(finished.take()) {
@@ -269,13 +269,13 @@ impl<'a> Pipeline<'a> {
         let mut st = self.lock();
         let mut cancelled = self.cancel.is_cancelled();
         if let Some((stage, done)) = finished {
-            st.running[stage.index()] -= 1;
+            st.running[stage] -= 1;
             match done {
                 Done::Left { admitted } => st.leave(admitted),
                 Done::Next(tok) if cancelled => st.leave(tok.admitted),
                 // Its read was not admitted: it waits, holding nothing, for budget.
                 Done::Next(tok) if tok.next == Stage::Read => {
-                    st.ready[Stage::Read.index()].push_back(tok);
+                    st.ready[Stage::Read].push_back(tok);
                 }
                 Done::Next(mut tok) => {
                     let s = tok.next;
@@ -290,7 +290,7 @@ impl<'a> Pipeline<'a> {
                         self.wake_others(&st, cancelled);
                         return Some((tok, true));
                     }
-                    st.ready[s.index()].push_back(tok);
+                    st.ready[s].push_back(tok);
                 }
             }
         }
@@ -304,7 +304,7 @@ impl<'a> Pipeline<'a> {
             }
             match st.runnable(self, cancelled) {
                 Some(Stage::Read) => {
-                    let mut tok = match st.ready[Stage::Read.index()].pop_front() {
+                    let mut tok = match st.ready[Stage::Read].pop_front() {
                         Some(waiting) => waiting,
                         None => {
                             let pos = st.next_job;
@@ -319,7 +319,7 @@ impl<'a> Pipeline<'a> {
                     return Some((tok, false));
                 }
                 Some(s) => {
-                    if let Some(mut tok) = st.ready[s.index()].pop_front() {
+                    if let Some(mut tok) = st.ready[s].pop_front() {
                         st.enter(s, &mut tok);
                         self.wake_others(&st, cancelled);
                         return Some((tok, false));
@@ -402,38 +402,38 @@ mod tests {
         let settings = Settings::default();
         let cancel = CancelToken::new();
         // Two files of 30 bytes read; each needs 80 to decode; the budget is 100.
-        let p = Pipeline::new(&jobs, &settings, 2, 4, 100, [2; 5], &cancel);
+        let p = Pipeline::new(&jobs, &settings, 2, 4, 100, PerStage([2; 5]), &cancel);
         let mut st = State {
             next_job: 2,
             live: 2,
             memory: 60,
             ..State::default()
         };
-        st.ready[Stage::Decode.index()].push_back(read_token(0, 30, 80));
-        st.ready[Stage::Decode.index()].push_back(read_token(1, 30, 80));
+        st.ready[Stage::Decode].push_back(read_token(0, 30, 80));
+        st.ready[Stage::Decode].push_back(read_token(1, 30, 80));
         // 60 + (80 - 30) > 100: the oldest cannot be decoded, and no new read may start
         // (it would take what the oldest waits for).
         assert!(st.decode_starved(&p));
         assert_eq!(st.runnable(&p, false), None);
         // A task still running could free memory: nothing is let go yet.
-        st.running[Stage::Encode.index()] = 1;
+        st.running[Stage::Encode] = 1;
         assert!(!st.unblock());
         assert_eq!(st.memory, 60);
         // Nothing runs: both let their bytes go, and the oldest fits the whole budget.
-        st.running[Stage::Encode.index()] = 0;
+        st.running[Stage::Encode] = 0;
         assert!(st.unblock());
         assert_eq!(st.memory, 0);
-        for tok in &st.ready[Stage::Decode.index()] {
+        for tok in &st.ready[Stage::Decode] {
             assert_eq!(tok.admitted, 0);
             assert!(matches!(tok.payload, Payload::Start));
         }
         assert_eq!(st.runnable(&p, false), Some(Stage::Decode));
-        let mut oldest = st.ready[Stage::Decode.index()].pop_front().unwrap();
+        let mut oldest = st.ready[Stage::Decode].pop_front().unwrap();
         st.enter(Stage::Decode, &mut oldest);
         assert_eq!((oldest.admitted, st.memory), (80, 80));
         // The second (80 more) and a new read of the third wait for the first to leave.
         assert_eq!(st.runnable(&p, false), None);
-        st.running[Stage::Decode.index()] -= 1;
+        st.running[Stage::Decode] -= 1;
         st.leave(oldest.admitted);
         assert_eq!(st.runnable(&p, false), Some(Stage::Decode));
     }
@@ -443,7 +443,7 @@ mod tests {
         let jobs: Vec<Job> = (0..3).map(job).collect();
         let settings = Settings::default();
         let cancel = CancelToken::new();
-        let p = Pipeline::new(&jobs, &settings, 2, 4, 100, [2; 5], &cancel);
+        let p = Pipeline::new(&jobs, &settings, 2, 4, 100, PerStage([2; 5]), &cancel);
         let mut st = State {
             next_job: 2,
             live: 2,
@@ -452,7 +452,7 @@ mod tests {
         };
         let mut waiting = Token::new(1);
         waiting.facts.read_size = 60;
-        st.ready[Stage::Read.index()].push_back(waiting);
+        st.ready[Stage::Read].push_back(waiting);
         // 50 + 60 > 100: the waiting read does not fit, and the third file may not jump it.
         assert_eq!(st.runnable(&p, false), None);
         st.memory = 40;

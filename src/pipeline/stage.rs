@@ -70,9 +70,19 @@ impl<T> PerStage<T> {
         self.0.iter()
     }
 
+    /// The values in stage order, to change.
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, T> {
+        self.0.iter_mut()
+    }
+
     /// Each stage with its value, in stage order.
     pub fn stages(&self) -> impl Iterator<Item = (Stage, &T)> {
         Stage::ALL.into_iter().zip(self.0.iter())
+    }
+
+    /// `f` of each value, by reference.
+    pub fn map_ref<U>(&self, f: impl FnMut(&T) -> U) -> PerStage<U> {
+        PerStage(self.0.each_ref().map(f))
     }
 
     /// `f` of each value.

@@ -7,7 +7,7 @@ use super::cpu_time::thread_cpu;
 use super::failure::Failure;
 use super::memory::MemoryBudget;
 use super::stats::StageStats;
-use super::Stage;
+use super::{PerStage, Stage};
 use crate::batch::Job;
 use crate::codec::{self, DecodeLimits, DecodedImage, OutputFormat, PngCompression, ReadMode};
 use crate::error::FileError;
@@ -251,7 +251,7 @@ pub(super) struct StageRunner<'a> {
     max_memory: u64,
     scratch: Scratch,
     /// Per-stage figures of this worker.
-    pub stats: [StageStats; 5],
+    pub stats: PerStage<StageStats>,
     /// The wall and CPU clocks at the end of the last task, reused as the start of the next
     /// task when the worker carries the same file straight on (one clock read instead of two).
     last_end: Option<(Instant, Duration)>,
@@ -303,7 +303,7 @@ impl<'a> StageRunner<'a> {
             Some(clocks) => clocks,
             None => (Instant::now(), thread_cpu()),
         };
-        let st = &mut self.stats[stage.index()];
+        let st = &mut self.stats[stage];
         st.wait += t0.saturating_duration_since(tok.ready_since);
         st.bytes_in += tok.payload.byte_len();
         let input = std::mem::take(&mut tok.payload);
@@ -319,7 +319,7 @@ impl<'a> StageRunner<'a> {
         .unwrap_or_else(|panic| Err(Failure::Other(panic_reason(panic.as_ref()))));
         let (t1, c1) = (Instant::now(), thread_cpu());
         self.last_end = Some((t1, c1));
-        let st = &mut self.stats[stage.index()];
+        let st = &mut self.stats[stage];
         st.busy += t1.saturating_duration_since(t0);
         st.cpu += c1.saturating_sub(c0);
         match result {
@@ -404,7 +404,7 @@ impl<'a> StageRunner<'a> {
 
     /// Fails a file at admission to decoding (its working set is over the memory budget).
     pub fn refuse(&mut self, job: &Job, reason: String) -> FileError {
-        self.stats[Stage::Decode.index()].failed += 1;
+        self.stats[Stage::Decode].failed += 1;
         FileError {
             input: job.input.clone(),
             stage: Some(Stage::Decode),

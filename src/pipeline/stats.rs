@@ -68,7 +68,7 @@ pub struct EngineStats {
     /// User and system CPU time of the whole process during the run, where the OS tells it.
     pub process_cpu: Option<ProcessCpu>,
     /// Per stage, in pipeline order.
-    pub stages: [StageStats; 5],
+    pub stages: super::PerStage<StageStats>,
     /// Set when the engine itself failed (could not start threads, or broke): files without an
     /// outcome were then never run, and the run must not count as a success.
     pub engine_error: Option<String>,

@@ -281,12 +281,7 @@ impl RunReport {
             stages: Stage::ALL
                 .iter()
                 .map(|&s| {
-                    stage_record(
-                        s,
-                        &summary.stats.stages[s.index()],
-                        caps.get(s),
-                        summary.stats.wall,
-                    )
+                    stage_record(s, &summary.stats.stages[s], caps.get(s), summary.stats.wall)
                 })
                 .collect(),
             warnings: summary.warnings(),

@@ -15,9 +15,7 @@ use super::machine::Machine;
 use super::probe::{self, AffinityGuard};
 use crate::batch::{plan, PlanOptions};
 use crate::pipeline::workers::StageOverrides;
-use crate::pipeline::{
-    CancelToken, Engine, EngineConfig, PerStage, Settings, StageCaps, StageWorkers,
-};
+use crate::pipeline::{CancelToken, Engine, EngineConfig, Settings, StageCaps, StageWorkers};
 
 /// A loaded run is re-run at most this many times per point by `--quiet-machine`.
 pub const MAX_QUIET_RERUNS: usize = 10;
@@ -298,9 +296,9 @@ impl Runner<'_> {
                     0.0
                 }
             }),
-            stage_busy_seconds: PerStage(std::array::from_fn(|s| stats[s].busy.as_secs_f64())),
-            stage_cpu_seconds: PerStage(std::array::from_fn(|s| stats[s].cpu.as_secs_f64())),
-            stage_wait_seconds: PerStage(std::array::from_fn(|s| stats[s].wait.as_secs_f64())),
+            stage_busy_seconds: stats.map_ref(|s| s.busy.as_secs_f64()),
+            stage_cpu_seconds: stats.map_ref(|s| s.cpu.as_secs_f64()),
+            stage_wait_seconds: stats.map_ref(|s| s.wait.as_secs_f64()),
             files: summary.written(),
             failed: summary.failed(),
             megapixels: summary.megapixels(),
@@ -440,6 +438,7 @@ pub fn run_sweep(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::PerStage;
 
     fn plan(
         engines: &[Engine],
