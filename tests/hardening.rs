@@ -814,3 +814,52 @@ fn amdahl_from_a_device_or_fifo_is_refused_at_once() {
         assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
     }
 }
+
+// ---- warnings: every one counted, a few texts kept ----
+
+/// libjpeg warns 19 times on this file (junk before its 23 restart markers; some warnings
+/// cover several, see tools/gen_hostile_fixtures.py, which made it). The report counts all
+/// 19 (file and run), keeps a bounded number of texts, and the pixels are OpenCV's.
+#[cfg(feature = "libjpeg-turbo")]
+#[test]
+fn every_libjpeg_warning_is_counted_though_only_a_few_texts_are_kept() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile");
+    let (t, input) = input_tree();
+    fs::copy(fixtures.join("rst_garbage.jpg"), input.join("rst.jpg")).unwrap();
+    let out = t.path().join("out");
+    let report = t.path().join("r.json");
+    let o = graypipe(&["run", s(&input), "-o", s(&out), "--report", s(&report)]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let r: serde_json::Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r["warnings"], 19, "{r}");
+    let rst = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["input"].as_str().unwrap().ends_with("rst.jpg"))
+        .unwrap();
+    assert_eq!(rst["warning_count"], 19, "{rst}");
+    let texts = rst["warnings"].as_array().unwrap();
+    assert!((2..=9).contains(&texts.len()), "{texts:?}");
+    assert!(texts[0]
+        .as_str()
+        .unwrap()
+        .starts_with("Corrupt JPEG data: 5 extraneous bytes before marker 0xd"));
+    let lines = err.lines().filter(|l| l.contains("rst.jpg")).count();
+    assert_eq!(lines, texts.len(), "one line per text kept:\n{err}");
+    // Files without warnings carry neither field.
+    let clean = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["input"].as_str().unwrap().ends_with("a.png"))
+        .unwrap();
+    assert!(clean.get("warnings").is_none() && clean.get("warning_count").is_none());
+    // The junk is skipped: the pixels are OpenCV's.
+    let ours = image::open(out.join("rst.png")).unwrap().to_luma8();
+    let cv = image::open(fixtures.join("rst_garbage.jpg.opencv.png"))
+        .unwrap()
+        .to_luma8();
+    assert_eq!(ours, cv);
+}

@@ -173,7 +173,7 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     );
     progress.finish();
 
-    let mut report = RunReport::new(&summary, &settings, &config);
+    let mut report = RunReport::new(&summary, &settings, &config, job.format);
     report.shard = shard_info.as_ref().map(ShardRecord::from);
     if summary.stats.engine_error.is_none() && summary.stats.workers < config.threads() {
         stderr_line(&format!(

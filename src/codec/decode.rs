@@ -60,8 +60,32 @@ pub struct DecodedImage {
     /// `width * height * layout.channels()` samples.
     pub data: Vec<u8>,
     /// The decoder's warnings (libjpeg's "premature end of data segment" and the like, where
-    /// missing data was filled with grey): the image is usable but probably damaged.
+    /// missing data was filled with grey): the image is usable but probably damaged. A
+    /// bounded number of texts; when more were raised, the last entry says how many more
+    /// (see [`warning_count`]).
     pub warnings: Vec<String>,
+}
+
+/// Ends the line that stands for the warnings whose texts were not kept: `"{n}{MORE}"`.
+const MORE_WARNINGS: &str = " more warnings from the decoder";
+
+/// The line that stands for `n` warnings whose texts were not kept.
+pub(crate) fn more_warnings_line(n: u64) -> String {
+    format!("{n}{MORE_WARNINGS}")
+}
+
+/// How many warnings the decoder raised, from [`DecodedImage::warnings`]: the texts kept plus
+/// the number their closing "N more" line stands for. (libjpeg may warn thousands of times on
+/// one damaged file; only a few texts are kept, every one is counted.)
+pub fn warning_count(warnings: &[String]) -> u64 {
+    let more = warnings
+        .last()
+        .and_then(|w| w.strip_suffix(MORE_WARNINGS))
+        .and_then(|n| n.parse::<u64>().ok());
+    match more {
+        Some(n) => (warnings.len() as u64 - 1).saturating_add(n),
+        None => warnings.len() as u64,
+    }
 }
 
 impl DecodedImage {
@@ -555,6 +579,17 @@ mod tests {
             .unwrap()
             .warnings
             .is_empty());
+    }
+
+    #[test]
+    fn the_warning_count_includes_the_warnings_whose_texts_were_dropped() {
+        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(warning_count(&[]), 0);
+        assert_eq!(warning_count(&t(&["a", "b"])), 2);
+        assert_eq!(warning_count(&t(&["a", &more_warnings_line(40)])), 41);
+        // Only a closing line of exactly that form counts as more than one.
+        assert_eq!(warning_count(&t(&["x more warnings from the decoder"])), 1);
+        assert_eq!(warning_count(&t(&[&more_warnings_line(3), "a"])), 2);
     }
 
     #[test]

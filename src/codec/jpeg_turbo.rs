@@ -245,11 +245,13 @@ pub(crate) fn decode(
     };
     let warnings = &session.warnings;
     pixels.warnings = warnings.texts.clone();
+    // Texts are kept once each and at most MAX_WARNING_TEXTS of them; every other warning
+    // (repeats included) is counted in one closing line, so `warning_count` gives the total.
     let listed = warnings.texts.len() as u64;
     if warnings.total > listed {
         pixels
             .warnings
-            .push(format!("{} more libjpeg warnings", warnings.total - listed));
+            .push(super::decode::more_warnings_line(warnings.total - listed));
     }
     Ok(pixels)
 }

@@ -9,7 +9,9 @@ mod jpeg_turbo;
 pub mod opencv_color;
 pub mod probe;
 
-pub use decode::{decode, decode_as, DecodeError, DecodeLimits, DecodedImage, ReadMode};
+pub use decode::{
+    decode, decode_as, warning_count, DecodeError, DecodeLimits, DecodedImage, ReadMode,
+};
 pub use encode::{encode, EncodeError, PngCompression};
 pub use format::{FormatChoice, InputFormat, OutputFormat};
 pub use probe::{probe, ImageInfo};
