@@ -863,3 +863,102 @@ fn every_libjpeg_warning_is_counted_though_only_a_few_texts_are_kept() {
         .to_luma8();
     assert_eq!(ours, cv);
 }
+
+// ---- memory: an allocation the address space cannot hold fails the file, not the run ----
+
+/// A complete JPEG of 16 x 16 pixels whose frame header claims `w` x `h` (libjpeg fills the
+/// rest with grey, with a warning).
+fn jpeg_claiming(w: u16, h: u16) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(16, 16, |x, y| {
+        image::Rgb([(x * 9) as u8, (y * 7) as u8, 40])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    let mut jpg = out.into_inner();
+    let sof = jpg.windows(2).position(|m| m == [0xFF, 0xC0]).unwrap();
+    jpg[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+    jpg[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
+    jpg
+}
+
+/// A real `w` x `h` RGB PNG, mostly black, written row by row (the test never holds it whole).
+fn big_png(path: &Path, w: u32, h: u32) {
+    use std::io::Write;
+    let file = std::io::BufWriter::new(fs::File::create(path).unwrap());
+    let mut enc = png::Encoder::new(file, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::Fast);
+    let mut writer = enc.write_header().unwrap();
+    let mut stream = writer.stream_writer().unwrap();
+    let mut row = vec![0u8; w as usize * 3];
+    let len = row.len();
+    for y in 0..h as usize {
+        row[y % len] = 200;
+        stream.write_all(&row).unwrap();
+    }
+    stream.finish().unwrap();
+}
+
+/// Under `ulimit -v` 512 MiB, two files within the pixel limit and the (explicitly large)
+/// memory budget need 768 MB of decoded pixels each: both fail, named, with the reason, and
+/// the small files are written; the process is not aborted.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_allocation_the_address_space_cannot_hold_fails_that_file_and_the_batch_goes_on() {
+    use std::os::unix::process::CommandExt;
+    let (t, input) = input_tree();
+    fs::write(input.join("claims_big.jpg"), jpeg_claiming(16000, 16000)).unwrap();
+    big_png(&input.join("sub/big.png"), 16000, 16000);
+    let out = t.path().join("out");
+    let report = t.path().join("r.json");
+    for engine in ["staged", "rayon", "serial"] {
+        let _ = fs::remove_dir_all(&out);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_graypipe"));
+        cmd.args([
+            "run",
+            s(&input),
+            "-o",
+            s(&out),
+            "-q",
+            "--engine",
+            engine,
+            "-w",
+            "2",
+            // Past the budget (by default half of RLIMIT_AS) to the real allocation.
+            "--max-memory",
+            "64GiB",
+            "--report",
+            s(&report),
+        ]);
+        // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let lim = libc::rlimit {
+                    rlim_cur: 512 << 20,
+                    rlim_max: 512 << 20,
+                };
+                libc::setrlimit(libc::RLIMIT_AS, &lim);
+                Ok(())
+            });
+        }
+        let o = cmd.output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{engine}: {:?} {err}", o.status);
+        for name in ["claims_big.jpg", "big.png"] {
+            assert!(
+                err.lines().any(|l| l.starts_with("graypipe: error: ")
+                    && l.contains(name)
+                    && l.contains("not enough memory for the decoded pixels")),
+                "{engine} {name}: {err}"
+            );
+        }
+        assert_eq!(
+            files_below(&out),
+            [PathBuf::from("a.png"), PathBuf::from("sub/b.png")],
+            "{engine}"
+        );
+        let r: serde_json::Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
+        assert_eq!(r["files"]["failed"], 2, "{engine}");
+    }
+}

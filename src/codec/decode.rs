@@ -66,6 +66,32 @@ pub struct DecodedImage {
     pub warnings: Vec<String>,
 }
 
+/// A zeroed buffer of `len` bytes, or [`DecodeError::OutOfMemory`] naming `what` when the
+/// process cannot have it: the large buffers whose size the file decides are asked for this
+/// way, so that an address-space limit fails the file instead of aborting the process.
+pub(crate) fn try_zeroed(len: usize, what: &'static str) -> Result<Vec<u8>, DecodeError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| DecodeError::OutOfMemory {
+            what,
+            bytes: len as u64,
+        })?;
+    // Within the capacity just reserved: no further allocation.
+    v.resize(len, 0);
+    Ok(v)
+}
+
+/// Reserves `len` bytes without touching them (an address-space check).
+fn try_reserve_probe(len: usize, what: &'static str) -> Result<Vec<u8>, DecodeError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| DecodeError::OutOfMemory {
+            what,
+            bytes: len as u64,
+        })?;
+    Ok(v)
+}
+
 /// Ends the line that stands for the warnings whose texts were not kept: `"{n}{MORE}"`.
 const MORE_WARNINGS: &str = " more warnings from the decoder";
 
@@ -117,6 +143,15 @@ pub enum DecodeError {
     /// The header declares an empty image.
     #[error("image has zero width or height")]
     ZeroSized,
+    /// The process could not get the memory for a buffer this image needs (an address-space
+    /// limit such as `ulimit -v`, or memory exhausted): this file fails, the run goes on.
+    #[error("not enough memory for the {what} ({bytes} bytes; a memory limit such as ulimit -v?)")]
+    OutOfMemory {
+        /// The buffer, in words.
+        what: &'static str,
+        /// Its size.
+        bytes: u64,
+    },
     /// The decoder rejected the data.
     #[error("cannot decode {format}: {reason}")]
     Corrupt {
@@ -247,6 +282,11 @@ pub fn decode_as(
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
+    // `from_decoder` allocates the pixel buffer infallibly inside the `image` crate: make sure
+    // the address space can hold it first (a check, not a guarantee: the buffer is asked for
+    // again just after).
+    let total = usize::try_from(decoder.total_bytes()).unwrap_or(usize::MAX);
+    drop(try_reserve_probe(total, "decoded pixels")?);
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| describe(name, e))?;
     img.apply_orientation(orientation);
     Ok(match (mode, format) {
@@ -579,6 +619,17 @@ mod tests {
             .unwrap()
             .warnings
             .is_empty());
+    }
+
+    #[test]
+    fn a_buffer_the_process_cannot_have_is_an_error_not_an_abort() {
+        let e = try_zeroed(usize::MAX, "decoded pixels").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("not enough memory for the decoded pixels"),
+            "{e}"
+        );
+        assert_eq!(try_zeroed(5, "x").unwrap(), [0; 5]);
     }
 
     #[test]

@@ -200,7 +200,7 @@ pub(crate) fn decode(
             )));
         }
         let row = w * out_channels;
-        let mut data = vec![0u8; row * h];
+        let mut data = super::decode::try_zeroed(row * h, "decoded pixels")?;
         while (cinfo.output_scanline as usize) < h {
             let first = cinfo.output_scanline as usize;
             let mut rows: Vec<*mut u8> = data[first * row..]
@@ -258,8 +258,11 @@ pub(crate) fn decode(
 
 /// Words the cases users meet in graypipe's terms; the rest in libjpeg's.
 fn describe_fatal(text: String) -> String {
-    if text.contains("Backing store not supported") || text.contains("Insufficient memory") {
+    if text.contains("Backing store not supported") {
         "over the decoder's memory limit for this image's size".into()
+    } else if text.contains("Insufficient memory") {
+        // libjpeg's own malloc failed (its limit is checked first, as "Backing store").
+        "not enough memory for the decoder's buffers (a memory limit such as ulimit -v?)".into()
     } else {
         text
     }
