@@ -962,3 +962,43 @@ fn an_allocation_the_address_space_cannot_hold_fails_that_file_and_the_batch_goe
         assert_eq!(r["files"]["failed"], 2, "{engine}");
     }
 }
+
+// ---- wrong results: adaptive C far outside int, as OpenCV computes it ----
+
+/// OpenCV rounds C to an int; out of range it becomes INT_MIN and its negation wraps, so a C of
+/// -3e9 acts as +3e9. Expected values from cv2.adaptiveThreshold (tools/gen_hostile_fixtures.py).
+#[test]
+fn adaptive_c_outside_int_gives_opencvs_result() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(fixtures.join("adaptive_c.json")).unwrap()).unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in");
+    fs::create_dir(&input).unwrap();
+    fs::copy(fixtures.join("adaptive_c.png"), input.join("g.png")).unwrap();
+    let cases = manifest["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 28);
+    for case in cases {
+        let spec = case["spec"].as_str().unwrap();
+        let out = t.path().join("out");
+        let _ = fs::remove_dir_all(&out);
+        let o = graypipe(&[
+            "run",
+            s(&input),
+            "-o",
+            s(&out),
+            "-q",
+            "--threshold",
+            spec,
+            "--bit-depth",
+            "8",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{spec}: {}", stderr(&o));
+        let got = image::open(out.join("g.png")).unwrap().to_luma8();
+        let want = case["value"].as_u64().unwrap() as u8;
+        assert!(
+            got.pixels().all(|p| p.0[0] == want),
+            "{spec}: OpenCV gives {want} everywhere"
+        );
+    }
+}

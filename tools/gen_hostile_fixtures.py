@@ -8,12 +8,20 @@ fast Huffman path sees some markers early and reports their junk with a later on
 of 5 bytes, one of 20 and one of 10; listed once with every text kept). The pixels are unharmed;
 OpenCV's imread -> BGR2GRAY of it is stored as rst_garbage.jpg.opencv.png.
 
+adaptive_c.png and adaptive_c.json: a 50 x 40 gray picture and what cv2.adaptiveThreshold
+gives with C far outside int (OpenCV rounds C to an int, and on x86-64 a value out of range
+becomes INT_MIN, whose negation wraps: C = -3e9 acts as C = +3e9). Every such result is one
+value everywhere; the JSON lists it per SPEC (block 5, maxval 255).
+
     pip install opencv-python-headless numpy
     python3 tools/gen_hostile_fixtures.py
 """
 import os
 
+import json
+
 import cv2
+import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, 'tests', 'fixtures', 'hostile')
@@ -47,6 +55,20 @@ def main():
         f.write(head + bytes(out))
     gray = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2GRAY)
     cv2.imwrite(path + '.opencv.png', gray)
+
+    g = np.random.default_rng(1).integers(0, 256, (40, 50), dtype=np.uint8)
+    cv2.imwrite(os.path.join(OUT, 'adaptive_c.png'), g)
+    cases = []
+    for mname, method in (('mean', cv2.ADAPTIVE_THRESH_MEAN_C), ('gaussian', cv2.ADAPTIVE_THRESH_GAUSSIAN_C)):
+        for inv, ttype in (('', cv2.THRESH_BINARY), ('-inv', cv2.THRESH_BINARY_INV)):
+            for c in ('-1e308', '-3e9', '-2147483648.5', '-2147483647.5', '2147483648.5', '3e9', '1e308'):
+                out = cv2.adaptiveThreshold(g, 255, method, ttype, 5, float(c))
+                values = np.unique(out)
+                assert len(values) == 1, (mname, inv, c, values)
+                cases.append({'spec': f'adaptive-{mname}{inv}:5:{c}', 'value': int(values[0])})
+    with open(os.path.join(OUT, 'adaptive_c.json'), 'w') as f:
+        json.dump({'opencv': cv2.__version__, 'input': 'adaptive_c.png', 'cases': cases}, f, indent=1)
+        f.write('\n')
 
 
 if __name__ == '__main__':
