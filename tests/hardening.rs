@@ -1002,3 +1002,370 @@ fn adaptive_c_outside_int_gives_opencvs_result() {
         );
     }
 }
+
+// ---- second hostile pass: new cases of every class (docs/hostile-cases.md) ----
+
+/// `-o` naming an input file, a path below one, or a device: refused before any work, where
+/// each file used to fail on its own ("Not a directory") with the run going on.
+#[cfg(unix)]
+#[test]
+fn an_output_folder_that_is_a_file_or_a_device_is_refused_before_any_work() {
+    let (t, input) = input_tree();
+    let before = tree(&input);
+    let a = input.join("a.png");
+    for (out, words) in [
+        (a.clone(), "is a file, not a folder"),
+        (a.join("x"), "is a file, not a folder"),
+        (PathBuf::from("/dev/null"), "character device"),
+    ] {
+        let o = graypipe(&["run", s(&input), "-o", s(&out), "-q"]);
+        assert_eq!(o.status.code(), Some(2), "{out:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(words), "{out:?}: {}", stderr(&o));
+    }
+    // The file given directly with itself as the output folder.
+    let o = graypipe(&["run", s(&a), "-o", s(&a), "-q"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(tree(&input), before);
+    let _ = t;
+}
+
+/// The `--files-from` list is read by the run: a report aimed at it (directly or through a
+/// link) would replace the user's list. Refused.
+#[cfg(unix)]
+#[test]
+fn a_report_aimed_at_the_files_from_list_is_refused() {
+    let (t, input) = input_tree();
+    let list = t.path().join("list.txt");
+    let text = format!(
+        "{}\n{}\n",
+        s(&input.join("a.png")),
+        s(&input.join("sub/b.png"))
+    );
+    fs::write(&list, &text).unwrap();
+    std::os::unix::fs::symlink(&list, t.path().join("link.json")).unwrap();
+    let out = t.path().join("out");
+    for report in [list.clone(), t.path().join("link.json")] {
+        let o = graypipe(&[
+            "run",
+            "--files-from",
+            s(&list),
+            "-o",
+            s(&out),
+            "-q",
+            "--report",
+            s(&report),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{report:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("is an input"), "{}", stderr(&o));
+        assert_eq!(fs::read_to_string(&list).unwrap(), text);
+        assert!(!out.exists());
+    }
+}
+
+/// `graypipe merge -o` used to rename over whatever was there: one of its own input reports
+/// (lost), a device node (as root, /dev/null became a regular file), a FIFO. Refused with
+/// exit 2 before reading; a link is written through.
+#[cfg(unix)]
+#[test]
+fn merge_never_writes_over_its_reports_or_a_special_file() {
+    use std::os::unix::fs::symlink;
+    let (t, input) = input_tree();
+    let dir = t.path();
+    let report = dir.join("shard.json");
+    let o = graypipe(&[
+        "run",
+        s(&input),
+        "-o",
+        s(&dir.join("out")),
+        "-q",
+        "--shard",
+        "1/1",
+        "--report",
+        s(&report),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let original = fs::read(&report).unwrap();
+    symlink(&report, dir.join("to_shard.json")).unwrap();
+    let fifo = dir.join("fifo.json");
+    mkfifo(&fifo);
+    let mut cases: Vec<(PathBuf, &str)> = vec![
+        (report.clone(), "one of the reports being merged"),
+        (dir.join("to_shard.json"), "one of the reports being merged"),
+        (
+            dir.join(".").join("shard.json"),
+            "one of the reports being merged",
+        ),
+        (fifo.clone(), "FIFO"),
+        (dir.to_path_buf(), "is a folder"),
+    ];
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let dev = dir.join("null-device");
+    if root {
+        let c = std::ffi::CString::new(s(&dev)).unwrap();
+        // SAFETY: a valid path; makes a character device node (1, 3: null) in the temp folder.
+        let made = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+        if made == 0 {
+            cases.push((dev.clone(), "character device"));
+        }
+    }
+    for (to, words) in &cases {
+        let o = graypipe_within(20, &["merge", s(&report), "-o", s(to)]);
+        assert_eq!(o.status.code(), Some(2), "{to:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(words), "{to:?}: {}", stderr(&o));
+        assert_eq!(fs::read(&report).unwrap(), original, "{to:?}");
+    }
+    use std::os::unix::fs::FileTypeExt;
+    assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    if dev.exists() {
+        assert!(fs::metadata(&dev).unwrap().file_type().is_char_device());
+    }
+    // Through a dangling link: the merged record lands where it points, the link stays.
+    let merged = dir.join("merged.json");
+    symlink(&merged, dir.join("latest.json")).unwrap();
+    let o = graypipe(&["merge", s(&report), "-o", s(&dir.join("latest.json"))]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(dir
+        .join("latest.json")
+        .symlink_metadata()
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let m: serde_json::Value = serde_json::from_slice(&fs::read(&merged).unwrap()).unwrap();
+    assert_eq!(m["complete"], true);
+}
+
+/// A full disk on standard output is an error (exit 1, said on stderr), not a silent success
+/// or a panic; a full standard error does not panic either.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_standard_output_is_an_error_and_a_full_standard_error_no_panic() {
+    let full = || {
+        fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    for args in [
+        &["amdahl", "-p", "0.9"][..],
+        &["completions", "bash"][..],
+        &["man"][..],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_graypipe"))
+            .args(args)
+            .stdout(full())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("cannot write to standard output: no space left on device"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    let (t, input) = input_tree();
+    fs::write(input.join("bad.png"), b"not a picture").unwrap();
+    let report = t.path().join("r.json");
+    let o = graypipe(&[
+        "run",
+        s(&input),
+        "-o",
+        s(&t.path().join("out")),
+        "--shard",
+        "1/1",
+        "--report",
+        s(&report),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    for args in [
+        vec!["merge", s(&report), "-o", s(&t.path().join("m.json"))],
+        vec!["run", s(&input), "-o", s(&t.path().join("out2"))],
+        vec!["run", "/nonexistent", "-o", s(&t.path().join("out3"))],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_graypipe"))
+            .args(&args)
+            .stderr(full())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {:?}", o.status);
+    }
+}
+
+/// Files changed between listing and reading: a FIFO or a link to a device swapped in, a file
+/// cut short, a file grown past the limit. Each fails alone, named, at once, on every engine.
+#[cfg(unix)]
+#[test]
+fn files_swapped_cut_or_grown_after_listing_fail_alone_without_a_hang() {
+    use graypipe::batch::{plan, PlanOptions};
+    for engine in [
+        graypipe::Engine::Serial,
+        graypipe::Engine::Rayon,
+        graypipe::Engine::Staged,
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        let input = t.path().join("in");
+        fs::create_dir(&input).unwrap();
+        for n in ["fifo.png", "dev.png", "cut.png", "grown.png", "ok.png"] {
+            fs::write(input.join(n), png_bytes(64, 48)).unwrap();
+        }
+        let out = t.path().join("out");
+        let p = plan(std::slice::from_ref(&input), &out, &PlanOptions::default()).unwrap();
+        fs::remove_file(input.join("fifo.png")).unwrap();
+        mkfifo(&input.join("fifo.png"));
+        fs::remove_file(input.join("dev.png")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", input.join("dev.png")).unwrap();
+        let png = png_bytes(64, 48);
+        fs::write(input.join("cut.png"), &png[..png.len() / 3]).unwrap();
+        // 4096 pixels allow 16 MiB + 32 KiB of file.
+        fs::write(input.join("grown.png"), vec![0u8; (16 << 20) + (64 << 10)]).unwrap();
+        let settings = graypipe::Settings {
+            limits: graypipe::codec::DecodeLimits {
+                max_pixels: 1 << 12,
+            },
+            ..Default::default()
+        };
+        let start = Instant::now();
+        let summary = graypipe::run(
+            &p,
+            &settings,
+            &graypipe::EngineConfig::new(engine, 2),
+            &graypipe::CancelToken::new(),
+            false,
+            &mut |_, _| {},
+        );
+        assert!(start.elapsed() < Duration::from_secs(20), "{engine}");
+        assert_eq!((summary.written(), summary.failed()), (1, 4), "{engine}");
+        let reason = |name: &str| {
+            summary
+                .failures()
+                .find(|f| f.input.ends_with(name))
+                .map(|f| f.reason.clone())
+                .unwrap()
+        };
+        assert!(reason("fifo.png").contains("FIFO"), "{engine}");
+        assert!(reason("dev.png").contains("character device"), "{engine}");
+        assert!(reason("cut.png").contains("cannot decode PNG"), "{engine}");
+        assert!(
+            reason("grown.png").contains("more than"),
+            "{engine}: {}",
+            reason("grown.png")
+        );
+        assert_eq!(files_below(&out), [PathBuf::from("ok.png")]);
+    }
+}
+
+/// Names with a carriage return, an escape sequence, a right-to-left override and DEL: each
+/// error stays one line, escaped, and the report keeps the exact name.
+#[cfg(unix)]
+#[test]
+fn names_with_carriage_returns_escapes_and_bidi_overrides_are_escaped() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in");
+    fs::create_dir(&input).unwrap();
+    let names = [
+        "cr\rgraypipe: error: fake.png",
+        "esc\x1b]0;title\x07.png",
+        "rtl\u{202e}gnp.exe.png",
+        "del\x7f.png",
+    ];
+    for n in names {
+        fs::write(input.join(n), b"not a picture").unwrap();
+    }
+    let report = t.path().join("r.json");
+    let o = graypipe(&[
+        "run",
+        s(&input),
+        "-o",
+        s(&t.path().join("out")),
+        "-q",
+        "--report",
+        s(&report),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 4, "{err}");
+    for bad in ['\r', '\x1b', '\u{202e}', '\x7f', '\x07'] {
+        assert!(!err.contains(bad), "{bad:?} printed raw: {err}");
+    }
+    for shown in [
+        "cr\\rgraypipe",
+        "esc\\u{1b}]0;title\\u{7}",
+        "rtl\\u{202e}gnp",
+        "del\\u{7f}",
+    ] {
+        assert!(err.contains(shown), "{shown}: {err}");
+    }
+    let r: serde_json::Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
+    let inputs: Vec<&str> = r["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["input"].as_str().unwrap())
+        .collect();
+    for n in names {
+        assert!(inputs.iter().any(|i| i.ends_with(n)), "{n:?}");
+    }
+}
+
+/// `ulimit -u` (RLIMIT_NPROC 1, as an unprivileged user): no worker thread can start. The staged
+/// and serial engines still convert everything on the calling thread (staged warns); rayon,
+/// which needs its pool, fails with a clear message and exit 1. Never a panic.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_thread_limit_is_named_and_never_a_panic() {
+    use std::os::unix::process::CommandExt;
+    let (t, input) = input_tree();
+    for (engine, code, words) in [
+        ("staged", 0, "worker threads could be started"),
+        ("serial", 0, ""),
+        ("rayon", 1, "cannot start the rayon pool"),
+    ] {
+        let out = t.path().join(format!("out-{engine}"));
+        fs::create_dir(&out).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_graypipe"));
+        cmd.args([
+            "run",
+            s(&input),
+            "-o",
+            s(&out),
+            "-q",
+            "-w",
+            "4",
+            "--engine",
+            engine,
+        ]);
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            use std::os::unix::fs::PermissionsExt;
+            for d in [t.path(), &input, &input.join("sub"), &out] {
+                fs::set_permissions(d, fs::Permissions::from_mode(0o777)).unwrap();
+            }
+            cmd.uid(65534).gid(65534);
+        }
+        // SAFETY: only setrlimit, async-signal-safe, between fork and exec (after the uid
+        // change: root is not bound by RLIMIT_NPROC).
+        unsafe {
+            cmd.pre_exec(|| {
+                let lim = libc::rlimit {
+                    rlim_cur: 1,
+                    rlim_max: 1,
+                };
+                libc::setrlimit(libc::RLIMIT_NPROC, &lim);
+                Ok(())
+            });
+        }
+        let o = cmd.output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{engine}: {:?} {err}",
+            o.status
+        );
+        assert!(!err.contains("panicked"), "{engine}: {err}");
+        assert!(err.contains(words), "{engine}: {err}");
+        if code == 0 {
+            assert_eq!(files_below(&out).len(), 2, "{engine}");
+        }
+    }
+}
