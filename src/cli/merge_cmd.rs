@@ -155,6 +155,6 @@ fn print_summary(m: &MergedReport) {
         stderr_line(&format!("graypipe merge: error: {p}"));
     }
     if m.complete {
-        stderr_line(&format!("graypipe merge: complete"));
+        stderr_line("graypipe merge: complete");
     }
 }

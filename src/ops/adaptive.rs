@@ -59,7 +59,7 @@ pub fn adaptive_threshold(
 /// for a huge positive `c`. So a C of -3e9 gives what 3e9 gives, as in OpenCV.
 fn opencv_delta(c: f64, inverse: bool) -> i32 {
     let rounded = if inverse { c.floor() } else { c.ceil() };
-    if !(rounded > f64::from(i32::MIN)) {
+    if rounded.is_nan() || rounded <= f64::from(i32::MIN) {
         return 1024;
     }
     rounded.clamp(-1024.0, 1024.0) as i32
