@@ -1369,3 +1369,102 @@ fn a_thread_limit_is_named_and_never_a_panic() {
         }
     }
 }
+
+/// Absurd numbers anywhere on the command line are usage errors (exit 2) before any work.
+#[test]
+fn absurd_settings_are_usage_errors_before_any_work() {
+    let (t, input) = input_tree();
+    let out = t.path().join("out");
+    let cases: [&[&str]; 34] = [
+        &["--threshold", ""],
+        &["--threshold", "otsu:5"],
+        &["--threshold", "adaptive-mean:3"],
+        &["--threshold", "adaptive-mean:1:0"],
+        &["--threshold", "binary:inf"],
+        &["--threshold", "binary:10", "--maxval", "0x10"],
+        &["--threshold", "binary:10", "--maxval", ""],
+        &["--max-memory", "-5"],
+        &["--shard", "1/0"],
+        &["--stage-workers", "read=99999999999"],
+        &["--in-flight", "65537"],
+        &["--files-from", "/dev/urandom", "--null"],
+        &["--threshold", "binary:nan"],
+        &["--threshold", "binary:1e309"],
+        &["--threshold", "adaptive-mean:3:nan"],
+        &["--threshold", "adaptive-mean:-3:2"],
+        &["--threshold", "adaptive-mean:4:2"],
+        &["--threshold", "adaptive-mean::2"],
+        &["--threshold", ":"],
+        &["--threshold", "binary:otsu:3"],
+        &["--threshold", "binary:10", "--maxval", "nan"],
+        &["--threshold", "binary:10", "--maxval", "inf"],
+        &["--workers", "0"],
+        &["--workers", "100000"],
+        &["--in-flight", "0"],
+        &["--max-memory", "0"],
+        &["--max-memory", "99999999999TiB"],
+        &["--max-pixels", "0"],
+        &["--max-pixels", "99999999999x99999999999"],
+        &["--stage-workers", "read=0"],
+        &["--stage-workers", "bogus=1"],
+        &["--shard", "0/0"],
+        &["--shard", "5/3"],
+        &["--files-from", "/dev/zero"],
+    ];
+    for extra in cases {
+        let o = graypipe_within(
+            20,
+            &[&["run", s(&input), "-o", s(&out), "-q"][..], extra].concat(),
+        );
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert!(!out.exists(), "{extra:?}: work was done");
+    }
+    // Huge but finite values are accepted and saturate as in OpenCV.
+    for m in ["1e308", "-1e308"] {
+        let o = graypipe(&[
+            "run",
+            s(&input),
+            "-o",
+            s(&out),
+            "-q",
+            "--threshold",
+            "binary:10",
+            "--maxval",
+            m,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{m}: {}", stderr(&o));
+    }
+}
+
+/// Report paths through links that lead nowhere useful: to an output that does not exist yet,
+/// into a missing folder, round in a loop. Each refused with exit 2 before any work.
+#[cfg(unix)]
+#[test]
+fn report_links_to_future_outputs_missing_folders_and_loops_are_refused() {
+    use std::os::unix::fs::symlink;
+    let (t, input) = input_tree();
+    let d = t.path();
+    let out = d.join("out");
+    symlink(out.join("a.png"), d.join("future.json")).unwrap();
+    symlink(d.join("nowhere/r.json"), d.join("missing.json")).unwrap();
+    symlink(d.join("loop2.json"), d.join("loop1.json")).unwrap();
+    symlink(d.join("loop1.json"), d.join("loop2.json")).unwrap();
+    for (link, words) in [
+        ("future.json", "is an output"),
+        ("missing.json", "does not exist"),
+        ("loop1.json", "too many levels of symbolic links"),
+    ] {
+        let o = graypipe(&[
+            "run",
+            s(&input),
+            "-o",
+            s(&out),
+            "-q",
+            "--report",
+            s(&d.join(link)),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{link}: {}", stderr(&o));
+        assert!(stderr(&o).contains(words), "{link}: {}", stderr(&o));
+        assert!(!out.exists() && !d.join("nowhere").exists(), "{link}");
+    }
+}
