@@ -1468,3 +1468,67 @@ fn report_links_to_future_outputs_missing_folders_and_loops_are_refused() {
         assert!(!out.exists() && !d.join("nowhere").exists(), "{link}");
     }
 }
+
+/// Blocks far larger than the picture (up to 32767 on 1 x 1 and 300 x 1): the replicated border
+/// is then almost the whole window. Expected from cv2.adaptiveThreshold
+/// (tools/gen_hostile_fixtures.py, tests/fixtures/hostile/tiny_blocks.json).
+#[test]
+fn blocks_far_larger_than_tiny_pictures_agree_with_opencv() {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile/tiny_blocks.json");
+    let m: serde_json::Value = serde_json::from_slice(&fs::read(fixture).unwrap()).unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in");
+    fs::create_dir(&input).unwrap();
+    let pictures = m["pictures"].as_array().unwrap();
+    let name = |p: &serde_json::Value| format!("p{}x{}.png", p["width"], p["height"]);
+    for p in pictures {
+        let samples: Vec<u8> = p["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u8)
+            .collect();
+        let (w, h) = (
+            p["width"].as_u64().unwrap() as u32,
+            p["height"].as_u64().unwrap() as u32,
+        );
+        image::GrayImage::from_raw(w, h, samples)
+            .unwrap()
+            .save(input.join(name(p)))
+            .unwrap();
+    }
+    let runs = pictures[0]["results"].as_array().unwrap().len();
+    for i in 0..runs {
+        let spec = pictures[0]["results"][i]["spec"].as_str().unwrap();
+        let maxval = pictures[0]["results"][i]["maxval"].to_string();
+        let out = t.path().join(format!("out{i}"));
+        let o = graypipe(&[
+            "run",
+            s(&input),
+            "-o",
+            s(&out),
+            "-q",
+            "--threshold",
+            spec,
+            "--maxval",
+            &maxval,
+            "--bit-depth",
+            "8",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{spec}: {}", stderr(&o));
+        for p in pictures {
+            let want: Vec<u8> = p["results"][i]["expected"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as u8)
+                .collect();
+            let got = image::open(out.join(name(p)))
+                .unwrap()
+                .to_luma8()
+                .into_raw();
+            assert_eq!(got, want, "{spec} on {}", name(p));
+        }
+    }
+}

@@ -13,6 +13,10 @@ gives with C far outside int (OpenCV rounds C to an int, and on x86-64 a value o
 becomes INT_MIN, whose negation wraps: C = -3e9 acts as C = +3e9). Every such result is one
 value everywhere; the JSON lists it per SPEC (block 5, maxval 255).
 
+tiny_blocks.json: pictures of 1 x 1 to 300 x 1 pixels (the samples in the JSON) and
+cv2.adaptiveThreshold's result on each for blocks from 3 to 32767 (far larger than the picture:
+the replicated border is then almost the whole window).
+
     pip install opencv-python-headless numpy
     python3 tools/gen_hostile_fixtures.py
 """
@@ -66,6 +70,23 @@ def main():
                 values = np.unique(out)
                 assert len(values) == 1, (mname, inv, c, values)
                 cases.append({'spec': f'adaptive-{mname}{inv}:5:{c}', 'value': int(values[0])})
+    tiny = []
+    rng = np.random.default_rng(7)
+    for (h, w) in ((1, 1), (1, 7), (7, 1), (2, 2), (3, 5), (1, 300), (300, 1)):
+        g = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        results = []
+        for spec, maxval in (('adaptive-mean:3:0', 255), ('adaptive-gaussian:5:2', 255),
+                             ('adaptive-mean-inv:31:-7.5', 255), ('adaptive-gaussian-inv:999:0', 100),
+                             ('adaptive-mean:32767:2', 255), ('adaptive-gaussian:32767:-7.5', 100)):
+            kind, block, c = spec.split(':')
+            method = cv2.ADAPTIVE_THRESH_MEAN_C if 'mean' in kind else cv2.ADAPTIVE_THRESH_GAUSSIAN_C
+            ttype = cv2.THRESH_BINARY_INV if kind.endswith('-inv') else cv2.THRESH_BINARY
+            out = cv2.adaptiveThreshold(g, maxval, method, ttype, int(block), float(c))
+            results.append({'spec': spec, 'maxval': maxval, 'expected': out.flatten().tolist()})
+        tiny.append({'width': w, 'height': h, 'samples': g.flatten().tolist(), 'results': results})
+    with open(os.path.join(OUT, 'tiny_blocks.json'), 'w') as f:
+        json.dump({'opencv': cv2.__version__, 'pictures': tiny}, f)
+        f.write('\n')
     with open(os.path.join(OUT, 'adaptive_c.json'), 'w') as f:
         json.dump({'opencv': cv2.__version__, 'input': 'adaptive_c.png', 'cases': cases}, f, indent=1)
         f.write('\n')
