@@ -408,7 +408,7 @@ fn _run(
             }
         }
     })?;
-    let report = RunReport::new(&summary, &job.settings, &config);
+    let report = RunReport::new(&summary, &job.settings, &config, job.plan_options.format);
     let json = serde_json::to_string(&report)
         .map_err(|e| PyRuntimeError::new_err(format!("cannot serialise the report: {e}")))?;
     Ok((json, interrupt.map(|e| e.into_value(py).into_any())))

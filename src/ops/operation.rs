@@ -203,6 +203,16 @@ impl Operation {
         }
     }
 
+    /// The value given to pixels that pass (`--maxval`); `None` for gray only, which has none.
+    pub fn maxval(&self) -> Option<f64> {
+        match *self {
+            Operation::Gray => None,
+            Operation::Threshold { maxval, .. } | Operation::Adaptive { maxval, .. } => {
+                Some(maxval)
+            }
+        }
+    }
+
     /// True when every output pixel is 0 or 255, so the result can be stored in one bit.
     pub fn is_two_valued(&self) -> bool {
         let max_ok = |maxval: f64| matches!(saturate_u8(maxval), 0 | 255);

@@ -115,14 +115,23 @@ pub fn decode(bytes: &[u8], settings: &Settings) -> Result<DecodedImage, String>
 }
 
 /// Stage 3: gray conversion and the operation. A gray picture's own buffer becomes the result
-/// (no copy: `--read gray` and gray files).
-pub fn process(img: DecodedImage, settings: &Settings, scratch: &mut Scratch) -> GrayResult {
+/// (no copy: `--read gray` and gray files); any other gray buffer is asked for fallibly, so an
+/// address-space limit (`ulimit -v`) fails this file, not the process.
+pub fn process(
+    img: DecodedImage,
+    settings: &Settings,
+    scratch: &mut Scratch,
+) -> Result<GrayResult, String> {
     let pixels = img.width as usize * img.height as usize;
     let mut gray = if img.layout == ops::ChannelLayout::Gray && img.data.len() == pixels {
         img.data
     } else {
         let mut gray = Vec::new();
-        ops::to_gray(&img.data, img.layout, settings.luma, &mut gray);
+        ops::try_to_gray(&img.data, img.layout, settings.luma, &mut gray).map_err(|_| {
+            format!(
+                "not enough memory for the gray picture ({pixels} bytes; a memory limit such as ulimit -v?)"
+            )
+        })?;
         gray
     };
     let done = ops::apply(
@@ -132,12 +141,12 @@ pub fn process(img: DecodedImage, settings: &Settings, scratch: &mut Scratch) ->
         &mut gray,
         &mut scratch.adaptive,
     );
-    GrayResult {
+    Ok(GrayResult {
         width: img.width,
         height: img.height,
         data: gray,
         level: done.level,
-    }
+    })
 }
 
 /// Stage 4: the output file's bytes.
@@ -486,7 +495,7 @@ fn run_stage(
             Ok(Payload::Decoded(img))
         }
         (Stage::Process, Payload::Decoded(img)) => {
-            let gray = process(img, settings, scratch);
+            let gray = process(img, settings, scratch)?;
             facts.level = gray.level;
             Ok(Payload::Gray(gray))
         }
