@@ -481,9 +481,40 @@ fn _sweep(
         keep_output,
         scratch,
     };
-    let record = py
-        .detach(|| run_sweep(&sweep_plan, &mut |_| {}))
-        .map_err(|e| error(py, "RefusedError", e.to_string()))?;
+    // As in `_run`: the sweep goes on its own thread while this one checks for Ctrl-C every
+    // 50 ms. A KeyboardInterrupt cancels the run in progress; the sweep then removes its
+    // temporary folders and returns `Interrupted`, and the KeyboardInterrupt is raised.
+    let cancel = CancelToken::new();
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let mut interrupt: Option<PyErr> = None;
+    let result = std::thread::scope(|scope| {
+        let (sweep_plan, cancel) = (&sweep_plan, &cancel);
+        scope.spawn(move || {
+            let _ = tx.send(run_sweep(sweep_plan, cancel, &mut |_| {}));
+        });
+        loop {
+            match py.detach(|| rx.recv_timeout(Duration::from_millis(50))) {
+                Ok(result) => return Ok(result),
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    return Err(PyRuntimeError::new_err(
+                        "graypipe: the sweep's thread panicked",
+                    ))
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            }
+            if interrupt.is_none() {
+                if let Err(e) = py.check_signals() {
+                    cancel.cancel();
+                    interrupt = Some(e);
+                }
+            }
+        }
+    })?;
+    if let Some(e) = interrupt {
+        // Whether the sweep was cut short or had just finished, Ctrl-C wins: no record.
+        return Err(e);
+    }
+    let record = result.map_err(|e| error(py, "RefusedError", e.to_string()))?;
     serde_json::to_string(&record)
         .map_err(|e| PyRuntimeError::new_err(format!("cannot serialise the sweep record: {e}")))
 }
