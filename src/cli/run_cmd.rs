@@ -238,8 +238,9 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
 }
 
 /// On SIGINT or SIGTERM: cancel the run (no new files start; in-flight ones finish or are
-/// discarded, never half-written) and remember it. A second signal exits at once.
-fn on_interrupt(cancel: &CancelToken) -> Arc<AtomicBool> {
+/// discarded, never half-written) and remember it. A second signal exits at once. `sweep`
+/// uses it too.
+pub(super) fn on_interrupt(cancel: &CancelToken) -> Arc<AtomicBool> {
     let interrupted = Arc::new(AtomicBool::new(false));
     #[cfg(unix)]
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

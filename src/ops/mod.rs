@@ -15,7 +15,9 @@ pub mod triangle;
 pub use adaptive::{adaptive_threshold, AdaptiveMethod};
 pub use gray::{bgr_to_gray, to_gray, try_to_gray, ChannelLayout, Luma};
 pub use histogram::histogram;
-pub use operation::{apply, Level, Operation, ParseOperationError, Processed, ThresholdType};
+pub use operation::{
+    apply, apply_into, Level, Operation, ParseOperationError, Processed, ThresholdType,
+};
 pub use otsu::otsu_threshold;
 pub use threshold::{threshold, threshold_in_place};
 pub use triangle::triangle_threshold;

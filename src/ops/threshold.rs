@@ -81,7 +81,8 @@ fn out_of_range(x: u8, below: bool, m: u8, kind: ThresholdType) -> u8 {
 
 /// Applies a fixed threshold to `src`, writing into `out` (resized to fit) in one pass.
 pub fn threshold(src: &[u8], thresh: f64, maxval: f64, kind: ThresholdType, out: &mut Vec<u8>) {
-    out.clear();
+    // Every element is written below: a reused buffer's old pixels need no zeroing first.
+    out.truncate(src.len());
     out.resize(src.len(), 0);
     let t = thresh.floor();
     if !(0.0..255.0).contains(&t) {
