@@ -33,6 +33,15 @@ pub enum ReadError {
         /// The limit.
         limit: u64,
     },
+    /// The process could not get the memory to hold the file (an address-space limit such as
+    /// `ulimit -v`, or memory exhausted).
+    #[error(
+        "not enough memory to read the file's {bytes} bytes (a memory limit such as ulimit -v?)"
+    )]
+    OutOfMemory {
+        /// The bytes asked for.
+        bytes: u64,
+    },
     /// The size was within the limit when checked, but reading returned more (the file grew,
     /// or it is a `/proc`-like file whose size says nothing).
     #[error("file gave more than {limit} bytes while being read (growing, or not an ordinary file); the limit comes from --max-pixels")]
@@ -126,7 +135,14 @@ pub fn read_input_admitted(
     }
     // Capacity from the size the file claims, which is within the limit here; one more byte
     // so that a file exactly at its size needs no second allocation to see the end.
-    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+    // Asked for fallibly: a file within every limit can still be more than the process may
+    // map (ulimit -v); that fails this file, not the process.
+    let want = meta.len().saturating_add(1);
+    let mut bytes = Vec::new();
+    usize::try_from(want)
+        .ok()
+        .and_then(|n| bytes.try_reserve_exact(n).ok())
+        .ok_or(ReadError::OutOfMemory { bytes: want })?;
     file.take(max_bytes.saturating_add(1))
         .read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max_bytes {

@@ -49,12 +49,12 @@ impl RunSummary {
                 .filter(|(_, s)| matches!(s, FileStatus::Failed(_)))
                 .count()
     }
-    /// Decoder warnings over all written files.
-    pub fn warnings(&self) -> usize {
+    /// Decoder warnings over all written files: every warning raised, not only the texts kept.
+    pub fn warnings(&self) -> u64 {
         self.files
             .iter()
             .map(|(_, s)| match s {
-                FileStatus::Written(w) => w.warnings.len(),
+                FileStatus::Written(w) => crate::codec::warning_count(&w.warnings),
                 _ => 0,
             })
             .sum()

@@ -598,3 +598,81 @@ fn a_non_finite_maxval_and_a_report_in_a_missing_folder_are_refused_before_any_w
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(inside.is_file());
 }
+
+/// The report records every setting that decides the outputs' bytes, so a run can be repeated
+/// from its record alone.
+#[test]
+fn the_report_records_the_settings_that_decide_the_outputs() {
+    let t = tempfile::tempdir().unwrap();
+    let input = nested_input(t.path());
+    let report = t.path().join("r.json");
+    let read = |args: &[&str]| -> serde_json::Value {
+        let out = t.path().join("out");
+        let _ = fs::remove_dir_all(&out);
+        let o = graypipe(
+            &[
+                &[
+                    "run",
+                    s(&input),
+                    "-o",
+                    s(&out),
+                    "-q",
+                    "--report",
+                    s(&report),
+                ][..],
+                args,
+            ]
+            .concat(),
+        );
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        serde_json::from_slice(&fs::read(&report).unwrap()).unwrap()
+    };
+    let r = read(&[]);
+    assert_eq!(r["operation"], "gray");
+    assert!(
+        r["maxval"].is_null(),
+        "no threshold, no maxval: {}",
+        r["maxval"]
+    );
+    assert_eq!(r["read"], "color");
+    assert_eq!(r["format"], "png");
+    assert_eq!(r["bit_depth"], "auto");
+    assert_eq!(r["png_compression"], "fast");
+    assert_eq!(r["max_pixels"], 16384u64 * 16384);
+    let r = read(&[
+        "--threshold",
+        "binary:100",
+        "--maxval",
+        "200",
+        "--read",
+        "gray",
+        "--format",
+        "same",
+        "--bit-depth",
+        "8",
+        "--png-compression",
+        "high",
+        "--max-pixels",
+        "100x50",
+        "--luma",
+        "bt709",
+    ]);
+    assert_eq!(r["operation"], "binary:100");
+    assert_eq!(r["maxval"], 200.0);
+    assert_eq!(r["read"], "gray");
+    assert_eq!(r["format"], "same");
+    assert_eq!(r["bit_depth"], "8");
+    assert_eq!(r["png_compression"], "high");
+    assert_eq!(r["max_pixels"], 5000);
+    assert_eq!(r["luma"], "bt709");
+    let r = read(&[
+        "--threshold",
+        "adaptive-mean:11:2",
+        "--maxval",
+        "-3.5",
+        "--format",
+        "jpeg",
+    ]);
+    assert_eq!(r["maxval"], -3.5);
+    assert_eq!(r["format"], "jpeg");
+}

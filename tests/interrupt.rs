@@ -1,5 +1,6 @@
 //! SIGINT or SIGTERM in the middle of a batch, then `--skip-existing` to finish: every output present is
 //! complete, no temporary file is left, and the resumed tree equals an uninterrupted run's.
+//! The same signals in the middle of a sweep: exit 130, no temporary folder and no export left.
 #![cfg(unix)]
 
 mod common;
@@ -12,9 +13,13 @@ use std::time::{Duration, Instant};
 
 /// 160 pictures big enough that the batch takes a few seconds with one worker.
 fn batch(dir: &Path) -> PathBuf {
+    batch_of(dir, 160)
+}
+
+fn batch_of(dir: &Path, count: u32) -> PathBuf {
     let input = dir.join("in");
     fs::create_dir_all(&input).unwrap();
-    for i in 0..160u32 {
+    for i in 0..count {
         let img = image::RgbImage::from_fn(400, 300, |x, y| {
             image::Rgb([
                 (x * 3 + i) as u8,
@@ -148,4 +153,97 @@ fn run_and_signal(
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     (status.code(), err)
+}
+
+/// Files in the sweep's temporary folders (each `graypipe-sweep-*` below `scratch`).
+fn scratch_files(scratch: &Path) -> (usize, usize) {
+    let dirs: Vec<PathBuf> = fs::read_dir(scratch)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    let files = dirs
+        .iter()
+        .map(|d| fs::read_dir(d).map_or(0, |d| d.count()))
+        .sum();
+    (dirs.len(), files)
+}
+
+#[test]
+fn a_signal_mid_sweep_exits_130_and_removes_every_temporary_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let input = batch_of(t.path(), 40);
+    for (engine, signal) in [("staged", libc::SIGINT), ("rayon", libc::SIGTERM)] {
+        let scratch = t.path().join(format!("scratch-{engine}"));
+        fs::create_dir_all(&scratch).unwrap();
+        let export = t.path().join(format!("sweep-{engine}.json"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_graypipe"))
+            .args([
+                "sweep",
+                s(&input),
+                "--threshold",
+                "adaptive-gaussian:31:2",
+                "--workers",
+                "1",
+                "--engine",
+                engine,
+                "--warmup",
+                "0",
+                "--repeat",
+                "1000",
+                "--min-time",
+                "0",
+                "--scratch",
+                s(&scratch),
+                "--export-json",
+                s(&export),
+                "-q",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Interrupt inside the second run: one finished run's folder is kept until the sweep
+        // ends, the other run is in progress.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (dirs, files) = scratch_files(&scratch);
+            if dirs >= 2 && files > 45 {
+                break;
+            }
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{engine}: the sweep ended before the signal"
+            );
+            assert!(Instant::now() < deadline, "{engine}: no second run started");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break st;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{engine}: did not stop after the signal"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+        assert_eq!(status.code(), Some(130), "{engine}: {err}");
+        assert!(err.contains("interrupted"), "{engine}: {err}");
+        assert_eq!(
+            scratch_files(&scratch),
+            (0, 0),
+            "{engine}: temporary folders left behind"
+        );
+        assert!(!export.exists(), "{engine}: a partial sweep was exported");
+        assert!(
+            out.is_empty(),
+            "{engine}: a partial sweep was printed: {out}"
+        );
+    }
 }

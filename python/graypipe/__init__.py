@@ -215,8 +215,9 @@ def sweep(
     dict, the same document ``graypipe sweep --export-json`` writes and ``graypipe amdahl
     --from`` reads.
 
-    The sweep runs with the GIL released. Ctrl-C is not checked during a sweep: a
-    ``KeyboardInterrupt`` arrives when it ends.
+    The sweep runs with the GIL released; the calling thread checks Python's signals every
+    50 ms. Ctrl-C (SIGINT) cancels the run in progress (no new file starts), removes every
+    temporary folder and raises ``KeyboardInterrupt``; no record is returned.
 
     Raises ``graypipe.UsageError`` for a bad argument, ``graypipe.RefusedError`` when the batch
     is refused or ``keep_output`` is not empty.

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::ValueEnum;
-use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -143,6 +143,71 @@ fn gray_array<'py>(
         .into_any())
 }
 
+/// Output buffers of `threshold` whose arrays NumPy has freed, kept for the next calls.
+///
+/// Why: a fresh 2 MB buffer per call came from the kernel as fresh pages (glibc hands large
+/// blocks freed on another thread back to the system), and faulting and zeroing those pages
+/// took a quarter of the time of `threshold(g, "otsu")` from 2 threads, in the kernel's
+/// shared page allocator. At most [`POOL_BUFFERS`] buffers and [`POOL_BYTES`] bytes wait here.
+static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+const POOL_BUFFERS: usize = 16;
+const POOL_BYTES: usize = 64 << 20;
+
+/// A buffer of at least `len` bytes from the pool (the smallest that fits), else a new one.
+/// Its contents are old pixels or zeros: callers overwrite all `len` of them.
+fn pooled_buffer(len: usize) -> Vec<u8> {
+    let taken = POOL.lock().ok().and_then(|mut pool| {
+        let best = pool
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.capacity() >= len)
+            .min_by_key(|(_, b)| b.capacity())
+            .map(|(i, _)| i)?;
+        Some(pool.swap_remove(best))
+    });
+    // vec! of zeros is calloc: large blocks come zeroed from the kernel without a memset.
+    taken.unwrap_or_else(|| vec![0; len])
+}
+
+/// The Python object owning a pooled output buffer: the base of the array `threshold` returns
+/// (and of every view of it). When the last of them is freed the buffer goes back to the pool.
+#[pyclass(module = "graypipe._graypipe")]
+struct PooledBuffer(Vec<u8>);
+
+impl Drop for PooledBuffer {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        if let Ok(mut pool) = POOL.lock() {
+            let held: usize = pool.iter().map(Vec::capacity).sum();
+            if pool.len() < POOL_BUFFERS && held + buf.capacity() <= POOL_BYTES {
+                pool.push(buf);
+            }
+        }
+    }
+}
+
+/// A `height` x `width` array over `data`, which its base object hands back to the pool.
+fn pooled_gray_array(
+    py: Python<'_>,
+    data: Vec<u8>,
+    height: usize,
+    width: usize,
+) -> PyResult<Bound<'_, PyAny>> {
+    if data.len() != height * width {
+        return Err(PyRuntimeError::new_err("graypipe: output size mismatch"));
+    }
+    let ptr = data.as_ptr();
+    let owner = Bound::new(py, PooledBuffer(data))?;
+    // SAFETY: `ptr` points at `height * width` initialised bytes (checked above) owned by the
+    // Vec inside `owner`; that Vec is never touched again until `owner` is dropped, which
+    // NumPy does only after the array and every view of it are gone (it is their base object).
+    // Moving a Vec does not move its heap block, so `ptr` stays valid.
+    let view = unsafe { numpy::ndarray::ArrayView2::from_shape_ptr((height, width), ptr) };
+    // SAFETY: as above; the container keeps the memory alive and unchanged.
+    let array = unsafe { PyArray2::borrow_from_array(&view, owner.into_any()) };
+    Ok(array.into_any())
+}
+
 const IMAGE_SHAPES: &str = "H x W x 3 BGR, H x W x 4 BGRA or H x W gray";
 
 /// `gray(img, luma)`.
@@ -200,10 +265,9 @@ fn threshold<'py>(
     };
     let src = px.slice();
     let (out, done) = py.detach(|| {
-        // The output buffer starts as a copy of the input: `apply` works in place.
-        let mut out = src.to_vec();
-        let mut scratch = Vec::new();
-        let done = ops::apply(&op, w, h, &mut out, &mut scratch);
+        // Read the input, write a recycled buffer: no copy of the input, no fresh pages.
+        let mut out = pooled_buffer(src.len());
+        let done = ops::apply_into(&op, w, h, src, &mut out);
         (out, done)
     });
     // The array's own shape gave the size: a mismatch cannot happen, but is an error if it does.
@@ -216,7 +280,7 @@ fn threshold<'py>(
         } => done.level.map(f64::floor),
         _ => done.level,
     };
-    Ok((level, gray_array(py, out, h, w)?))
+    Ok((level, pooled_gray_array(py, out, h, w)?))
 }
 
 /// `imread(path, gray)`.
@@ -410,7 +474,7 @@ fn _run(
             }
         }
     })?;
-    let report = RunReport::new(&summary, &job.settings, &config);
+    let report = RunReport::new(&summary, &job.settings, &config, job.plan_options.format);
     let json = serde_json::to_string(&report)
         .map_err(|e| PyRuntimeError::new_err(format!("cannot serialise the report: {e}")))?;
     Ok((json, interrupt.map(|e| e.into_value(py).into_any())))
@@ -483,9 +547,40 @@ fn _sweep(
         keep_output,
         scratch,
     };
-    let record = py
-        .detach(|| run_sweep(&sweep_plan, &mut |_| {}))
-        .map_err(|e| error(py, "RefusedError", e.to_string()))?;
+    // As in `_run`: the sweep goes on its own thread while this one checks for Ctrl-C every
+    // 50 ms. A KeyboardInterrupt cancels the run in progress; the sweep then removes its
+    // temporary folders and returns `Interrupted`, and the KeyboardInterrupt is raised.
+    let cancel = CancelToken::new();
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let mut interrupt: Option<PyErr> = None;
+    let result = std::thread::scope(|scope| {
+        let (sweep_plan, cancel) = (&sweep_plan, &cancel);
+        scope.spawn(move || {
+            let _ = tx.send(run_sweep(sweep_plan, cancel, &mut |_| {}));
+        });
+        loop {
+            match py.detach(|| rx.recv_timeout(Duration::from_millis(50))) {
+                Ok(result) => return Ok(result),
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    return Err(PyRuntimeError::new_err(
+                        "graypipe: the sweep's thread panicked",
+                    ))
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            }
+            if interrupt.is_none() {
+                if let Err(e) = py.check_signals() {
+                    cancel.cancel();
+                    interrupt = Some(e);
+                }
+            }
+        }
+    })?;
+    if let Some(e) = interrupt {
+        // Whether the sweep was cut short or had just finished, Ctrl-C wins: no record.
+        return Err(e);
+    }
+    let record = result.map_err(|e| error(py, "RefusedError", e.to_string()))?;
     serde_json::to_string(&record)
         .map_err(|e| PyRuntimeError::new_err(format!("cannot serialise the sweep record: {e}")))
 }

@@ -127,6 +127,35 @@ def test_threshold_leaves_its_input_alone():
     assert np.array_equal(g, before) and not np.shares_memory(out, g)
 
 
+def test_threshold_outputs_own_their_memory_while_buffers_are_recycled():
+    """Outputs come from recycled buffers: one still alive (even only through a view) must
+    never be handed out again, and a recycled one must carry no old pixels."""
+    import gc
+
+    rng = np.random.default_rng(5)
+    big = rng.integers(0, 256, (300, 400), dtype=np.uint8)
+    _, out = graypipe.threshold(big, "otsu")
+    assert out.flags.writeable and out.flags.c_contiguous
+    want_view = out[10:20, 30:60].copy()
+    view = out[10:20, 30:60]
+    del out
+    gc.collect()
+    images = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in [(300, 400), (50, 70), (299, 401)] * 20]
+    results = []
+    for spec in ("otsu", "binary-inv:90", "tozero:triangle", "adaptive-mean:5:3"):
+        for g in images:
+            got = graypipe.threshold(g, spec)
+            want = opencv_threshold(g, spec, 255)
+            assert np.array_equal(got[1], want[1]), (spec, g.shape)
+            results.append((got[1], want[1]))  # alive: their buffers may not be reused
+        for got, want in results:
+            assert np.array_equal(got, want), spec
+        results.clear()  # freed: their buffers go back to the pool for the next spec
+        gc.collect()
+    assert np.array_equal(view, want_view), "a live view's pixels were overwritten"
+    view[0, 0] ^= 1  # still writeable through the view
+
+
 @pytest.mark.parametrize(
     "bad, pattern",
     [

@@ -1,4 +1,5 @@
-"""Ctrl-C during run(): a subprocess runs a long batch, gets SIGINT, and must stop cleanly."""
+"""Ctrl-C during run() and sweep(): a subprocess runs a long batch or sweep, gets SIGINT, and
+must stop cleanly."""
 
 import json
 import os
@@ -90,3 +91,43 @@ def test_uncaught_sigint_ends_python_as_the_cli_does(many_inputs, tmp_path):
     assert "KeyboardInterrupt" in stderr
     # Python ends on an uncaught KeyboardInterrupt by SIGINT: a shell sees 130, as for the CLI.
     assert child.returncode == -signal.SIGINT
+
+
+SWEEP_CHILD = textwrap.dedent(
+    """
+    import sys
+    import graypipe
+    src, scratch = sys.argv[1:3]
+    print("started", flush=True)
+    try:
+        graypipe.sweep(src, workers=[1, 2], threshold="adaptive-gaussian:31:2", warmup=0,
+                       repeat=1000, scratch=scratch)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        sys.exit(42)
+    print("finished", flush=True)
+    """
+)
+
+
+def test_sigint_cancels_a_sweep_removes_its_folders_then_keyboardinterrupt(many_inputs, tmp_path):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    child = subprocess.Popen(
+        [sys.executable, "-c", SWEEP_CHILD, str(many_inputs), str(scratch)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert child.stdout.readline().strip() == "started"
+    # Inside a run: its temporary folder exists and has files.
+    deadline = time.monotonic() + 60
+    while not any(any(d.iterdir()) for d in scratch.iterdir()):
+        if child.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"no sweep run started: {child.communicate()}")
+        time.sleep(0.02)
+    child.send_signal(signal.SIGINT)
+    # 2 x 1000 runs of 400 files would take hours: ending within the timeout means the run in
+    # progress was cancelled.
+    stdout, stderr = child.communicate(timeout=120)
+    assert child.returncode == 42, stderr
+    assert stdout.split() == ["interrupted"]
+    assert list(scratch.iterdir()) == [], "temporary folders left behind"

@@ -88,6 +88,16 @@ pub enum PlanError {
         /// The input folder it is.
         input: PathBuf,
     },
+    /// The output folder, or a folder it would be created in, exists and is not a folder (a
+    /// file, a device, a FIFO).
+    OutputNotFolder {
+        /// The output folder as given.
+        output: PathBuf,
+        /// The existing path that is not a folder.
+        blocker: PathBuf,
+        /// What it is, in words.
+        kind: &'static str,
+    },
     /// `--report FILE` names an input of the run.
     ReportIsInput(PathBuf),
     /// `--report FILE` names an output of the run.
@@ -130,6 +140,17 @@ impl fmt::Display for PlanError {
                 shown(input),
                 shown(output)
             ),
+            PlanError::OutputNotFolder {
+                output,
+                blocker,
+                kind,
+            } => write!(
+                f,
+                "refused: output folder {}: {} {}; choose a folder for -o",
+                shown(output),
+                shown(blocker),
+                kind
+            ),
             PlanError::ReportIsInput(p) => write!(
                 f,
                 "refused: report {} is an input of this run; choose another --report path",
@@ -170,7 +191,7 @@ fn join(paths: &[PathBuf]) -> String {
 /// exists is canonicalized as written (so `link/..` is the parent of the link's target, not
 /// the folder holding the link), and the rest, which does not exist yet, is cleaned of `.` and
 /// `..` as text.
-pub(crate) fn resolve(p: &Path) -> PathBuf {
+pub fn resolve(p: &Path) -> PathBuf {
     let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let parts: Vec<Component> = abs.components().collect();
     for split in (1..=parts.len()).rev() {
@@ -202,13 +223,13 @@ pub(crate) type FileId = (u64, u64);
 
 /// The identity of what `p` names, links followed; `None` when it does not exist.
 #[cfg(unix)]
-pub(crate) fn file_id(p: &Path) -> Option<FileId> {
+pub fn file_id(p: &Path) -> Option<FileId> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
 }
 
 #[cfg(not(unix))]
-pub(crate) fn file_id(_: &Path) -> Option<FileId> {
+pub fn file_id(_: &Path) -> Option<FileId> {
     None
 }
 
@@ -253,6 +274,19 @@ impl InputFolders {
 /// Builds the plan: lists the inputs, names each output under `out_dir` and refuses
 /// collisions, an output folder inside an input folder and outputs that overwrite inputs.
 pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    // The nearest existing path at or above the output folder must be a folder: otherwise
+    // every file would fail to be written (or -o names an input file, a device...).
+    let existing = out_dir
+        .ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .find_map(|a| std::fs::metadata(a).ok().map(|m| (a, m)));
+    if let Some((blocker, meta)) = existing.filter(|(_, m)| !m.is_dir()) {
+        return Err(PlanError::OutputNotFolder {
+            output: out_dir.to_path_buf(),
+            blocker: blocker.to_path_buf(),
+            kind: crate::input::kind_of(&meta).unwrap_or("is a file, not a folder"),
+        });
+    }
     let out_resolved = resolve(out_dir);
     for input in inputs.iter().filter(|p| p.is_dir()) {
         let folder = resolve(input);

@@ -24,7 +24,7 @@ const MAX_LINKS: usize = 40;
 
 /// Follows `path` through symbolic links (dangling ones included: the report is then created
 /// where the link points) and resolves the result.
-fn follow(path: &Path) -> Result<PathBuf, PlanError> {
+pub fn follow(path: &Path) -> Result<PathBuf, PlanError> {
     let mut p = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     for _ in 0..MAX_LINKS {
         match std::fs::symlink_metadata(&p) {
@@ -47,13 +47,15 @@ fn follow(path: &Path) -> Result<PathBuf, PlanError> {
     })
 }
 
-/// Decides where `report` goes for `plan`, whose outputs go under `out_dir`. Refused: a path
-/// that is (by resolved path or by device and inode) an input or an output of the run, and
-/// an existing folder, FIFO, device or socket.
+/// Decides where `report` goes for `plan`, whose outputs go under `out_dir`; `lists` are the
+/// other files the run reads (the `--files-from` list). Refused: a path that is (by resolved
+/// path or by device and inode) an input, a list or an output of the run, and an existing
+/// folder, FIFO, device or socket.
 pub fn report_target(
     report: &Path,
     plan: &Plan,
     out_dir: &Path,
+    lists: &[&Path],
 ) -> Result<ReportTarget, PlanError> {
     if report.as_os_str() == STDOUT {
         return Ok(ReportTarget::Stdout);
@@ -70,7 +72,12 @@ pub fn report_target(
     let jobs = plan.jobs.iter().chain(&plan.skipped);
     let id = file_id(&target);
     if let Some(id) = id {
-        let inputs: HashSet<_> = jobs.clone().filter_map(|j| file_id(&j.input)).collect();
+        let inputs: HashSet<_> = jobs
+            .clone()
+            .map(|j| j.input.as_path())
+            .chain(lists.iter().copied())
+            .filter_map(file_id)
+            .collect();
         if inputs.contains(&id) {
             return Err(PlanError::ReportIsInput(report.to_path_buf()));
         }

@@ -1,7 +1,7 @@
 //! `graypipe amdahl`: the theoretical table, or a refit of a saved sweep.
 
 use super::args::AmdahlArgs;
-use super::{EXIT_OK, EXIT_USAGE};
+use super::EXIT_USAGE;
 use graypipe::report::amdahl_theory::amdahl_theory_text;
 use graypipe::report::sweep_table::sweep_text;
 use graypipe::sweep::{reanalyse, SweepRecord};
@@ -10,22 +10,21 @@ use graypipe::sweep::{reanalyse, SweepRecord};
 pub fn execute(args: &AmdahlArgs) -> i32 {
     match (&args.from, args.parallel_fraction) {
         (Some(path), _) => match refit(path, args.json) {
-            Ok(text) => {
-                // A reader that went away ends the output quietly.
-                let _ = super::output::stdout_text(&text);
-                EXIT_OK
-            }
+            Ok(text) => print(&text),
             Err(e) => {
-                eprintln!("graypipe: {e}");
+                super::output::stderr_line(&format!("graypipe: {e}"));
                 EXIT_USAGE
             }
         },
-        (None, Some(p)) => {
-            let _ = super::output::stdout_text(&amdahl_theory_text(p, &args.workers.0));
-            EXIT_OK
-        }
+        (None, Some(p)) => print(&amdahl_theory_text(p, &args.workers.0)),
         (None, None) => EXIT_USAGE,
     }
+}
+
+/// Prints `text`; a reader that went away ends the output quietly, any other failure (a full
+/// disk) is an error, not a silent success.
+fn print(text: &str) -> i32 {
+    super::output::print_or_fail(text)
 }
 
 /// The largest sweep export `--from` reads.

@@ -1,10 +1,11 @@
 //! `graypipe merge`: read shard reports, join and check them, write the merged record.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::args::MergeArgs;
-use super::{EXIT_FAILED, EXIT_OK};
+use super::output::stderr_line;
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use graypipe::report::merge::{merge, MergedReport, ShardReport};
 
 /// Largest report read: a report lists every file, so this allows some millions of files.
@@ -12,13 +13,23 @@ const MAX_REPORT_BYTES: u64 = 2 << 30;
 
 /// Runs the command; returns the exit status (1 when a report is unreadable or a check fails).
 pub fn execute(args: &MergeArgs) -> i32 {
+    let target = match output_target(&args.output, &args.reports) {
+        Ok(t) => t,
+        Err(e) => {
+            stderr_line(&format!(
+                "graypipe: refused: -o {}: {e}",
+                graypipe::error::printable_path(&args.output)
+            ));
+            return EXIT_USAGE;
+        }
+    };
     let mut reports = Vec::with_capacity(args.reports.len());
     let mut unreadable = false;
     for path in &args.reports {
         match read_report(path) {
             Ok(r) => reports.push((path.display().to_string(), r)),
             Err(e) => {
-                eprintln!("graypipe: error: {}: {e}", path.display());
+                stderr_line(&format!("graypipe: error: {}: {e}", path.display()));
                 unreadable = true;
             }
         }
@@ -28,15 +39,17 @@ pub fn execute(args: &MergeArgs) -> i32 {
     let json = match serde_json::to_vec_pretty(&merged) {
         Ok(j) => j,
         Err(e) => {
-            eprintln!("graypipe: error: cannot encode the merged report: {e}");
+            stderr_line(&format!(
+                "graypipe: error: cannot encode the merged report: {e}"
+            ));
             return EXIT_FAILED;
         }
     };
-    if let Err(e) = graypipe::atomic_write::write_atomic(&args.output, &json) {
-        eprintln!(
+    if let Err(e) = write_merged(&target, &json) {
+        stderr_line(&format!(
             "graypipe: error: cannot write {}: {e}",
             args.output.display()
-        );
+        ));
         return EXIT_FAILED;
     }
     if unreadable || !merged.complete {
@@ -44,6 +57,46 @@ pub fn execute(args: &MergeArgs) -> i32 {
     } else {
         EXIT_OK
     }
+}
+
+/// Where the merged record goes: the path through its symbolic links (the link stays, as with
+/// a shell's `>`). Refused: one of the reports being merged (by device and inode, or resolved
+/// path) and an existing folder, FIFO, device or socket, which a rename would replace.
+fn output_target(output: &Path, reports: &[PathBuf]) -> Result<PathBuf, String> {
+    let target = graypipe::batch::report_target::follow(output).map_err(|e| e.to_string())?;
+    if let Ok(meta) = std::fs::metadata(&target) {
+        if let Some(kind) = graypipe::input::kind_of(&meta) {
+            return Err(kind.to_string());
+        }
+    }
+    let id = graypipe::batch::plan::file_id(&target);
+    let resolved = graypipe::batch::plan::resolve(&target);
+    for r in reports {
+        if (id.is_some() && graypipe::batch::plan::file_id(r) == id)
+            || graypipe::batch::plan::resolve(r) == resolved
+        {
+            return Err(format!(
+                "is {}, one of the reports being merged",
+                graypipe::error::printable_path(r)
+            ));
+        }
+    }
+    Ok(target)
+}
+
+/// Writes the record atomically at `target`, if what is there now is still a regular file
+/// or nothing (never renamed over a device, FIFO or folder that appeared since the check).
+fn write_merged(target: &Path, json: &[u8]) -> Result<(), String> {
+    if let Ok(meta) = std::fs::symlink_metadata(target) {
+        if !meta.file_type().is_file() {
+            return Err(graypipe::input::kind_of(&meta)
+                .unwrap_or("is a symbolic link now")
+                .to_string());
+        }
+    }
+    graypipe::atomic_write::write_atomic(target, json)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn read_report(path: &Path) -> Result<ShardReport, String> {
@@ -63,7 +116,7 @@ fn read_report(path: &Path) -> Result<ShardReport, String> {
 }
 
 fn print_summary(m: &MergedReport) {
-    eprintln!(
+    stderr_line(&format!(
         "graypipe merge: {} report(s), {} shard(s) expected, strategy {}, listing {} files ({})",
         m.shards.len(),
         m.shard_count,
@@ -71,9 +124,9 @@ fn print_summary(m: &MergedReport) {
         m.listing_files
             .map_or_else(|| "-".into(), |n| n.to_string()),
         m.listing_fingerprint.as_deref().unwrap_or("-"),
-    );
+    ));
     for s in &m.shards {
-        eprintln!(
+        stderr_line(&format!(
             "  shard {}/{} {:<20} wall {:>8.2} s  cpu {:>8}  written {:>6}  failed {:>4}  skipped {:>5}  {}",
             s.index,
             s.count,
@@ -85,25 +138,25 @@ fn print_summary(m: &MergedReport) {
             s.files.failed,
             s.files.skipped,
             s.report
-        );
+        ));
     }
-    eprintln!(
+    stderr_line(&format!(
         "  total: written {}, failed {}, skipped {}, not started {}",
         m.files.written, m.files.failed, m.files.skipped, m.files.not_started
-    );
-    eprintln!(
+    ));
+    stderr_line(&format!(
         "  imbalance (slowest shard's wall time over the mean): {:.2} (slowest {:.2} s, mean {:.2} s)",
         m.imbalance, m.wall_seconds_max, m.wall_seconds_mean
-    );
+    ));
     for f in &m.failures {
         let input = f.get("input").and_then(|v| v.as_str()).unwrap_or("?");
         let reason = f.get("reason").and_then(|v| v.as_str()).unwrap_or("?");
-        eprintln!("  failed: {input}: {reason}");
+        stderr_line(&format!("  failed: {input}: {reason}"));
     }
     for p in &m.problems {
-        eprintln!("graypipe merge: error: {p}");
+        stderr_line(&format!("graypipe merge: error: {p}"));
     }
     if m.complete {
-        eprintln!("graypipe merge: complete");
+        stderr_line("graypipe merge: complete");
     }
 }

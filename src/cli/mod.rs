@@ -63,8 +63,10 @@ pub fn main() -> i32 {
         Command::Sweep(args) => sweep_cmd::execute(&args),
         Command::Amdahl(args) => amdahl_cmd::execute(&args),
         Command::Completions(args) => {
-            clap_complete::generate(args.shell, &mut command, "graypipe", &mut std::io::stdout());
-            EXIT_OK
+            // Into memory first: clap_complete panics when its writer fails (a full disk).
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut command, "graypipe", &mut script);
+            output::print_or_fail(&String::from_utf8_lossy(&script))
         }
         Command::Man(args) => man_page(command, args.command.as_deref()),
         Command::Merge(args) => merge_cmd::execute(&args),
@@ -111,21 +113,17 @@ fn man_page(mut command: clap::Command, sub: Option<&str>) -> i32 {
             // build() named it graypipe-COMMAND (its display name), which the page title uses.
             Some(c) => c.clone().version(env!("CARGO_PKG_VERSION")),
             None => {
-                eprintln!("graypipe: man: no command '{name}'");
+                output::stderr_line(&format!("graypipe: man: no command '{name}'"));
                 return EXIT_USAGE;
             }
         },
     };
     let mut out = Vec::new();
     if let Err(e) = clap_mangen::Man::new(page).render(&mut out) {
-        eprintln!("graypipe: man: {e}");
+        output::stderr_line(&format!("graypipe: man: {e}"));
         return EXIT_FAILED;
     }
-    use std::io::Write;
-    match std::io::stdout().write_all(&out) {
-        Ok(()) => EXIT_OK,
-        Err(_) => EXIT_FAILED,
-    }
+    output::print_or_fail(&String::from_utf8_lossy(&out))
 }
 
 #[cfg(test)]

@@ -15,6 +15,22 @@ pub fn stdout_text(text: &str) -> io::Result<bool> {
     }
 }
 
+/// Prints `text` on standard output for a command whose whole result it is: exit status 0
+/// when written or when the reader went away (quietly, as other Unix tools), 1 with a message
+/// when the write failed otherwise (a full disk, an I/O error).
+pub fn print_or_fail(text: &str) -> i32 {
+    match stdout_text(text) {
+        Ok(_) => super::EXIT_OK,
+        Err(e) => {
+            stderr_line(&format!(
+                "graypipe: error: cannot write to standard output: {}",
+                graypipe::error::io_reason(&e)
+            ));
+            super::EXIT_FAILED
+        }
+    }
+}
+
 /// Writes `text` to standard error; a failure is ignored (there is nowhere left to say it).
 pub fn stderr_text(text: &str) {
     let _ = io::stderr().lock().write_all(text.as_bytes());

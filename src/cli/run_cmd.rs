@@ -43,7 +43,7 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     let plan_opts = match job.plan_options(args.skip_existing && shard.is_none()) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("graypipe: {e}");
+            stderr_line(&format!("graypipe: {e}"));
             return EXIT_USAGE;
         }
     };
@@ -54,10 +54,17 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
             return EXIT_USAGE;
         }
     };
+    // The --files-from list is read by the run too: the report must not replace it.
+    let lists: Vec<&Path> = job
+        .files_from
+        .iter()
+        .map(|p| p.as_path())
+        .filter(|p| p.as_os_str() != "-")
+        .collect();
     let report_to = match args
         .report
         .as_deref()
-        .map(|r| report_target(r, &plan, &args.output))
+        .map(|r| report_target(r, &plan, &args.output, &lists))
         .transpose()
     {
         Ok(t) => t,
@@ -78,14 +85,14 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
                 args.skip_existing,
             );
             if !args.quiet || args.dry_run {
-                eprintln!(
+                stderr_line(&format!(
                     "graypipe: shard {shard} (from {}, by {}): {} of {} files, listing {}",
                     source.name(),
                     args.shard_by.name(),
                     plan.jobs.len() + plan.skipped.len(),
                     info.listing_files,
                     info.fingerprint
-                );
+                ));
             }
             (plan, Some(info))
         }
@@ -172,7 +179,7 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     );
     progress.finish();
 
-    let mut report = RunReport::new(&summary, &settings, &config);
+    let mut report = RunReport::new(&summary, &settings, &config, job.format);
     report.shard = shard_info.as_ref().map(ShardRecord::from);
     if summary.stats.engine_error.is_none() && summary.stats.workers < config.threads() {
         stderr_line(&format!(
@@ -202,7 +209,10 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     }
     if args.json {
         if let Err(e) = print_json(&report) {
-            eprintln!("graypipe: error: cannot print the JSON record: {e}");
+            stderr_line(&format!(
+                "graypipe: error: cannot print the JSON record: {}",
+                graypipe::error::io_reason(&e)
+            ));
             status = EXIT_FAILED;
         }
     }
@@ -227,8 +237,9 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
 }
 
 /// On SIGINT or SIGTERM: cancel the run (no new files start; in-flight ones finish or are
-/// discarded, never half-written) and remember it. A second signal exits at once.
-fn on_interrupt(cancel: &CancelToken) -> Arc<AtomicBool> {
+/// discarded, never half-written) and remember it. A second signal exits at once. `sweep`
+/// uses it too.
+pub(super) fn on_interrupt(cancel: &CancelToken) -> Arc<AtomicBool> {
     let interrupted = Arc::new(AtomicBool::new(false));
     #[cfg(unix)]
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

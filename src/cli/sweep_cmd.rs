@@ -3,12 +3,14 @@
 use std::io::IsTerminal;
 
 use super::args::SweepArgs;
-use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use super::run_cmd::on_interrupt;
+use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
+use graypipe::pipeline::CancelToken;
 use graypipe::report::export::{
     export, CsvExporter, Exporter, JsonExporter, MarkdownExporter, SvgExporter,
 };
 use graypipe::report::sweep_table::sweep_text;
-use graypipe::sweep::{run_sweep, SweepPlan};
+use graypipe::sweep::{run_sweep, SweepError, SweepPlan};
 
 /// Runs the command; returns the exit status.
 pub fn execute(args: &SweepArgs) -> i32 {
@@ -43,7 +45,11 @@ pub fn execute(args: &SweepArgs) -> i32 {
         scratch: args.scratch.clone(),
     };
     let show = !args.quiet && std::io::stderr().is_terminal();
-    let record = match run_sweep(&plan, &mut |p| {
+    // Ctrl-C or SIGTERM cancels the run in progress as for `graypipe run`; the sweep then
+    // removes its temporary folders and ends with 130. A second signal exits at once.
+    let cancel = CancelToken::new();
+    let _interrupted = on_interrupt(&cancel);
+    let record = match run_sweep(&plan, &cancel, &mut |p| {
         if show {
             let eta = if p.done > 0 {
                 p.elapsed / p.done as f64 * (p.total - p.done) as f64
@@ -60,6 +66,10 @@ pub fn execute(args: &SweepArgs) -> i32 {
         Err(e) => {
             if show {
                 eprintln!();
+            }
+            if let SweepError::Interrupted { .. } = e {
+                eprintln!("graypipe: sweep {e}; its temporary folders are removed");
+                return EXIT_INTERRUPTED;
             }
             eprintln!("graypipe: {e}");
             return EXIT_USAGE;

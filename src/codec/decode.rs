@@ -52,8 +52,49 @@ pub struct DecodedImage {
     /// `width * height * layout.channels()` samples.
     pub data: Vec<u8>,
     /// The decoder's warnings (libjpeg's "premature end of data segment" and the like, where
-    /// missing data was filled with grey): the image is usable but probably damaged.
+    /// missing data was filled with grey): the image is usable but probably damaged. A
+    /// bounded number of texts; when more were raised, the last entry says how many more
+    /// (see [`warning_count`]).
     pub warnings: Vec<String>,
+}
+
+/// An empty buffer with room for `len` bytes, or the error naming `what` when the process
+/// cannot have them.
+pub(crate) fn try_capacity(len: usize, what: &'static str) -> Result<Vec<u8>, DecodeError> {
+    try_reserve_probe(len, what)
+}
+
+/// Reserves `len` bytes without touching them (an address-space check).
+fn try_reserve_probe(len: usize, what: &'static str) -> Result<Vec<u8>, DecodeError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| DecodeError::OutOfMemory {
+            what,
+            bytes: len as u64,
+        })?;
+    Ok(v)
+}
+
+/// Ends the line that stands for the warnings whose texts were not kept: `"{n}{MORE}"`.
+const MORE_WARNINGS: &str = " more warnings from the decoder";
+
+/// The line that stands for `n` warnings whose texts were not kept.
+pub(crate) fn more_warnings_line(n: u64) -> String {
+    format!("{n}{MORE_WARNINGS}")
+}
+
+/// How many warnings the decoder raised, from [`DecodedImage::warnings`]: the texts kept plus
+/// the number their closing "N more" line stands for. (libjpeg may warn thousands of times on
+/// one damaged file; only a few texts are kept, every one is counted.)
+pub fn warning_count(warnings: &[String]) -> u64 {
+    let more = warnings
+        .last()
+        .and_then(|w| w.strip_suffix(MORE_WARNINGS))
+        .and_then(|n| n.parse::<u64>().ok());
+    match more {
+        Some(n) => (warnings.len() as u64 - 1).saturating_add(n),
+        None => warnings.len() as u64,
+    }
 }
 
 impl DecodedImage {
@@ -85,6 +126,15 @@ pub enum DecodeError {
     /// The header declares an empty image.
     #[error("image has zero width or height")]
     ZeroSized,
+    /// The process could not get the memory for a buffer this image needs (an address-space
+    /// limit such as `ulimit -v`, or memory exhausted): this file fails, the run goes on.
+    #[error("not enough memory for the {what} ({bytes} bytes; a memory limit such as ulimit -v?)")]
+    OutOfMemory {
+        /// The buffer, in words.
+        what: &'static str,
+        /// Its size.
+        bytes: u64,
+    },
     /// The decoder rejected the data.
     #[error("cannot decode {format}: {reason}")]
     Corrupt {
@@ -215,6 +265,11 @@ pub fn decode_as(
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
+    // `from_decoder` allocates the pixel buffer infallibly inside the `image` crate: make sure
+    // the address space can hold it first (a check, not a guarantee: the buffer is asked for
+    // again just after).
+    let total = usize::try_from(decoder.total_bytes()).unwrap_or(usize::MAX);
+    drop(try_reserve_probe(total, "decoded pixels")?);
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| describe(name, e))?;
     img.apply_orientation(orientation);
     Ok(match (mode, format) {
@@ -680,6 +735,28 @@ mod tests {
             .unwrap()
             .warnings
             .is_empty());
+    }
+
+    #[test]
+    fn a_buffer_the_process_cannot_have_is_an_error_not_an_abort() {
+        let e = try_capacity(usize::MAX, "decoded pixels").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("not enough memory for the decoded pixels"),
+            "{e}"
+        );
+        assert!(try_capacity(5, "x").unwrap().capacity() >= 5);
+    }
+
+    #[test]
+    fn the_warning_count_includes_the_warnings_whose_texts_were_dropped() {
+        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(warning_count(&[]), 0);
+        assert_eq!(warning_count(&t(&["a", "b"])), 2);
+        assert_eq!(warning_count(&t(&["a", &more_warnings_line(40)])), 41);
+        // Only a closing line of exactly that form counts as more than one.
+        assert_eq!(warning_count(&t(&["x more warnings from the decoder"])), 1);
+        assert_eq!(warning_count(&t(&[&more_warnings_line(3), "a"])), 2);
     }
 
     #[test]

@@ -77,6 +77,19 @@ pub fn encode(
             gray.len()
         )));
     }
+    // Room for the whole output asked for fallibly up front (an address-space limit fails the
+    // file, not the process); the encoders then write within it. The bound covers every
+    // format's worst case: row padding or filter bytes, stored deflate blocks, headers.
+    let raw = (u64::from(width) + 4) * u64::from(height);
+    let bound = raw + raw / 16 + (64 << 10);
+    usize::try_from(bound)
+        .ok()
+        .and_then(|n| out.try_reserve_exact(n).ok())
+        .ok_or_else(|| {
+            fail(format!(
+                "not enough memory for the output ({bound} bytes; a memory limit such as ulimit -v?)"
+            ))
+        })?;
     match format {
         OutputFormat::Png => encode_png(gray, width, height, one_bit, compression, out)
             .map_err(|e| fail(e.to_string())),

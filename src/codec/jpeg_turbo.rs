@@ -202,8 +202,9 @@ pub(crate) fn decode(
         let row = w * out_channels;
         // Not zeroed first: libjpeg writes every byte of every row it returns, and zeroing a
         // picture's worth of memory (the allocator reuses freed heap, so calloc must clear it)
-        // cost 6% of a photo's decode. The length only grows over rows already written.
-        let mut data: Vec<u8> = Vec::with_capacity(row * h);
+        // cost 6% of a photo's decode. The length only grows over rows already written. Asked
+        // for fallibly: an address-space limit fails this file, not the process.
+        let mut data = super::decode::try_capacity(row * h, "decoded pixels")?;
         while (cinfo.output_scanline as usize) < h {
             let first = cinfo.output_scanline as usize;
             if data.len() != first * row {
@@ -257,19 +258,24 @@ pub(crate) fn decode(
     };
     let warnings = &session.warnings;
     pixels.warnings = warnings.texts.clone();
+    // Texts are kept once each and at most MAX_WARNING_TEXTS of them; every other warning
+    // (repeats included) is counted in one closing line, so `warning_count` gives the total.
     let listed = warnings.texts.len() as u64;
     if warnings.total > listed {
         pixels
             .warnings
-            .push(format!("{} more libjpeg warnings", warnings.total - listed));
+            .push(super::decode::more_warnings_line(warnings.total - listed));
     }
     Ok(pixels)
 }
 
 /// Words the cases users meet in graypipe's terms; the rest in libjpeg's.
 fn describe_fatal(text: String) -> String {
-    if text.contains("Backing store not supported") || text.contains("Insufficient memory") {
+    if text.contains("Backing store not supported") {
         "over the decoder's memory limit for this image's size".into()
+    } else if text.contains("Insufficient memory") {
+        // libjpeg's own malloc failed (its limit is checked first, as "Backing store").
+        "not enough memory for the decoder's buffers (a memory limit such as ulimit -v?)".into()
     } else {
         text
     }

@@ -10,7 +10,9 @@ mod libpng_gray;
 pub mod opencv_color;
 pub mod probe;
 
-pub use decode::{decode, decode_as, DecodeError, DecodeLimits, DecodedImage, ReadMode};
+pub use decode::{
+    decode, decode_as, warning_count, DecodeError, DecodeLimits, DecodedImage, ReadMode,
+};
 pub use encode::{encode, one_bit_png, EncodeError, PngCompression};
 pub use format::{FormatChoice, InputFormat, OutputFormat};
 pub use probe::{probe, ImageInfo};

@@ -43,14 +43,26 @@ pub fn adaptive_threshold(
     }
     let cmp = Compare {
         maxval: saturate_u8(maxval),
-        // Clamped so that x + d stays exact in every integer type used below.
-        d: (if inverse { c.floor() } else { c.ceil() }).clamp(-1024.0, 1024.0) as i32,
+        d: opencv_delta(c, inverse),
         inverse,
     };
     match method {
         AdaptiveMethod::Mean => mean_threshold(src, block, cmp, out),
         AdaptiveMethod::Gaussian => gaussian_threshold(src, block, cmp, out),
     }
+}
+
+/// OpenCV's integer offset `idelta` (`cvCeil(c)`, or `cvFloor(c)` when inverse), clamped to
+/// +-1024 so that `x + d` stays exact in every integer type used below (any |d| > 510 gives the
+/// same result). On x86-64 a `c` whose rounding is not above `i32::MIN` (or NaN) converts to
+/// `i32::MIN`, and OpenCV's `-idelta` wraps back to `i32::MIN`: every comparison then goes as
+/// for a huge positive `c`. So a C of -3e9 gives what 3e9 gives, as in OpenCV.
+fn opencv_delta(c: f64, inverse: bool) -> i32 {
+    let rounded = if inverse { c.floor() } else { c.ceil() };
+    if rounded.is_nan() || rounded <= f64::from(i32::MIN) {
+        return 1024;
+    }
+    rounded.clamp(-1024.0, 1024.0) as i32
 }
 
 /// The final comparison `x - mean > -d` (or `<= -d` when inverse).
@@ -450,7 +462,7 @@ mod tests {
                 })
             })
             .collect();
-        let d = if inverse { c.floor() } else { c.ceil() } as i32;
+        let d = opencv_delta(c, inverse);
         let mut out = vec![0u8; w * h];
         for y in 0..h as isize {
             for x in 0..w as isize {

@@ -87,6 +87,22 @@ pub fn to_gray(src: &[u8], layout: ChannelLayout, luma: Luma, out: &mut Vec<u8>)
     }
 }
 
+/// [`to_gray`], with `out`'s memory asked for fallibly: when the process cannot have it (an
+/// address-space limit such as `ulimit -v`) the error comes back instead of an abort, and
+/// `out` is left empty.
+pub fn try_to_gray(
+    src: &[u8],
+    layout: ChannelLayout,
+    luma: Luma,
+    out: &mut Vec<u8>,
+) -> Result<(), std::collections::TryReserveError> {
+    out.clear();
+    out.try_reserve_exact(src.len() / layout.channels())?;
+    // Resizes within the capacity just reserved.
+    to_gray(src, layout, luma, out);
+    Ok(())
+}
+
 /// Converts an 8-bit BGR (`channels` = 3) or BGRA (`channels` = 4) buffer, OpenCV's own
 /// sample order, to gray, one sample per pixel into `out` (resized to fit): bit-exact with
 /// `cv2.cvtColor(.., COLOR_BGR2GRAY)` / `COLOR_BGRA2GRAY` under [`Luma::Bt601`]. For callers

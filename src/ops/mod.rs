@@ -13,10 +13,11 @@ pub mod threshold;
 pub mod triangle;
 
 pub use adaptive::{adaptive_threshold, AdaptiveMethod};
-pub use gray::{bgr_to_gray, to_gray, ChannelLayout, Luma};
+pub use gray::{bgr_to_gray, to_gray, try_to_gray, ChannelLayout, Luma};
 pub use histogram::histogram;
 pub use operation::{
-    apply, Level, Operation, ParseOperationError, Processed, SizeMismatch, ThresholdType,
+    apply, apply_into, Level, Operation, ParseOperationError, Processed, SizeMismatch,
+    ThresholdType,
 };
 pub use otsu::otsu_threshold;
 pub use threshold::{threshold, threshold_in_place};

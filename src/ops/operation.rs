@@ -6,7 +6,7 @@ use std::str::FromStr;
 use super::adaptive::{adaptive_threshold, AdaptiveMethod, MAX_BLOCK};
 use super::histogram::histogram;
 use super::otsu::otsu_threshold;
-use super::threshold::{saturate_u8, threshold_in_place};
+use super::threshold::{saturate_u8, threshold, threshold_in_place};
 use super::triangle::triangle_threshold;
 use super::GrayView;
 
@@ -205,6 +205,16 @@ impl Operation {
         }
     }
 
+    /// The value given to pixels that pass (`--maxval`); `None` for gray only, which has none.
+    pub fn maxval(&self) -> Option<f64> {
+        match *self {
+            Operation::Gray => None,
+            Operation::Threshold { maxval, .. } | Operation::Adaptive { maxval, .. } => {
+                Some(maxval)
+            }
+        }
+    }
+
     /// True when every output pixel is 0 or 255, so the result can be stored in one bit (one
     /// input of the 1-bit PNG decision, which `codec::encode::one_bit_png` makes).
     pub fn is_two_valued(&self) -> bool {
@@ -322,9 +332,101 @@ pub fn apply(
     })
 }
 
+/// [`apply`] reading `src` and writing `out` (resized to `src.len()`), for callers that must
+/// keep the input: one pass fewer than copying it and working in place. For fixed, Otsu and
+/// Triangle thresholds every element of `out` is overwritten, so a reused buffer is not zeroed
+/// first. The result equals [`apply`]'s on a copy of `src`.
+pub fn apply_into(
+    op: &Operation,
+    width: usize,
+    height: usize,
+    src: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<Processed, SizeMismatch> {
+    if width.checked_mul(height) != Some(src.len()) {
+        return Err(SizeMismatch {
+            width,
+            height,
+            samples: src.len(),
+        });
+    }
+    Ok(match *op {
+        Operation::Threshold {
+            kind,
+            level,
+            maxval,
+        } => {
+            let t = match level {
+                Level::Fixed(t) => t,
+                Level::Otsu => otsu_threshold(&histogram(src)) as f64,
+                Level::Triangle => triangle_threshold(&histogram(src)) as f64,
+            };
+            threshold(src, t, maxval, kind, out);
+            Processed { level: Some(t) }
+        }
+        Operation::Adaptive {
+            method,
+            inverse,
+            block,
+            c,
+            maxval,
+        } => {
+            // The size was checked above; GrayView checks it again.
+            let view = GrayView::new(width, height, src).ok_or(SizeMismatch {
+                width,
+                height,
+                samples: src.len(),
+            })?;
+            adaptive_threshold(view, maxval, method, inverse, block, c, out);
+            Processed::default()
+        }
+        Operation::Gray => {
+            out.clear();
+            out.extend_from_slice(src);
+            Processed::default()
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn apply_into_equals_apply_on_a_copy_even_into_a_dirty_buffer() {
+        let (w, h) = (37, 11);
+        let src: Vec<u8> = (0..w * h).map(|i| ((i * 73) ^ (i / 5)) as u8).collect();
+        let mut tested = 0;
+        for spec in [
+            "127",
+            "binary-inv:12.5",
+            "trunc:200",
+            "tozero:-3",
+            "tozero-inv:300",
+            "otsu",
+            "tozero:triangle",
+            "adaptive-mean:5:2",
+            "adaptive-gaussian-inv:7:-1",
+        ] {
+            for maxval in [255.0, 100.0, -1.0] {
+                let op = Operation::parse(spec, maxval).unwrap();
+                tested += 1;
+                let mut want = src.clone();
+                let want_done = apply(&op, w, h, &mut want, &mut Vec::new()).unwrap();
+                for start in [Vec::new(), vec![0xA5; 3], vec![0x5A; w * h + 9]] {
+                    let mut out = start;
+                    let done = apply_into(&op, w, h, &src, &mut out).unwrap();
+                    assert_eq!(out, want, "{spec} maxval {maxval}");
+                    assert_eq!(done, want_done, "{spec} maxval {maxval}");
+                }
+            }
+        }
+        assert_eq!(tested, 27);
+        let mut out = vec![1; 5];
+        apply_into(&Operation::Gray, w, h, &src, &mut out).unwrap();
+        assert_eq!(out, src);
+        assert!(apply_into(&Operation::Gray, w, h + 1, &src, &mut out).is_err());
+    }
 
     #[test]
     fn parses_every_form_of_the_grammar() {

@@ -79,12 +79,29 @@ fn out_of_range(x: u8, below: bool, m: u8, kind: ThresholdType) -> u8 {
     }
 }
 
-/// Applies a fixed threshold to `src`, writing into `out` (resized to fit): a copy, then
-/// [`threshold_in_place`], the kernel the pipeline runs (imageproc's `op`/`op_mut` shape).
+/// Applies a fixed threshold to `src`, writing into `out` (resized to fit) in one pass: the
+/// Python package's path (`ops::apply_into`). The same rules as [`threshold_in_place`], the
+/// pipeline's, from the same [`rule`].
 pub fn threshold(src: &[u8], thresh: f64, maxval: f64, kind: ThresholdType, out: &mut Vec<u8>) {
-    out.clear();
-    out.extend_from_slice(src);
-    threshold_in_place(out, thresh, maxval, kind);
+    // Every element is written below: a reused buffer's old pixels need no zeroing first.
+    out.truncate(src.len());
+    out.resize(src.len(), 0);
+    let t = thresh.floor();
+    if !(0.0..255.0).contains(&t) {
+        let table = threshold_table(thresh, maxval, kind);
+        for (o, &x) in out.iter_mut().zip(src) {
+            *o = table[x as usize];
+        }
+        return;
+    }
+    let (t, m) = (t as u8, saturate_u8(maxval));
+    match kind {
+        ThresholdType::Binary => binary_to(src, out, t, m),
+        ThresholdType::BinaryInv => binary_inv_to(src, out, t, m),
+        ThresholdType::Trunc => trunc_to(src, out, t, m),
+        ThresholdType::ToZero => tozero_to(src, out, t, m),
+        ThresholdType::ToZeroInv => tozero_inv_to(src, out, t, m),
+    }
 }
 
 /// Applies a fixed threshold to `data` in place. In-range levels take a vectorised
@@ -108,21 +125,59 @@ pub fn threshold_in_place(data: &mut [u8], thresh: f64, maxval: f64, kind: Thres
     }
 }
 
-/// One kernel per type, so that each compiles (and vectorises) with its rule inlined.
+/// One kernel per type and shape (in place; `src` into `dst`), so that each compiles (and
+/// vectorises) with its rule inlined. Both shapes take the rule from [`rule`].
 macro_rules! kernel {
-    ($name:ident, $imp:ident, $kind:expr) => {
+    ($name:ident, $imp:ident, $to:ident, $to_imp:ident, $kind:expr) => {
         #[inline(always)]
         fn $imp(d: &mut [u8], t: u8, m: u8) {
             d.iter_mut().for_each(|x| *x = rule($kind, *x, t, m));
         }
         avx2_dispatch!(fn $name(d: &mut [u8], t: u8, m: u8) => $imp);
+        #[inline(always)]
+        fn $to_imp(s: &[u8], d: &mut [u8], t: u8, m: u8) {
+            d.iter_mut()
+                .zip(s)
+                .for_each(|(o, &x)| *o = rule($kind, x, t, m));
+        }
+        avx2_dispatch!(fn $to(s: &[u8], d: &mut [u8], t: u8, m: u8) => $to_imp);
     };
 }
-kernel!(binary, binary_impl, ThresholdType::Binary);
-kernel!(binary_inv, binary_inv_impl, ThresholdType::BinaryInv);
-kernel!(trunc, trunc_impl, ThresholdType::Trunc);
-kernel!(tozero, tozero_impl, ThresholdType::ToZero);
-kernel!(tozero_inv, tozero_inv_impl, ThresholdType::ToZeroInv);
+kernel!(
+    binary,
+    binary_impl,
+    binary_to,
+    binary_to_impl,
+    ThresholdType::Binary
+);
+kernel!(
+    binary_inv,
+    binary_inv_impl,
+    binary_inv_to,
+    binary_inv_to_impl,
+    ThresholdType::BinaryInv
+);
+kernel!(
+    trunc,
+    trunc_impl,
+    trunc_to,
+    trunc_to_impl,
+    ThresholdType::Trunc
+);
+kernel!(
+    tozero,
+    tozero_impl,
+    tozero_to,
+    tozero_to_impl,
+    ThresholdType::ToZero
+);
+kernel!(
+    tozero_inv,
+    tozero_inv_impl,
+    tozero_inv_to,
+    tozero_inv_to_impl,
+    ThresholdType::ToZeroInv
+);
 
 #[cfg(test)]
 mod tests {

@@ -123,7 +123,8 @@ pub fn decode(bytes: &[u8], settings: &Settings) -> Result<DecodedImage, Failure
 }
 
 /// Stage 3: gray conversion and the operation. A gray picture's own buffer becomes the result
-/// (no copy: `--read gray` and gray files).
+/// (no copy: `--read gray` and gray files); any other gray buffer is asked for fallibly, so an
+/// address-space limit (`ulimit -v`) fails this file, not the process.
 pub fn process(
     img: DecodedImage,
     settings: &Settings,
@@ -134,7 +135,11 @@ pub fn process(
         img.data
     } else {
         let mut gray = Vec::new();
-        ops::to_gray(&img.data, img.layout, settings.luma, &mut gray);
+        ops::try_to_gray(&img.data, img.layout, settings.luma, &mut gray).map_err(|_| {
+            Failure::Other(format!(
+                "not enough memory for the gray picture ({pixels} bytes; a memory limit such as ulimit -v?)"
+            ))
+        })?;
         gray
     };
     let done = ops::apply(

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::codec::FormatChoice;
 use crate::error::FileError;
 use crate::pipeline::Stage;
 use crate::pipeline::{EngineConfig, Settings, StageStats};
@@ -34,6 +35,19 @@ pub struct RunReport {
     pub operation: String,
     /// Luma weights.
     pub luma: crate::ops::Luma,
+    /// `--maxval`: the value given to pixels that pass the threshold (null with no threshold,
+    /// where it has no effect).
+    pub maxval: Option<f64>,
+    /// `--read`: `color` (imread, then the gray conversion) or `gray` (the decoder's gray).
+    pub read: crate::codec::ReadMode,
+    /// `--format`: the output format (`png`, `jpeg`, ...) or `same`.
+    pub format: String,
+    /// `--bit-depth`: `auto` (1-bit PNG for two-valued results) or `8`.
+    pub bit_depth: &'static str,
+    /// `--png-compression`.
+    pub png_compression: crate::codec::PngCompression,
+    /// `--max-pixels`: the most pixels a file may have.
+    pub max_pixels: u64,
     /// Counts of files by outcome.
     pub files: FileCounts,
     /// Wall-clock seconds of the processing (listing and planning excluded).
@@ -60,8 +74,9 @@ pub struct RunReport {
     pub shard: Option<ShardRecord>,
     /// Per stage in pipeline order.
     pub stages: Vec<StageRecord>,
-    /// Decoder warnings over all written files (damaged but readable inputs).
-    pub warnings: usize,
+    /// Decoder warnings over all written files (damaged but readable inputs), every one
+    /// counted (a file keeps only a few texts).
+    pub warnings: u64,
     /// Every failed file with its stage and reason.
     pub failures: Vec<FailureRecord>,
     /// Every planned file.
@@ -210,9 +225,12 @@ pub struct FileRecord {
     /// The threshold level applied (Otsu's and Triangle's are computed per file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub level: Option<f64>,
-    /// The decoder's warnings for this file (absent when none).
+    /// The decoder's warning texts for this file, a bounded number (absent when none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// How many warnings the decoder raised for this file, every one (absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning_count: Option<u64>,
 }
 
 fn stage_record(
@@ -236,8 +254,13 @@ fn stage_record(
 }
 
 impl RunReport {
-    /// Builds the record of `summary`.
-    pub fn new(summary: &RunSummary, settings: &Settings, config: &EngineConfig) -> Self {
+    /// Builds the record of `summary`, run with `settings` and `config`, writing `format`.
+    pub fn new(
+        summary: &RunSummary,
+        settings: &Settings,
+        config: &EngineConfig,
+        format: FormatChoice,
+    ) -> Self {
         let wall = summary.stats.wall.as_secs_f64();
         let per_sec = |x: f64| if wall > 0.0 { x / wall } else { 0.0 };
         let written = summary.written();
@@ -260,6 +283,12 @@ impl RunReport {
             peak_admitted_bytes: summary.stats.peak_admitted_bytes,
             operation: settings.operation.to_string(),
             luma: settings.luma,
+            maxval: settings.operation.maxval(),
+            read: settings.read,
+            format: format.to_string(),
+            bit_depth: if settings.one_bit_png { "auto" } else { "8" },
+            png_compression: settings.png_compression,
+            max_pixels: settings.limits.max_pixels,
             files: FileCounts {
                 planned: summary.files.len() - summary.skipped(),
                 written,
@@ -310,6 +339,9 @@ impl RunReport {
                         height: w.map(|w| w.height),
                         level: w.and_then(|w| w.level),
                         warnings: w.map(|w| w.warnings.clone()).unwrap_or_default(),
+                        warning_count: w
+                            .map(|w| crate::codec::warning_count(&w.warnings))
+                            .filter(|&n| n > 0),
                     }
                 })
                 .collect(),

@@ -16,5 +16,5 @@ pub use analysis::{
     analyse, Baseline, EngineSummary, PointRow, PointSamples, RunSample, SweepAnalysis,
 };
 pub use machine::Machine;
-pub use runner::{reanalyse, run_sweep, SweepPlan, SweepRecord};
+pub use runner::{reanalyse, run_sweep, SweepError, SweepPlan, SweepRecord};
 pub use spec::{parse_engines, parse_worker_list, EngineList, WorkerList};

@@ -165,6 +165,13 @@ pub enum SweepError {
     /// Listing the inputs failed.
     #[error("{0}")]
     Plan(String),
+    /// The cancel token was set (Ctrl-C, SIGTERM): the run in progress was stopped and every
+    /// temporary folder removed; no record is made from the runs before it.
+    #[error("interrupted after {runs} run(s): no results recorded")]
+    Interrupted {
+        /// Runs that had finished before the one cancelled.
+        runs: usize,
+    },
 }
 
 fn points_for(p: &SweepPlan, all_cores: usize) -> (Vec<PointSamples>, Option<PointSamples>) {
@@ -222,6 +229,11 @@ struct Runner<'a> {
 impl Runner<'_> {
     fn run_once(&mut self, pt: &PointSamples, out: Option<&Path>) -> Result<RunSample, SweepError> {
         let p = self.plan;
+        if self.cancel.is_cancelled() {
+            return Err(SweepError::Interrupted {
+                runs: self.finished_outputs.len(),
+            });
+        }
         let mut builder = tempfile::Builder::new();
         builder.prefix("graypipe-sweep-");
         let tmp = match &p.scratch {
@@ -265,6 +277,13 @@ impl Runner<'_> {
             &mut |_, _| {},
         );
         let window = window.elapsed().as_secs_f64();
+        if self.cancel.is_cancelled() {
+            // A cancelled run measured part of the job: it is no sample. `tmp` is removed here,
+            // the earlier runs' folders when the runner is dropped.
+            return Err(SweepError::Interrupted {
+                runs: self.finished_outputs.len(),
+            });
+        }
         let cpu1 = probe::process_cpu();
         let machine1 = probe::machine_busy();
         drop(guard);
@@ -314,9 +333,13 @@ fn needs_more(pt: &PointSamples, p: &SweepPlan) -> bool {
         && (pt.runs.len() < p.min_runs.max(1) || measured < p.min_time)
 }
 
-/// Runs the sweep. `on_progress` is called after every run.
+/// Runs the sweep. `on_progress` is called after every run. Setting `cancel` (from a signal
+/// handler or another thread) stops the run in progress as `graypipe run` stops (no new file
+/// starts) and ends the sweep with [`SweepError::Interrupted`] once every temporary output
+/// folder is removed.
 pub fn run_sweep(
     p: &SweepPlan,
+    cancel: &CancelToken,
     on_progress: &mut dyn FnMut(SweepProgress),
 ) -> Result<SweepRecord, SweepError> {
     if let Some(k) = &p.keep_output {
@@ -348,7 +371,7 @@ pub fn run_sweep(
     let mut runner = Runner {
         plan: p,
         allowed,
-        cancel: CancelToken::new(),
+        cancel: cancel.clone(),
         finished_outputs: Vec::new(),
     };
     let started = Instant::now();
