@@ -229,6 +229,17 @@ impl Operation {
     }
 }
 
+impl Level {
+    /// The threshold this level gives on `gray`: the fixed value, or Otsu's or Triangle's.
+    pub fn value(self, gray: &[u8]) -> f64 {
+        match self {
+            Level::Fixed(t) => t,
+            Level::Otsu => otsu_threshold(&histogram(gray)) as f64,
+            Level::Triangle => triangle_threshold(&histogram(gray)) as f64,
+        }
+    }
+}
+
 impl FromStr for Operation {
     type Err = ParseOperationError;
     /// Parses a SPEC with maxval 255.
@@ -308,11 +319,7 @@ pub fn apply(
             level,
             maxval,
         } => {
-            let t = match level {
-                Level::Fixed(t) => t,
-                Level::Otsu => otsu_threshold(&histogram(gray)) as f64,
-                Level::Triangle => triangle_threshold(&histogram(gray)) as f64,
-            };
+            let t = level.value(gray);
             threshold_in_place(gray, t, maxval, kind);
             Processed { level: Some(t) }
         }
@@ -356,11 +363,7 @@ pub fn apply_into(
             level,
             maxval,
         } => {
-            let t = match level {
-                Level::Fixed(t) => t,
-                Level::Otsu => otsu_threshold(&histogram(src)) as f64,
-                Level::Triangle => triangle_threshold(&histogram(src)) as f64,
-            };
+            let t = level.value(src);
             threshold(src, t, maxval, kind, out);
             Processed { level: Some(t) }
         }
