@@ -1150,6 +1150,14 @@ fn a_full_standard_output_is_an_error_and_a_full_standard_error_no_panic() {
         &["amdahl", "-p", "0.9"][..],
         &["completions", "bash"][..],
         &["man"][..],
+        &[
+            "sweep",
+            "sample_images/book/tiles",
+            "--workers",
+            "1",
+            "--repeat",
+            "1",
+        ][..],
     ] {
         let o = Command::new(env!("CARGO_BIN_EXE_graypipe"))
             .args(args)

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use super::args::SweepArgs;
 use super::run_cmd::on_interrupt;
-use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
+use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE};
 use graypipe::pipeline::CancelToken;
 use graypipe::report::export::{
     export, CsvExporter, Exporter, JsonExporter, MarkdownExporter, SvgExporter,
@@ -78,15 +78,16 @@ pub fn execute(args: &SweepArgs) -> i32 {
     if show {
         eprint!("\r{:70}\r", "");
     }
-    // A reader that went away ends the table quietly.
-    let _ = super::output::stdout_text(&sweep_text(&record));
+    // A reader that went away ends the table quietly; a full disk is an error (the exports
+    // below are still written).
+    let printed = super::output::print_or_fail(&sweep_text(&record));
     let exports: [(&Option<std::path::PathBuf>, &dyn Exporter); 4] = [
         (&args.export_json, &JsonExporter),
         (&args.export_csv, &CsvExporter),
         (&args.export_markdown, &MarkdownExporter),
         (&args.plot, &SvgExporter),
     ];
-    let mut status = EXIT_OK;
+    let mut status = printed;
     for (path, exporter) in exports {
         if let Some(path) = path {
             if let Err(e) = export(exporter, &record, path) {
