@@ -386,6 +386,22 @@ mod tests {
         }
     }
 
+    /// Three jobs, two of them started (alive), `memory` bytes of a 100-byte budget held;
+    /// `check` sees the state and a pipeline of 2 workers over it.
+    fn with_two_alive(memory: u64, check: impl FnOnce(&Pipeline<'_>, State)) {
+        let jobs: Vec<Job> = (0..3).map(job).collect();
+        let settings = Settings::default();
+        let cancel = CancelToken::new();
+        let p = Pipeline::new(&jobs, &settings, 2, 4, 100, PerStage([2; 5]), &cancel);
+        let st = State {
+            next_job: 2,
+            live: 2,
+            memory,
+            ..State::default()
+        };
+        check(&p, st);
+    }
+
     /// A file read (holding `bytes` of budget) and waiting to be decoded with `need`.
     fn read_token(pos: usize, bytes: u64, need: u64) -> Token {
         let mut tok = Token::new(pos);
@@ -398,64 +414,48 @@ mod tests {
 
     #[test]
     fn files_waiting_to_be_decoded_let_their_bytes_go_when_nothing_else_can_free_memory() {
-        let jobs: Vec<Job> = (0..3).map(job).collect();
-        let settings = Settings::default();
-        let cancel = CancelToken::new();
         // Two files of 30 bytes read; each needs 80 to decode; the budget is 100.
-        let p = Pipeline::new(&jobs, &settings, 2, 4, 100, PerStage([2; 5]), &cancel);
-        let mut st = State {
-            next_job: 2,
-            live: 2,
-            memory: 60,
-            ..State::default()
-        };
-        st.ready[Stage::Decode].push_back(read_token(0, 30, 80));
-        st.ready[Stage::Decode].push_back(read_token(1, 30, 80));
-        // 60 + (80 - 30) > 100: the oldest cannot be decoded, and no new read may start
-        // (it would take what the oldest waits for).
-        assert!(st.decode_starved(&p));
-        assert_eq!(st.runnable(&p, false), None);
-        // A task still running could free memory: nothing is let go yet.
-        st.running[Stage::Encode] = 1;
-        assert!(!st.unblock());
-        assert_eq!(st.memory, 60);
-        // Nothing runs: both let their bytes go, and the oldest fits the whole budget.
-        st.running[Stage::Encode] = 0;
-        assert!(st.unblock());
-        assert_eq!(st.memory, 0);
-        for tok in &st.ready[Stage::Decode] {
-            assert_eq!(tok.admitted, 0);
-            assert!(matches!(tok.payload, Payload::Start));
-        }
-        assert_eq!(st.runnable(&p, false), Some(Stage::Decode));
-        let mut oldest = st.ready[Stage::Decode].pop_front().unwrap();
-        st.enter(Stage::Decode, &mut oldest);
-        assert_eq!((oldest.admitted, st.memory), (80, 80));
-        // The second (80 more) and a new read of the third wait for the first to leave.
-        assert_eq!(st.runnable(&p, false), None);
-        st.running[Stage::Decode] -= 1;
-        st.leave(oldest.admitted);
-        assert_eq!(st.runnable(&p, false), Some(Stage::Decode));
+        with_two_alive(60, |p, mut st| {
+            st.ready[Stage::Decode].push_back(read_token(0, 30, 80));
+            st.ready[Stage::Decode].push_back(read_token(1, 30, 80));
+            // 60 + (80 - 30) > 100: the oldest cannot be decoded, and no new read may start
+            // (it would take what the oldest waits for).
+            assert!(st.decode_starved(p));
+            assert_eq!(st.runnable(p, false), None);
+            // A task still running could free memory: nothing is let go yet.
+            st.running[Stage::Encode] = 1;
+            assert!(!st.unblock());
+            assert_eq!(st.memory, 60);
+            // Nothing runs: both let their bytes go, and the oldest fits the whole budget.
+            st.running[Stage::Encode] = 0;
+            assert!(st.unblock());
+            assert_eq!(st.memory, 0);
+            for tok in &st.ready[Stage::Decode] {
+                assert_eq!(tok.admitted, 0);
+                assert!(matches!(tok.payload, Payload::Start));
+            }
+            assert_eq!(st.runnable(p, false), Some(Stage::Decode));
+            let mut oldest = st.ready[Stage::Decode].pop_front().unwrap();
+            st.enter(Stage::Decode, &mut oldest);
+            assert_eq!((oldest.admitted, st.memory), (80, 80));
+            // The second (80 more) and a new read of the third wait for the first to leave.
+            assert_eq!(st.runnable(p, false), None);
+            st.running[Stage::Decode] -= 1;
+            st.leave(oldest.admitted);
+            assert_eq!(st.runnable(p, false), Some(Stage::Decode));
+        });
     }
 
     #[test]
     fn a_read_waiting_for_memory_goes_before_new_files() {
-        let jobs: Vec<Job> = (0..3).map(job).collect();
-        let settings = Settings::default();
-        let cancel = CancelToken::new();
-        let p = Pipeline::new(&jobs, &settings, 2, 4, 100, PerStage([2; 5]), &cancel);
-        let mut st = State {
-            next_job: 2,
-            live: 2,
-            memory: 50,
-            ..State::default()
-        };
-        let mut waiting = Token::new(1);
-        waiting.facts.read_size = 60;
-        st.ready[Stage::Read].push_back(waiting);
-        // 50 + 60 > 100: the waiting read does not fit, and the third file may not jump it.
-        assert_eq!(st.runnable(&p, false), None);
-        st.memory = 40;
-        assert_eq!(st.runnable(&p, false), Some(Stage::Read));
+        with_two_alive(50, |p, mut st| {
+            let mut waiting = Token::new(1);
+            waiting.facts.read_size = 60;
+            st.ready[Stage::Read].push_back(waiting);
+            // 50 + 60 > 100: the waiting read does not fit, and the third file may not jump it.
+            assert_eq!(st.runnable(p, false), None);
+            st.memory = 40;
+            assert_eq!(st.runnable(p, false), Some(Stage::Read));
+        });
     }
 }
