@@ -20,8 +20,8 @@ pub(super) struct StagedRun {
     pub error: Option<String>,
 }
 
-/// Worker 0's sink: its own outcomes go straight to the caller, and after each one the
-/// outcomes the other workers sent meanwhile.
+/// Worker 0's sink: its own outcomes go straight to the caller, and after each one (and
+/// whenever worker 0 would otherwise wait for work) the outcomes the other workers sent.
 struct CallerSink<'a, 'f> {
     jobs: &'a [Job],
     others: &'a Receiver<(usize, Outcome)>,
@@ -31,6 +31,14 @@ struct CallerSink<'a, 'f> {
 impl Sink for CallerSink<'_, '_> {
     fn emit(&mut self, pos: usize, outcome: Outcome) {
         (self.on_outcome)(&self.jobs[pos], &outcome);
+        self.drain();
+    }
+
+    fn pending(&self) -> bool {
+        !self.others.is_empty()
+    }
+
+    fn drain(&mut self) {
         while let Ok((pos, outcome)) = self.others.try_recv() {
             (self.on_outcome)(&self.jobs[pos], &outcome);
         }

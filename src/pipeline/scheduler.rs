@@ -33,6 +33,16 @@ use crate::error::Stage;
 pub(super) trait Sink {
     /// `pos` (the job's position in the engine's slice) finished with `outcome`.
     fn emit(&mut self, pos: usize, outcome: Outcome);
+
+    /// Whether outcomes of other workers wait to be handed on (see [`Sink::drain`]).
+    fn pending(&self) -> bool {
+        false
+    }
+
+    /// Hands on the outcomes other workers sent (the worker that reports to the caller does
+    /// this when it has nothing else to do, so that `--fail-fast` and the progress line do
+    /// not wait for its next file).
+    fn drain(&mut self) {}
 }
 
 /// What became of a token after a task.
@@ -201,7 +211,7 @@ impl<'a> Pipeline<'a> {
     pub fn work(&self, sink: &mut dyn Sink) -> PerStage<StageStats> {
         let mut runner = StageRunner::new(self.settings, self.max_memory);
         let mut finished: Option<(Stage, Done)> = None;
-        while let Some((mut tok, carried)) = self.next_task(finished.take()) {
+        while let Some((mut tok, carried)) = self.next_task(finished.take(), sink) {
             let stage = tok.next;
             let job = &self.jobs[tok.pos];
             let mut charged = 0;
@@ -265,7 +275,11 @@ impl<'a> Pipeline<'a> {
 
     /// Accounts for the task just finished (its stage, and its token if it goes on), then
     /// picks the next task: `(token, carried)`, or `None` when the run is over.
-    fn next_task(&self, finished: Option<(Stage, Done)>) -> Option<(Token, bool)> {
+    fn next_task(
+        &self,
+        finished: Option<(Stage, Done)>,
+        sink: &mut dyn Sink,
+    ) -> Option<(Token, bool)> {
         let mut st = self.lock();
         let mut cancelled = self.cancel.is_cancelled();
         if let Some((stage, done)) = finished {
@@ -330,6 +344,14 @@ impl<'a> Pipeline<'a> {
                     return None;
                 }
                 None if st.unblock() => {}
+                None if sink.pending() => {
+                    // Hand on the other workers' outcomes before waiting (outside the lock:
+                    // the caller's callback may print or cancel the run).
+                    drop(st);
+                    sink.drain();
+                    st = self.lock();
+                    cancelled = self.cancel.is_cancelled();
+                }
                 None => {
                     st.idle += 1;
                     // The timeout only guards against a missed wake-up; every state change
