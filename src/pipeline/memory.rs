@@ -13,13 +13,29 @@
 use std::sync::{Condvar, Mutex, PoisonError};
 
 /// A budget in bytes shared by the workers of one run (the rayon engine's; the token pipeline
-/// keeps its count under its own lock).
+/// keeps its count under its own lock). Those who wait ([`MemoryBudget::admit`]: a new read,
+/// or a file that let its bytes go) are served in the order they came, and no later
+/// [`MemoryBudget::admit`] is served before them even if it would fit, so a large file is not
+/// starved by the small ones behind it. [`MemoryBudget::try_admit`] (a file growing its share
+/// from its bytes to its working set) never waits and is not queued: only files already
+/// admitted use it, once each, so it cannot starve a waiter.
 #[derive(Debug)]
 pub(super) struct MemoryBudget {
     total: u64,
-    /// Bytes admitted now, and the most ever admitted at once.
-    used: Mutex<(u64, u64)>,
+    state: Mutex<Used>,
     freed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Used {
+    /// Bytes admitted now.
+    now: u64,
+    /// The most ever admitted at once.
+    peak: u64,
+    /// Tickets given to waiters so far, and the ticket served next: waiters are served in
+    /// turn.
+    issued: u64,
+    serving: u64,
 }
 
 /// Bytes admitted; given back when dropped.
@@ -34,14 +50,18 @@ impl MemoryBudget {
     pub fn new(total: u64) -> Self {
         Self {
             total,
-            used: Mutex::new((0, 0)),
+            state: Mutex::new(Used::default()),
             freed: Condvar::new(),
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Used> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The most bytes that were ever admitted at once.
     pub fn peak(&self) -> u64 {
-        self.used.lock().unwrap_or_else(PoisonError::into_inner).1
+        self.lock().peak
     }
 
     /// The whole budget in bytes.
@@ -49,50 +69,51 @@ impl MemoryBudget {
         self.total
     }
 
-    /// Takes `need` bytes if they fit now; `None` (nothing taken) if they do not.
+    /// Takes `need` bytes if they fit now; `None` (nothing taken) if not.
     pub fn try_admit(&self, need: u64) -> Option<Admission<'_>> {
-        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
-        if used.0 + need > self.total {
+        let mut used = self.lock();
+        if used.now + need > self.total {
             return None;
         }
-        used.0 += need;
-        used.1 = used.1.max(used.0);
-        Some(Admission {
-            budget: self,
-            bytes: need,
-        })
+        Some(self.take(&mut used, need))
     }
 
-    /// Waits until `need` bytes fit, then takes them. `Err` with the reason when `need` alone is
-    /// more than the whole budget (waiting would never help).
+    /// Waits for its turn and until `need` bytes fit, then takes them. `Err` with the reason
+    /// when `need` alone is more than the whole budget (waiting would never help).
     pub fn admit(&self, need: u64) -> Result<Admission<'_>, String> {
         if need > self.total {
             return Err(over_budget(need, self.total));
         }
-        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
-        while used.0 + need > self.total {
+        let mut used = self.lock();
+        let ticket = used.issued;
+        used.issued += 1;
+        while used.serving != ticket || used.now + need > self.total {
             used = self
                 .freed
                 .wait(used)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        used.0 += need;
-        used.1 = used.1.max(used.0);
-        Ok(Admission {
+        used.serving += 1;
+        let admitted = self.take(&mut used, need);
+        // The next in turn may fit as well.
+        self.freed.notify_all();
+        Ok(admitted)
+    }
+
+    fn take(&self, used: &mut Used, need: u64) -> Admission<'_> {
+        used.now += need;
+        used.peak = used.peak.max(used.now);
+        Admission {
             budget: self,
             bytes: need,
-        })
+        }
     }
 }
 
 impl Drop for Admission<'_> {
     fn drop(&mut self) {
-        let mut used = self
-            .budget
-            .used
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        used.0 -= self.bytes;
+        let mut used = self.budget.lock();
+        used.now -= self.bytes;
         self.budget.freed.notify_all();
     }
 }
@@ -248,6 +269,37 @@ mod tests {
         });
         assert!(peak.load(Ordering::SeqCst) <= 100);
         assert!(budget.peak() <= 100 && budget.peak() >= 65);
-        assert_eq!(budget.used.lock().unwrap().0, 0);
+        assert_eq!(budget.lock().now, 0);
+    }
+
+    #[test]
+    fn a_waiter_is_served_before_anything_that_arrives_after_it() {
+        let budget = MemoryBudget::new(100);
+        let held = budget.try_admit(60).unwrap();
+        let order = Mutex::new(Vec::new());
+        let wait_for_tickets = |n| {
+            while budget.lock().issued < n {
+                std::thread::yield_now();
+            }
+        };
+        std::thread::scope(|s| {
+            // 80 does not fit beside the 60: it waits, first in turn.
+            s.spawn(|| {
+                let _a = budget.admit(80).unwrap();
+                order.lock().unwrap().push(80);
+            });
+            wait_for_tickets(1);
+            // 30 would fit beside the 60, but waits for its turn behind the 80.
+            s.spawn(|| {
+                let _a = budget.admit(30).unwrap();
+                order.lock().unwrap().push(30);
+            });
+            wait_for_tickets(2);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(order.lock().unwrap().is_empty());
+            drop(held);
+        });
+        assert_eq!(*order.lock().unwrap(), [80, 30]);
+        assert_eq!(budget.lock().now, 0);
     }
 }

@@ -329,7 +329,11 @@ impl<'a> StageRunner<'a> {
         st.cpu += c1.saturating_sub(c0);
         match result {
             // A read that was not admitted: nothing was read, the token waits for budget.
-            Ok(Payload::Start) if stage == Stage::Read => Ok(()),
+            // Its wait starts again from now (the wait so far was counted above).
+            Ok(Payload::Start) if stage == Stage::Read => {
+                tok.ready_since = t1;
+                Ok(())
+            }
             Ok(out) => {
                 st.items += 1;
                 st.bytes_out += out.byte_len();
@@ -491,7 +495,10 @@ fn run_stage(
                 // Its bytes were let go while it waited for memory: read them again, within
                 // what was admitted for it.
                 _ => {
-                    let bytes = read_within(&job.input, &settings.limits, max_memory)?;
+                    // At most what it was admitted with: a file that grew meanwhile is
+                    // refused without taking more than that.
+                    let bytes =
+                        read_within(&job.input, &settings.limits, facts.need.min(max_memory))?;
                     if working_set(&bytes, &settings.limits) > facts.need {
                         return Err(Failure::Other("the file changed while it waited for memory (it now needs more than it was admitted with)".into()));
                     }
