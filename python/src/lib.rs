@@ -448,21 +448,45 @@ fn _run(
     // new file starts; files in flight finish or are discarded, never half written) and is
     // raised by the Python side once the run has stopped.
     let cancel = CancelToken::new();
+    let (summary, interrupt) = interruptible(py, "run", &cancel, || {
+        graypipe::run(
+            &batch,
+            &job.settings,
+            &config,
+            &cancel,
+            fail_fast,
+            &mut |_, _| {},
+        )
+    })?;
+    let report = RunReport::new(&summary, &job.settings, &config, job.plan_options.format);
+    let json = serde_json::to_string(&report)
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot serialise the report: {e}")))?;
+    Ok((json, interrupt.map(|e| e.into_value(py).into_any())))
+}
+
+/// Runs `work` on its own thread while this one waits without the GIL and, every 50 ms, takes
+/// it back to let Python run its signal handlers. A KeyboardInterrupt cancels `cancel` (the
+/// work stops cleanly) and comes back beside the result, for the caller to raise once the work
+/// has stopped. `what` names the work in the error if its thread panicked.
+fn interruptible<T: Send>(
+    py: Python<'_>,
+    what: &str,
+    cancel: &CancelToken,
+    work: impl FnOnce() -> T + Send,
+) -> PyResult<(T, Option<PyErr>)> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let mut interrupt: Option<PyErr> = None;
-    let summary = std::thread::scope(|scope| {
-        let (batch, settings, config, cancel) = (&batch, &job.settings, &config, &cancel);
+    let result = std::thread::scope(|scope| {
         scope.spawn(move || {
-            let summary = graypipe::run(batch, settings, config, cancel, fail_fast, &mut |_, _| {});
-            let _ = tx.send(summary);
+            let _ = tx.send(work());
         });
         loop {
             match py.detach(|| rx.recv_timeout(Duration::from_millis(50))) {
-                Ok(summary) => return Ok(summary),
+                Ok(result) => return Ok(result),
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                    return Err(PyRuntimeError::new_err(
-                        "graypipe: the run's thread panicked",
-                    ))
+                    return Err(PyRuntimeError::new_err(format!(
+                        "graypipe: the {what}'s thread panicked"
+                    )))
                 }
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             }
@@ -474,10 +498,7 @@ fn _run(
             }
         }
     })?;
-    let report = RunReport::new(&summary, &job.settings, &config, job.plan_options.format);
-    let json = serde_json::to_string(&report)
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot serialise the report: {e}")))?;
-    Ok((json, interrupt.map(|e| e.into_value(py).into_any())))
+    Ok((result, interrupt))
 }
 
 /// `_sweep(...) -> record_json`.
@@ -551,30 +572,8 @@ fn _sweep(
     // 50 ms. A KeyboardInterrupt cancels the run in progress; the sweep then removes its
     // temporary folders and returns `Interrupted`, and the KeyboardInterrupt is raised.
     let cancel = CancelToken::new();
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    let mut interrupt: Option<PyErr> = None;
-    let result = std::thread::scope(|scope| {
-        let (sweep_plan, cancel) = (&sweep_plan, &cancel);
-        scope.spawn(move || {
-            let _ = tx.send(run_sweep(sweep_plan, cancel, &mut |_| {}));
-        });
-        loop {
-            match py.detach(|| rx.recv_timeout(Duration::from_millis(50))) {
-                Ok(result) => return Ok(result),
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                    return Err(PyRuntimeError::new_err(
-                        "graypipe: the sweep's thread panicked",
-                    ))
-                }
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-            }
-            if interrupt.is_none() {
-                if let Err(e) = py.check_signals() {
-                    cancel.cancel();
-                    interrupt = Some(e);
-                }
-            }
-        }
+    let (result, interrupt) = interruptible(py, "sweep", &cancel, || {
+        run_sweep(&sweep_plan, &cancel, &mut |_| {})
     })?;
     if let Some(e) = interrupt {
         // Whether the sweep was cut short or had just finished, Ctrl-C wins: no record.
