@@ -105,10 +105,13 @@ impl State {
         }
         let can_read = !cancelled
             && self.has_room(p, Stage::Read)
-            && !self.decode_starved(p)
             && match self.ready[Stage::Read].front() {
-                Some(waiting) => self.memory + waiting.facts.read_size <= p.max_memory,
-                None => self.next_job < p.jobs.len() && self.live < p.in_flight,
+                Some(waiting) => self.read_fits(p, waiting.facts.size),
+                None => {
+                    !self.decode_starved(p)
+                        && self.next_job < p.jobs.len()
+                        && self.live < p.in_flight
+                }
             };
         can_read.then_some(Stage::Read)
     }
@@ -119,6 +122,12 @@ impl State {
         self.ready[Stage::Decode]
             .front()
             .is_some_and(|tok| !self.fits(p, tok))
+    }
+
+    /// Whether a read of `size` bytes may take them now: they fit, and no file waiting to be
+    /// decoded is starved of them.
+    fn read_fits(&self, p: &Pipeline<'_>, size: u64) -> bool {
+        !self.decode_starved(p) && self.memory + size <= p.max_memory
     }
 
     /// Nothing runs and the oldest file waiting to be decoded does not fit: the budget is held
@@ -265,7 +274,7 @@ impl<'a> Pipeline<'a> {
     /// is starved of them.
     fn admit_read(&self, size: u64) -> bool {
         let mut st = self.lock();
-        if st.decode_starved(self) || st.memory + size > self.max_memory {
+        if !st.read_fits(self, size) {
             return false;
         }
         st.memory += size;
@@ -472,7 +481,7 @@ mod tests {
     fn a_read_waiting_for_memory_goes_before_new_files() {
         with_two_alive(50, |p, mut st| {
             let mut waiting = Token::new(1);
-            waiting.facts.read_size = 60;
+            waiting.facts.size = 60;
             st.ready[Stage::Read].push_back(waiting);
             // 50 + 60 > 100: the waiting read does not fit, and the third file may not jump it.
             assert_eq!(st.runnable(p, false), None);

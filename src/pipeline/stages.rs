@@ -272,10 +272,9 @@ pub(super) struct Facts {
     warnings: Vec<String>,
     /// Bytes the file's header says decoding it will take at most (learnt when it is read).
     pub need: u64,
-    /// The file's size when its read was refused admission (it waits for this much budget).
-    pub read_size: u64,
-    /// Bytes of budget its read was admitted with (its size when opened).
-    pub read_admitted: u64,
+    /// The file's size when it was opened: what its read asks the budget for (and, if
+    /// refused, waits for).
+    pub size: u64,
 }
 
 impl<'a> StageRunner<'a> {
@@ -295,7 +294,7 @@ impl<'a> StageRunner<'a> {
     /// A panic inside the stage fails the file, never the run.
     ///
     /// A read first asks `admit` for the file's size; when it says no, nothing is read and the
-    /// token stays ready for `Read` (its `facts.read_size` says how much it waits for).
+    /// token stays ready for `Read` (its `facts.size` says how much it waits for).
     pub fn run(
         &mut self,
         tok: &mut Token,
@@ -392,7 +391,7 @@ impl<'a> StageRunner<'a> {
         // Then its whole working set. When that does not fit now, the bytes are let go while
         // it waits (a waiting file holds no budget, so waiting files can never block each
         // other) and read again once admitted.
-        let extra = need.saturating_sub(tok.facts.read_admitted);
+        let extra = need.saturating_sub(tok.facts.size);
         let _admitted = match b.try_admit(extra) {
             Some(more) => (read, Some(more)),
             None => {
@@ -476,16 +475,13 @@ fn run_stage(
     }
     match (stage, input) {
         (Stage::Read, _) => {
-            let mut asked = 0;
             let read = read_admitted(&job.input, &settings.limits, max_memory, &mut |size| {
-                asked = size;
+                facts.size = size;
                 admit(size)
             })?;
             let Some(bytes) = read else {
-                facts.read_size = asked;
                 return Ok(Payload::Start);
             };
-            facts.read_admitted = asked;
             facts.need = working_set(&bytes, &settings.limits);
             Ok(Payload::Bytes(bytes))
         }
