@@ -238,7 +238,9 @@ def test_the_gil_is_released_while_working(what, tmp_path):
     g = cv2.cvtColor(big, cv2.COLOR_BGR2GRAY)
     path = tmp_path / "big.png"
     cv2.imwrite(str(path), big)
-    wide = np.zeros((6000, 8000, 3), dtype=np.uint8)  # one long call, not many short ones
+    # One long call, not many short ones: 96 megapixels, about 0.1 s on a fast core (48 took
+    # 0.049 s on an idle machine, under the 0.05 s this check needs to tell).
+    wide = np.zeros((8000, 12000, 3), dtype=np.uint8)
     calls = {
         "gray": lambda: graypipe.gray(wide),
         "threshold": lambda: graypipe.threshold(g, "adaptive-gaussian:51:2"),
