@@ -127,18 +127,29 @@ impl WriteError {
 
 /// Writes `bytes` to `path` atomically, creating the folder if needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<u64, WriteError> {
+    write_atomic_known(path, bytes, None)
+}
+
+/// [`write_atomic`] when the caller already knows whether something stands at `path` (a
+/// batch's plan looked once per output folder), which saves a `stat` per file. The knowledge
+/// only picks the cheaper way: if it is out of date the write is still atomic and correct.
+pub fn write_atomic_known(
+    path: &Path,
+    bytes: &[u8],
+    exists: Option<bool>,
+) -> Result<u64, WriteError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    match attempt(dir, path, bytes) {
+    match attempt(dir, path, bytes, exists) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             // The folder usually exists: only create it when the first attempt says so.
             std::fs::create_dir_all(dir).map_err(|source| WriteError::CreateFolder {
                 dir: dir.to_path_buf(),
                 source,
             })?;
-            attempt(dir, path, bytes)
+            attempt(dir, path, bytes, exists)
         }
         other => other,
     }
@@ -180,7 +191,7 @@ pub fn write_with(scheme: WriteScheme, path: &Path, bytes: &[u8]) -> io::Result<
         _ => Path::new("."),
     };
     match scheme {
-        WriteScheme::Chosen => attempt(dir, path, bytes),
+        WriteScheme::Chosen => attempt(dir, path, bytes, None),
         WriteScheme::Unnamed => {
             #[cfg(target_os = "linux")]
             {
@@ -208,18 +219,20 @@ fn describe(path: &Path, source: io::Error) -> WriteError {
     }
 }
 
-fn attempt(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+fn attempt(dir: &Path, path: &Path, bytes: &[u8], exists: Option<bool>) -> io::Result<()> {
     // A new output: an unnamed file, linked once complete (one directory update, nothing
     // behind after a crash). Replacing one: a named temporary renamed over it, which costs
     // less than an unnamed file that must be linked under a temporary name first and then
     // renamed (docs/BENCHMARKS.md, "Per-file cost"); both leave a named temporary only while
     // replacing, which a later run removes if the process was killed.
     #[cfg(target_os = "linux")]
-    if std::fs::symlink_metadata(path).is_err() {
+    if !exists.unwrap_or_else(|| std::fs::symlink_metadata(path).is_ok()) {
         if let Some(done) = linux::write_unnamed(dir, path, bytes) {
             return done;
         }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = exists;
     write_named_temp(dir, path, bytes)
 }
 
@@ -249,15 +262,56 @@ mod linux {
     use std::os::fd::{AsRawFd, FromRawFd};
     use std::os::unix::ffi::OsStrExt;
     use std::path::Path;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
     fn c_path(p: &Path) -> io::Result<CString> {
         CString::new(p.as_os_str().as_bytes())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))
     }
 
+    /// Whether `linkat(fd, "", ..., AT_EMPTY_PATH)` was refused once (it needs
+    /// CAP_DAC_READ_SEARCH): then every later link goes through `/proc/self/fd` at once.
+    static EMPTY_PATH_REFUSED: AtomicBool = AtomicBool::new(false);
+
     /// Links the open unnamed file `fd` at `target`; fails with `AlreadyExists` when taken.
     fn link_fd(fd: i32, target: &CString) -> io::Result<()> {
+        // The descriptor itself first: no path walk through /proc (about a tenth of the
+        // kernel's time per small file in `perf`). Without the capability it is refused with
+        // ENOENT (or EPERM); /proc is then used, and at once for every later file.
+        if EMPTY_PATH_REFUSED.load(Ordering::Relaxed) {
+            return link_through_proc(fd, target);
+        }
+        match link_empty_path(fd, target) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EPERM)) => {
+                let through_proc = link_through_proc(fd, target);
+                if through_proc.is_ok() {
+                    EMPTY_PATH_REFUSED.store(true, Ordering::Relaxed);
+                }
+                through_proc
+            }
+            other => other,
+        }
+    }
+
+    fn link_empty_path(fd: i32, target: &CString) -> io::Result<()> {
+        // SAFETY: `fd` is open; both strings are valid and NUL-terminated for the call.
+        let r = unsafe {
+            libc::linkat(
+                fd,
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                target.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    fn link_through_proc(fd: i32, target: &CString) -> io::Result<()> {
         let proc_path = CString::new(format!("/proc/self/fd/{fd}")).map_err(io::Error::other)?;
         // SAFETY: both paths are valid NUL-terminated strings for the duration of the call.
         let r = unsafe {
@@ -267,25 +321,6 @@ mod linux {
                 libc::AT_FDCWD,
                 target.as_ptr(),
                 libc::AT_SYMLINK_FOLLOW,
-            )
-        };
-        if r == 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::ENOENT) {
-            return Err(e);
-        }
-        // No /proc: AT_EMPTY_PATH links the descriptor itself (needs CAP_DAC_READ_SEARCH).
-        let empty = c"";
-        // SAFETY: as above; `fd` is open.
-        let r = unsafe {
-            libc::linkat(
-                fd,
-                empty.as_ptr(),
-                libc::AT_FDCWD,
-                target.as_ptr(),
-                libc::AT_EMPTY_PATH,
             )
         };
         if r == 0 {
@@ -377,6 +412,40 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["out.png"]);
+    }
+
+    #[test]
+    fn a_wrong_hint_about_the_output_still_writes_it_whole() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("out.png");
+        // Said to exist, but absent; then said to be new, but there.
+        assert_eq!(write_atomic_known(&p, b"first", Some(true)).unwrap(), 5);
+        assert_eq!(std::fs::read(&p).unwrap(), b"first");
+        assert_eq!(write_atomic_known(&p, b"second", Some(false)).unwrap(), 6);
+        assert_eq!(std::fs::read(&p).unwrap(), b"second");
+        // A dangling link said to be free is replaced, not followed.
+        #[cfg(unix)]
+        {
+            let link = t.path().join("link.png");
+            std::os::unix::fs::symlink(t.path().join("nowhere"), &link).unwrap();
+            write_atomic_known(&link, b"third", Some(false)).unwrap();
+            assert!(!std::fs::symlink_metadata(&link).unwrap().is_symlink());
+            assert!(!t.path().join("nowhere").exists());
+        }
+        let mut names: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, cfg_names());
+    }
+
+    fn cfg_names() -> Vec<&'static str> {
+        if cfg!(unix) {
+            vec!["link.png", "out.png"]
+        } else {
+            vec!["out.png"]
+        }
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub struct Job {
     pub output: PathBuf,
     /// The format to write it in.
     pub format: OutputFormat,
+    /// Whether something stood at `output` when the plan was made (`None`: not looked at).
+    /// It only picks the cheaper way to write; the write is atomic and correct either way.
+    pub existing_output: Option<bool>,
 }
 
 /// Everything a run will do.
@@ -233,6 +236,17 @@ pub fn file_id(_: &Path) -> Option<FileId> {
     None
 }
 
+#[cfg(unix)]
+fn meta_id(m: &std::fs::Metadata) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    Some((m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn meta_id(_: &std::fs::Metadata) -> Option<FileId> {
+    None
+}
+
 /// The input folders by identity, and which existing folders are known to lie outside all of
 /// them.
 struct InputFolders {
@@ -362,6 +376,7 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
                 input,
                 output: out_dir.join(relative_out),
                 format,
+                existing_output: None,
             },
         ));
     }
@@ -394,13 +409,14 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
             });
         }
     }
+    let output_ids = existing_outputs(&mut jobs);
     let mut overwritten: Vec<PathBuf> = jobs
         .iter()
         .filter(|(key, _)| inputs_resolved.contains(key))
         .map(|(_, j)| j.input.clone())
         .collect();
     if overwritten.is_empty() {
-        overwritten = inputs_by_identity(&jobs);
+        overwritten = inputs_by_identity(&jobs, &output_ids);
     }
     if !overwritten.is_empty() {
         return Err(PlanError::OverwritesInput(overwritten));
@@ -424,11 +440,7 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
 /// Inputs that an existing output file is (same device and inode: a hard link, or a symbolic
 /// link to it). Outputs that do not exist yet cost one failed `stat` each; inputs are looked at
 /// only when some output exists.
-fn inputs_by_identity(jobs: &[(PathBuf, Job)]) -> Vec<PathBuf> {
-    let existing: HashSet<FileId> = jobs
-        .iter()
-        .filter_map(|(_, j)| file_id(&j.output))
-        .collect();
+fn inputs_by_identity(jobs: &[(PathBuf, Job)], existing: &HashSet<FileId>) -> Vec<PathBuf> {
     if existing.is_empty() {
         return Vec::new();
     }
@@ -438,9 +450,81 @@ fn inputs_by_identity(jobs: &[(PathBuf, Job)]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Looks at what already stands at each output: sets `existing_output` and returns the
+/// identities of those outputs. An output folder that does not exist holds none, so a fresh
+/// output tree costs one `stat` per folder instead of one per file (10,000 small files: 10,000
+/// system calls before the first file starts, all on one thread).
+fn existing_outputs(jobs: &mut [(PathBuf, Job)]) -> HashSet<FileId> {
+    let mut folder_exists: HashMap<PathBuf, bool> = HashMap::new();
+    let mut ids = HashSet::new();
+    for (_, job) in jobs.iter_mut() {
+        let folder = match job.output.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let in_existing_folder = *folder_exists
+            .entry(folder.to_path_buf())
+            // Only "not found" proves absence; any other answer (no permission, a loop...)
+            // means each output is looked at on its own.
+            .or_insert_with(|| {
+                !matches!(std::fs::metadata(folder), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+            });
+        if !in_existing_folder {
+            job.existing_output = Some(false);
+            continue;
+        }
+        // One `lstat`; a link is followed for its identity. A dangling link counts as
+        // existing: the write does not take its name as free.
+        let here = std::fs::symlink_metadata(&job.output).ok();
+        job.existing_output = Some(here.is_some());
+        let id = match here {
+            Some(m) if m.file_type().is_symlink() => file_id(&job.output),
+            Some(m) => meta_id(&m),
+            None => None,
+        };
+        ids.extend(id);
+    }
+    ids
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plan_says_which_outputs_exist() {
+        let t = tempfile::tempdir().unwrap();
+        let (input, out) = (t.path().join("in"), t.path().join("out"));
+        for d in ["a", "b"] {
+            std::fs::create_dir_all(input.join(d)).unwrap();
+            std::fs::write(input.join(d).join("x.png"), b"").unwrap();
+            std::fs::write(input.join(d).join("y.png"), b"").unwrap();
+        }
+        std::fs::create_dir_all(out.join("a")).unwrap();
+        std::fs::write(out.join("a/x.png"), b"old").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(t.path().join("nowhere"), out.join("a/y.png")).unwrap();
+        let p = plan(std::slice::from_ref(&input), &out, &PlanOptions::default()).unwrap();
+        let seen: Vec<(String, Option<bool>)> = p
+            .jobs
+            .iter()
+            .map(|j| {
+                let rel = j.output.strip_prefix(&out).unwrap();
+                (rel.to_string_lossy().replace('\\', "/"), j.existing_output)
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("a/x.png".to_string(), Some(true)),
+                // A dangling link counts as there.
+                ("a/y.png".to_string(), Some(cfg!(unix))),
+                // A folder that does not exist holds nothing.
+                ("b/x.png".to_string(), Some(false)),
+                ("b/y.png".to_string(), Some(false)),
+            ]
+        );
+    }
 
     #[cfg(unix)]
     #[test]

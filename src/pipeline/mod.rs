@@ -216,6 +216,7 @@ mod tests {
                     input,
                     output: dir.join("out").join(name),
                     format: OutputFormat::Png,
+                    existing_output: None,
                 }
             })
             .collect()

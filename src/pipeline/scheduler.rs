@@ -414,6 +414,7 @@ mod tests {
             input: format!("in{i}.png").into(),
             output: format!("out{i}.png").into(),
             format: OutputFormat::Png,
+            existing_output: None,
         }
     }
 

@@ -183,8 +183,11 @@ pub fn encode(
 
 /// Stage 5: writes `bytes` to `path` atomically (see [`crate::atomic_write`]): no reader ever
 /// sees a partial file under the output name.
-pub fn write(path: &Path, bytes: &[u8]) -> Result<u64, Failure> {
-    Ok(crate::atomic_write::write_atomic(path, bytes)?)
+/// `existing`: whether an output stood there when the plan was made, if known.
+pub fn write(path: &Path, bytes: &[u8], existing: Option<bool>) -> Result<u64, Failure> {
+    Ok(crate::atomic_write::write_atomic_known(
+        path, bytes, existing,
+    )?)
 }
 
 /// A file between two stages: what the last stage produced.
@@ -515,7 +518,9 @@ fn run_stage(
         (Stage::Encode, Payload::Gray(gray)) => {
             encode(&gray, job.format, settings).map(Payload::Encoded)
         }
-        (Stage::Write, Payload::Encoded(bytes)) => write(&job.output, &bytes).map(Payload::Written),
+        (Stage::Write, Payload::Encoded(bytes)) => {
+            write(&job.output, &bytes, job.existing_output).map(Payload::Written)
+        }
         (stage, _) => Err(Failure::Other(format!(
             "internal error: stage {} was handed the wrong data; please report it",
             stage.name()
@@ -535,6 +540,7 @@ pub fn convert_file(
         input: input.to_path_buf(),
         output: output.to_path_buf(),
         format,
+        existing_output: None,
     };
     StageRunner::new(settings, u64::MAX).carry(0, &job, None)
 }
