@@ -1,5 +1,6 @@
 //! The command line: argument parsing and the commands, a thin layer over the library.
 
+mod allocator;
 pub mod amdahl_cmd;
 pub mod args;
 pub mod merge_cmd;
@@ -36,6 +37,7 @@ Exit status:
 
 /// Parses the process arguments, runs the command and returns the exit status.
 pub fn main() -> i32 {
+    allocator::keep_freed_blocks_for_reuse();
     output::ignore_file_size_signal();
     let args: Vec<OsString> = std::env::args_os().collect();
     // --color must shape the help and error messages clap prints while parsing, so it is

@@ -141,22 +141,39 @@ fn encode_png(
 }
 
 /// Packs 0/255 samples into rows of bits, most significant bit first, each row padded to a byte.
+/// A sample is on when it is not 0.
 pub fn pack_bits(gray: &[u8], width: usize) -> Vec<u8> {
     if width == 0 {
         return Vec::new();
     }
     let row_bytes = width.div_ceil(8);
-    let mut packed = Vec::with_capacity(row_bytes * gray.len() / width.max(1));
+    let mut packed = Vec::with_capacity(row_bytes * (gray.len() / width));
     for row in gray.chunks_exact(width) {
-        for group in row.chunks(8) {
-            let mut byte = 0u8;
-            for (i, &v) in group.iter().enumerate() {
-                byte |= u8::from(v != 0) << (7 - i);
-            }
-            packed.push(byte);
+        let mut groups = row.chunks_exact(8);
+        for group in &mut groups {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(group);
+            packed.push(pack8(u64::from_le_bytes(eight)));
+        }
+        let rest = groups.remainder();
+        if !rest.is_empty() {
+            let mut eight = [0u8; 8];
+            eight[..rest.len()].copy_from_slice(rest);
+            packed.push(pack8(u64::from_le_bytes(eight)));
         }
     }
     packed
+}
+
+/// Eight samples (the first in the lowest byte) to one byte, the first in the highest bit,
+/// without a branch or a loop: a sample-by-sample loop was 8% of a `--read gray` run.
+#[inline(always)]
+fn pack8(x: u64) -> u8 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // 0x80 in every byte that is not 0 (no carry crosses a byte: 0x7f + 0x7f < 0x100).
+    let on = (x | ((x & LOW7) + LOW7)) & !LOW7;
+    // Bit 8i moves to bit 63 - i; no two products meet below bit 64.
+    ((on >> 7).wrapping_mul(0x8040_2010_0804_0201) >> 56) as u8
 }
 
 fn encode_gif(gray: &[u8], width: u32, height: u32, out: &mut Vec<u8>) -> Result<(), String> {
@@ -232,6 +249,32 @@ mod tests {
             }
         }
         assert!(pack_bits(&[], 0).is_empty());
+    }
+
+    #[test]
+    fn bits_are_packed_first_sample_highest_and_rows_padded() {
+        // Against the definition, on every width up to 40 and samples of every value.
+        let samples: Vec<u8> = (0..40 * 7)
+            .map(|i| ((i * 37 + i / 3) % 7 * 50) as u8)
+            .collect();
+        for width in 1..=40usize {
+            let gray = &samples[..width * 7];
+            let want: Vec<u8> = gray
+                .chunks_exact(width)
+                .flat_map(|row| {
+                    row.chunks(8).map(|g| {
+                        g.iter()
+                            .enumerate()
+                            .fold(0u8, |b, (i, &v)| b | (u8::from(v != 0) << (7 - i)))
+                    })
+                })
+                .collect();
+            assert_eq!(pack_bits(gray, width), want, "width {width}");
+        }
+        assert_eq!(
+            pack8(u64::from_le_bytes([255, 0, 1, 0, 0, 0, 0, 128])),
+            0b1010_0001
+        );
     }
 
     #[test]
