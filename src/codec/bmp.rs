@@ -172,8 +172,8 @@ pub(crate) fn header(bytes: &[u8]) -> Result<Route, DecodeError> {
                 [0xF800, 0x7E0, 0x1F] => Pixels::Rgb565,
                 [r, g, b] => {
                     return Err(refuse(format!(
-                        "16-bit with bit-field masks {r:#x}, {g:#x}, {b:#x} after the \
-                         {size}-byte header (OpenCV reads only 5-5-5 and 5-6-5 there)"
+                        "16-bit with bit-field masks {r:#x}, {g:#x}, {b:#x} (OpenCV reads them \
+                         from right after the {size}-byte header and takes only 5-5-5 and 5-6-5)"
                     )))
                 }
             }
