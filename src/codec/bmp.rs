@@ -251,10 +251,15 @@ pub(crate) fn decode(
     };
     check_size(h.width, h.height, limits)?;
     let pitch = h.pitch();
-    let end = h.offset + pitch * u64::from(h.height);
-    if end > bytes.len() as u64 {
+    // Checked: with a large --max-pixels the product could pass u64 (it is then too long).
+    let fits = pitch
+        .checked_mul(u64::from(h.height))
+        .and_then(|n| n.checked_add(h.offset))
+        .is_some_and(|end| end <= bytes.len() as u64);
+    if !fits {
         return Err(refuse(format!(
-            "file is truncated ({} rows of {pitch} bytes from byte {} need {end} bytes, the file has {})",
+            "file is truncated ({} rows of {pitch} bytes from byte {} are more than the {} bytes \
+             of the file)",
             h.height,
             h.offset,
             bytes.len()
@@ -422,6 +427,15 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(&down.data[..3], [0, 0, 248]);
+    }
+
+    #[test]
+    fn the_probe_reads_the_same_header() {
+        // A 56-byte header with masks the `image` crate refuses (holes): OpenCV reads it.
+        let file = bmp(56, 3, 2, 32, 3, [0x5, 0x50, 0x500], &[0; 24]);
+        let info = crate::codec::probe(&file).unwrap();
+        assert_eq!((info.width, info.height, info.channels), (3, 2, 3));
+        assert!(read(&file, ReadMode::Color).unwrap().is_some());
     }
 
     #[test]
