@@ -1,7 +1,9 @@
 //! Both read modes against OpenCV, bit for bit: `cv2.imread` + `cvtColor` (`--read color`) and
 //! `cv2.imread(.., IMREAD_GRAYSCALE)` (`--read gray`), on JPEGs of every sampling OpenCV writes,
 //! progressive, grayscale, restart markers, odd sizes, Adobe CMYK and a scan cut short, and on
-//! every input of the other fixture sets; each under one operation of every threshold family.
+//! every input of the other fixture sets (16-bit BMPs and 32-bit BMPs with bit-field masks of
+//! every width among them); each under one operation of every threshold family. Files OpenCV
+//! refuses are refused too.
 //! Fixtures made by `tools/gen_read_fixtures.py`.
 
 use std::path::{Path, PathBuf};
@@ -120,4 +122,30 @@ fn a_scan_cut_short_is_read_like_opencv_with_a_warning() {
     let whole = std::fs::read(fixtures().join("read_modes/inputs/photo_160x120_420.jpg")).unwrap();
     let clean = decode_as(&whole, &DecodeLimits::default(), ReadMode::Color).unwrap();
     assert!(clean.warnings.is_empty(), "{:?}", clean.warnings);
+}
+
+#[test]
+fn files_opencv_refuses_are_refused_with_a_reason() {
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixtures().join("read_modes/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let refused = manifest["refused"].as_array().unwrap();
+    assert!(refused.len() >= 9, "{} refused fixtures", refused.len());
+    for file in refused {
+        let file = file.as_str().unwrap();
+        let bytes = std::fs::read(fixtures().join(file)).unwrap();
+        for mode in [ReadMode::Color, ReadMode::Gray] {
+            match decode_as(&bytes, &DecodeLimits::default(), mode) {
+                Ok(img) => panic!(
+                    "{file} ({mode:?}): decoded {} x {}, OpenCV refuses it",
+                    img.width, img.height
+                ),
+                Err(e) => assert!(
+                    e.to_string().starts_with("cannot decode BMP: "),
+                    "{file}: {e}"
+                ),
+            }
+        }
+    }
 }

@@ -8,7 +8,9 @@ odd sizes down to 1x1; one whose scan is cut short but still ends with an end ma
 libjpeg reads with a warning), an Adobe CMYK JPEG (Pillow: OpenCV writes no CMYK), a lossless
 WebP, a GIF, PNGs with gAMA/sRGB/sBIT chunks (libpng's linear-light gray) and random-colour
 BMP/PNM/TIFF files (imgcodecs' 14-bit gray weights; 32-bit BMPs with and without bit-field
-masks), to tests/fixtures/read_modes/inputs/. Then, for every one of those and for
+masks), 16-bit BMPs (5-5-5, 5-6-5) and 32-bit BMPs with masks of other widths written by hand,
+and BMPs OpenCV refuses (listed under "refused" in the manifest: graypipe must refuse them too),
+to tests/fixtures/read_modes/inputs/. Then, for every one of those and for
 every input of the other fixture sets (tests/fixtures/opencv/inputs, tests/fixtures/odd), it
 stores OpenCV's results, stacked vertically, one PNG per input and read mode:
   NAME.color.png  cv2.imread(path)                       -> cvtColor(BGR2GRAY) -> each of OPS
@@ -159,7 +161,124 @@ def make_inputs(d):
     with open(os.path.join(d, 'bi_rgb32.bmp'), 'wb') as f:
         f.write(b'BM' + struct.pack('<IHHI', 14 + 40 + len(rows), 0, 0, 54) + header + rows)
     names.append('bi_rgb32.bmp')
+    names += bmp_16_32_bits(d)
     return [os.path.join('read_modes', 'inputs', n) for n in names]
+
+
+def bmp_file(width, height, bpp, pixels, compression=0, hsize=40, masks=(0, 0, 0, 0), topdown=False,
+             masks_after=None, gap=b''):
+    """A 16- or 32-bit BMP written by hand: `pixels` (height x width values, top row first) as
+    little-endian words, rows padded to 4 bytes, bottom-up unless `topdown`; a `hsize`-byte info
+    header, longer ones holding the masks (red, green, blue, alpha) from byte 40; the masks
+    written right after a 40-byte header for BI_BITFIELDS (or `masks_after`); `gap` bytes before
+    the pixels."""
+    step = bpp // 8
+    pitch = (width * step + 3) & -4
+    order = range(height) if topdown else range(height - 1, -1, -1)
+    data = b''.join(b''.join(int(v).to_bytes(step, 'little') for v in pixels[y]).ljust(pitch, b'\0')
+                    for y in order)
+    info = struct.pack('<IiiHHIIiiII', hsize, width, -height if topdown else height, 1, bpp, compression,
+                       len(data), 2835, 2835, 0, 0)
+    if hsize > 40:
+        info += (struct.pack('<4I', *masks) + bytes(hsize)).ljust(hsize - 40, b'\0')[:hsize - 40]
+    if masks_after is None:
+        masks_after = hsize == 40 and compression == 3
+    after = struct.pack('<3I', *masks[:3]) if masks_after else b''
+    offset = 14 + len(info) + len(after) + len(gap)
+    return b'BM' + struct.pack('<IHHI', offset + len(data), 0, 0, offset) + info + after + gap + data
+
+
+def bmp_16_32_bits(d):
+    """16-bit BMPs (5-5-5 and 5-6-5, BI_RGB and BI_BITFIELDS) and 32-bit BMPs with bit-field
+    masks of every width, which OpenCV reads with its own arithmetic (see src/codec/bmp.rs):
+    random pixel words, odd widths (row padding), bottom-up and top-down. Returns their names."""
+    rng = np.random.default_rng(16)
+    w16 = lambda h, w: rng.integers(0, 1 << 16, (h, w))
+    w32 = lambda h, w: rng.integers(0, 1 << 32, (h, w), dtype=np.uint64)
+    m555, m565 = (0x7C00, 0x3E0, 0x1F, 0), (0xF800, 0x7E0, 0x1F, 0)
+    files = {
+        'bmp16_555_rgb_37x23.bmp': bmp_file(37, 23, 16, w16(23, 37)),
+        'bmp16_555_rgb_topdown_33x17.bmp': bmp_file(33, 17, 16, w16(17, 33), topdown=True),
+        'bmp16_555_bitfields_35x19.bmp': bmp_file(35, 19, 16, w16(19, 35), compression=3, masks=m555),
+        'bmp16_565_bitfields_37x23.bmp': bmp_file(37, 23, 16, w16(23, 37), compression=3, masks=m565),
+        'bmp16_565_bitfields_topdown_1x9.bmp': bmp_file(1, 9, 16, w16(9, 1), compression=3, masks=m565,
+                                                        topdown=True),
+        # Bytes between the masks and the pixels (the file header's offset says where they start).
+        'bmp16_565_bitfields_gap_31x13.bmp': bmp_file(31, 13, 16, w16(13, 31), compression=3, masks=m565,
+                                                      gap=b'\xAA' * 6),
+        # 32 bits with masks in a header of 56 bytes or more: OpenCV's f32 scaling of each channel.
+        'bmp32_masks_10_10_10_v5_37x23.bmp': bmp_file(37, 23, 32, w32(23, 37), compression=3, hsize=124,
+                                                      masks=(0x3FF00000, 0xFFC00, 0x3FF, 0xC0000000)),
+        'bmp32_masks_10_10_10_v4_64x48.bmp': bmp_file(64, 48, 32, w32(48, 64), compression=3, hsize=108,
+                                                      masks=(0x3FF00000, 0xFFC00, 0x3FF, 0)),
+        'bmp32_masks_5_6_5_v4_topdown_33x17.bmp': bmp_file(33, 17, 32, w32(17, 33), compression=3, hsize=108,
+                                                           masks=m565, topdown=True),
+        'bmp32_masks_12_12_8_v3_35x19.bmp': bmp_file(35, 19, 32, w32(19, 35), compression=3, hsize=56,
+                                                     masks=(0xFFF00000, 0xFFF00, 0xFF, 0)),
+        'bmp32_masks_16_8_8_v4_29x11.bmp': bmp_file(29, 11, 32, w32(11, 29), compression=3, hsize=108,
+                                                    masks=(0xFFFF0000, 0xFF00, 0xFF, 0)),
+        'bmp32_masks_rgba_order_v5_27x13.bmp': bmp_file(27, 13, 32, w32(13, 27), compression=3, hsize=124,
+                                                        masks=(0xFF, 0xFF00, 0xFF0000, 0xFF000000)),
+        # Masks with holes and 1-bit masks: the scale is 255 over the shifted mask all the same.
+        'bmp32_masks_holes_v4_23x7.bmp': bmp_file(23, 7, 32, w32(7, 23), compression=3, hsize=108,
+                                                  masks=(0x5, 0x50, 0x500, 0)),
+        'bmp32_masks_1_bit_v4_21x5.bmp': bmp_file(21, 5, 32, w32(5, 21), compression=3, hsize=108,
+                                                  masks=(0x1, 0x2, 0x4, 0)),
+        'bmp32_masks_31_bits_v4_19x5.bmp': bmp_file(19, 5, 32, w32(5, 19), compression=3, hsize=108,
+                                                    masks=(0x7FFFFFFF, 0xFFFFFFFF, 0x80000000, 0)),
+        # 32-bit files whose masks OpenCV never reads (a 40- or 52-byte header; a zero colour
+        # mask): the bytes are B, G, R, A. BI_RGB with a V4 header and the OS/2 core header too.
+        'bmp32_bitfields_40_rgba_masks_ignored_31x13.bmp': bmp_file(31, 13, 32, w32(13, 31), compression=3,
+                                                                    masks=(0xFF, 0xFF00, 0xFF0000, 0)),
+        'bmp32_bitfields_52_masks_ignored_25x9.bmp': bmp_file(25, 9, 32, w32(9, 25), compression=3, hsize=52,
+                                                              masks=(0x3FF00000, 0xFFC00, 0x3FF, 0)),
+        'bmp32_zero_red_mask_v4_23x9.bmp': bmp_file(23, 9, 32, w32(9, 23), compression=3, hsize=108,
+                                                    masks=(0, 0xFFC00, 0x3FF, 0)),
+        'bmp32_rgb_v4_topdown_27x11.bmp': bmp_file(27, 11, 32, w32(11, 27), hsize=108, topdown=True),
+    }
+    core = w32(7, 13)
+    rows = b''.join(b''.join(int(v).to_bytes(4, 'little') for v in core[y]) for y in range(6, -1, -1))
+    files['bmp32_os2_core_13x7.bmp'] = (b'BM' + struct.pack('<IHHI', 26 + len(rows), 0, 0, 26) +
+                                        struct.pack('<IHHHH', 12, 13, 7, 1, 32) + rows)
+    for name, data in files.items():
+        with open(os.path.join(d, name), 'wb') as f:
+            f.write(data)
+    return list(files)
+
+
+def bmp_refused(d):
+    """16- and 32-bit BMPs that cv2.imread refuses (returns None) in both read modes; graypipe
+    must refuse them too. Returns their names."""
+    p16 = np.random.default_rng(17).integers(0, 1 << 16, (9, 11))
+    p32 = np.random.default_rng(18).integers(0, 1 << 32, (9, 11), dtype=np.uint64)
+    m565 = (0xF800, 0x7E0, 0x1F, 0)
+    whole16 = bmp_file(11, 9, 16, p16)
+    whole32 = bmp_file(11, 9, 32, p32, compression=3, hsize=108, masks=(0x3FF00000, 0xFFC00, 0x3FF, 0))
+    negative_width = bytearray(whole16)
+    negative_width[18:22] = struct.pack('<i', -11)
+    files = {
+        # Masks other than 5-5-5 and 5-6-5 at 16 bits.
+        'refused_bmp16_masks_4_4_4.bmp': bmp_file(11, 9, 16, p16 & 0xFFF, compression=3, masks=(0xF00, 0xF0, 0xF, 0)),
+        # At 16 bits OpenCV reads the masks from after the header: inside a V4/V5 header they are
+        # not where it looks.
+        'refused_bmp16_565_v4.bmp': bmp_file(11, 9, 16, p16, compression=3, hsize=108, masks=m565),
+        'refused_bmp16_565_v5.bmp': bmp_file(11, 9, 16, p16, compression=3, hsize=124, masks=m565),
+        # BI_ALPHABITFIELDS (6), RLE8 at 16 bits.
+        'refused_bmp32_alphabitfields.bmp': bmp_file(11, 9, 32, p32, compression=6, hsize=108,
+                                                     masks=(0xFF0000, 0xFF00, 0xFF, 0xFF000000)),
+        'refused_bmp16_rle8.bmp': bmp_file(11, 9, 16, p16, compression=1),
+        'refused_bmp16_negative_width.bmp': bytes(negative_width),
+        # One byte of the last row's padding missing.
+        'refused_bmp16_truncated.bmp': whole16[:-1],
+        'refused_bmp32_truncated.bmp': whole32[:-3],
+    }
+    rows = b''.join(b''.join(int(v).to_bytes(2, 'little') for v in p16[y]).ljust(24, b'\0') for y in range(8, -1, -1))
+    files['refused_bmp16_os2_core.bmp'] = (b'BM' + struct.pack('<IHHI', 26 + len(rows), 0, 0, 26) +
+                                           struct.pack('<IHHHH', 12, 11, 9, 1, 16) + rows)
+    for name, data in files.items():
+        with open(os.path.join(d, name), 'wb') as f:
+            f.write(data)
+    return [os.path.join('read_modes', 'inputs', n) for n in files]
 
 
 def main():
@@ -173,7 +292,12 @@ def main():
             if not n.endswith('.opencv.png'):
                 rels.append(os.path.join(sub, n))
     manifest = {'opencv_version': cv2.__version__, 'ops': [{'spec': s, 'maxval': m} for s, m in OPS],
-                'inputs': []}
+                'inputs': [], 'refused': []}
+    for rel in bmp_refused(inputs_dir):
+        path = os.path.join(FIXTURES, rel)
+        if cv2.imread(path) is not None or cv2.imread(path, cv2.IMREAD_GRAYSCALE) is not None:
+            sys.exit(f'OpenCV reads {rel}, meant as a file it refuses')
+        manifest['refused'].append(rel)
     for rel in rels:
         path = os.path.join(FIXTURES, rel)
         color = cv2.imread(path)
@@ -190,7 +314,8 @@ def main():
         manifest['inputs'].append(entry)
     with open(os.path.join(OUT, 'manifest.json'), 'w') as f:
         json.dump(manifest, f, indent=1)
-    print(f'{len(manifest["inputs"])} inputs x 2 read modes x {len(OPS)} operations under {OUT}')
+    print(f'{len(manifest["inputs"])} inputs x 2 read modes x {len(OPS)} operations, '
+          f'{len(manifest["refused"])} files OpenCV refuses, under {OUT}')
 
 
 if __name__ == '__main__':

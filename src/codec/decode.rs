@@ -245,6 +245,13 @@ pub fn decode_as(
     if format == ImageFormat::Jpeg {
         return decode_jpeg(bytes, limits, mode);
     }
+    // 16- and 32-bit BMPs are read as OpenCV's own reader does (the `image` crate rescales
+    // their channels differently); the rest, once the header passes OpenCV's checks, below.
+    if format == ImageFormat::Bmp {
+        if let Some(img) = super::bmp::decode(bytes, limits, mode)? {
+            return Ok(img);
+        }
+    }
     // The decoder's own allocation cap: what this header's image needs at 16-bit RGBA, twice
     // (decoder buffer and conversion), plus a small allowance for metadata. Before the size is
     // known (formats other than PNG) the largest accepted image's.
@@ -283,12 +290,7 @@ pub fn decode_as(
             mode,
             GrayWeights::Utils,
         ),
-        (_, ImageFormat::Bmp) => finish(
-            to_eight_bit(img, |s: u16| (s >> 8) as u8),
-            mode,
-            bmp_gray_weights(bytes),
-        ),
-        (_, ImageFormat::Pnm) => finish(
+        (_, ImageFormat::Bmp | ImageFormat::Pnm) => finish(
             to_eight_bit(img, |s: u16| (s >> 8) as u8),
             mode,
             GrayWeights::Utils,
@@ -312,48 +314,10 @@ fn decoder_cap(pixels: u64) -> u64 {
 enum GrayWeights {
     /// `cvtColor(.., COLOR_BGR2GRAY)` (WebP, GIF).
     CvtColor,
-    /// imgcodecs' own `icvCvt_BGR2Gray_8u_C3C1R` / `icvCvt_BGRA2Gray_8u_C4C1R` (BMP, PNM, and
-    /// TIFF after libtiff's RGBA read): 14-bit weights, rounded, on the 8-bit colour samples.
+    /// imgcodecs' own `icvCvt_BGR2Gray_8u_C3C1R` / `icvCvt_BGRA2Gray_8u_C4C1R` (BMP up to 24
+    /// bits, PNM, and TIFF after libtiff's RGBA read): 14-bit weights, rounded, on the 8-bit
+    /// colour samples. (16- and 32-bit BMPs: `bmp.rs`.)
     Utils,
-    /// OpenCV 5's BMP reader for 32-bit files with bit-field masks (what it writes itself for
-    /// BGRA): `0.299f R + 0.587f G + 0.114f B` in f32, in that order, truncated. Found by
-    /// experiment (0 of 262,144 random pixels differ); only for masks 8 bits wide, where the
-    /// channel values are whole numbers.
-    MaskedF32,
-}
-
-/// The gray arithmetic OpenCV's BMP reader uses for this file: the bit-field path for 32-bit
-/// files with BI_BITFIELDS masks 8 bits wide, imgcodecs' 14-bit weights otherwise.
-fn bmp_gray_weights(bytes: &[u8]) -> GrayWeights {
-    let le16 = |at: usize| {
-        bytes
-            .get(at..at + 2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]))
-    };
-    let le32 = |at: usize| {
-        bytes
-            .get(at..at + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    };
-    let (Some(bpp), Some(compression)) = (le16(28), le32(30)) else {
-        return GrayWeights::Utils;
-    };
-    // BI_BITFIELDS (3) or BI_ALPHABITFIELDS (6); the masks follow a 40-byte header or are
-    // part of a longer one, at offset 54 either way.
-    if bpp == 32 && matches!(compression, 3 | 6) {
-        let masks = [le32(54), le32(58), le32(62)];
-        let byte_wide =
-            |m: Option<u32>| m.is_some_and(|m| m != 0 && (m >> m.trailing_zeros()) == 0xFF);
-        if masks.into_iter().all(byte_wide) {
-            return GrayWeights::MaskedF32;
-        }
-    }
-    GrayWeights::Utils
-}
-
-/// [`GrayWeights::MaskedF32`] for one pixel.
-fn masked_f32_gray(r: u8, g: u8, b: u8) -> u8 {
-    (0.299f32 * f32::from(r) + 0.587f32 * f32::from(g) + 0.114f32 * f32::from(b)) as u8
 }
 
 /// In gray mode, the decoders other than PNG's and JPEG's read colour and convert it with
@@ -370,14 +334,6 @@ fn finish(img: DecodedImage, mode: ReadMode, weights: GrayWeights) -> DecodedIma
                 .data
                 .chunks_exact(channels)
                 .map(|p| super::opencv_color::utils_gray8(p[0], p[1], p[2]))
-                .collect();
-        }
-        (GrayWeights::MaskedF32, ChannelLayout::Rgb | ChannelLayout::Rgba) => {
-            let channels = img.layout.channels();
-            gray = img
-                .data
-                .chunks_exact(channels)
-                .map(|p| masked_f32_gray(p[0], p[1], p[2]))
                 .collect();
         }
         _ => crate::ops::to_gray(&img.data, img.layout, crate::ops::Luma::Bt601, &mut gray),

@@ -1,6 +1,7 @@
 //! Codecs: bytes to pixels and pixels to bytes, free of pipeline logic.
 
 mod bgr;
+mod bmp;
 pub mod decode;
 pub mod encode;
 pub mod format;

@@ -97,6 +97,21 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, DecodeError> {
         Some(ImageFormat::Pnm) => InputFormat::Pnm,
         _ => return Err(DecodeError::UnknownFormat),
     };
+    if format == InputFormat::Bmp {
+        // 16- and 32-bit BMPs are read by graypipe's own reader, as OpenCV reads them (the
+        // `image` crate may not even accept their header): 8-bit RGB out.
+        if let super::bmp::Route::Own(h) = super::bmp::header(bytes)? {
+            return Ok(ImageInfo {
+                format,
+                width: h.width,
+                height: h.height,
+                channels: 3,
+                bytes_per_sample: 1,
+                progressive: false,
+                file_bytes,
+            });
+        }
+    }
     let mut limits = Limits::default();
     limits.max_alloc = Some(METADATA_ALLOWANCE);
     let mut reader = reader;
