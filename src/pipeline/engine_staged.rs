@@ -2,6 +2,9 @@
 //! hands every outcome to the caller, between its own tasks); N - 1 more threads are started, so
 //! a run at `--workers N` has exactly N threads, and at `--workers 1` no thread but the caller's.
 
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
+
 use crossbeam_channel::Receiver;
 
 use super::scheduler::{Pipeline, Sink};
@@ -26,11 +29,35 @@ struct CallerSink<'a, 'f> {
     jobs: &'a [Job],
     others: &'a Receiver<(usize, Outcome)>,
     on_outcome: &'a mut (dyn FnMut(&Job, &Outcome) + 'f),
+    callback: CallbackGuard<'a>,
+}
+
+/// A panic in the caller's callback must not unwind through worker 0's pipeline loop: the
+/// other workers would wait for it for ever. It is caught, the run is cancelled (no new file
+/// starts), later outcomes are dropped, and the panic goes on to the caller once every worker
+/// has stopped.
+struct CallbackGuard<'a> {
+    cancel: &'a CancelToken,
+    panic: Option<Box<dyn Any + Send>>,
+}
+
+impl CallbackGuard<'_> {
+    fn call(&mut self, on_outcome: &mut dyn FnMut(&Job, &Outcome), job: &Job, outcome: &Outcome) {
+        if self.panic.is_some() {
+            return;
+        }
+        let called = panic::catch_unwind(AssertUnwindSafe(|| on_outcome(job, outcome)));
+        if let Err(p) = called {
+            self.panic = Some(p);
+            self.cancel.cancel();
+        }
+    }
 }
 
 impl Sink for CallerSink<'_, '_> {
     fn emit(&mut self, pos: usize, outcome: Outcome) {
-        (self.on_outcome)(&self.jobs[pos], &outcome);
+        self.callback
+            .call(&mut *self.on_outcome, &self.jobs[pos], &outcome);
         self.drain();
     }
 
@@ -40,7 +67,8 @@ impl Sink for CallerSink<'_, '_> {
 
     fn drain(&mut self) {
         while let Ok((pos, outcome)) = self.others.try_recv() {
-            (self.on_outcome)(&self.jobs[pos], &outcome);
+            self.callback
+                .call(&mut *self.on_outcome, &self.jobs[pos], &outcome);
         }
     }
 }
@@ -67,6 +95,7 @@ pub(super) fn run(
     let mut stages: PerStage<StageStats> = Default::default();
     let mut error = None;
     let mut started = 1;
+    let mut callback_panic = None;
     std::thread::scope(|s| {
         let mut handles = Vec::with_capacity(n - 1);
         for i in 1..n {
@@ -84,16 +113,23 @@ pub(super) fn run(
         }
         started += handles.len();
         drop(tx);
-        let own = pipeline.work(&mut CallerSink {
+        let mut sink = CallerSink {
             jobs,
             others: &rx,
             on_outcome: &mut *on_outcome,
-        });
+            callback: CallbackGuard {
+                cancel,
+                panic: None,
+            },
+        };
+        let own = pipeline.work(&mut sink);
         merge_stats(&mut stages, &own);
         // The other workers' last outcomes, until the last of them has finished.
         for (pos, outcome) in rx.iter() {
-            on_outcome(&jobs[pos], &outcome);
+            sink.callback
+                .call(&mut *sink.on_outcome, &jobs[pos], &outcome);
         }
+        callback_panic = sink.callback.panic.take();
         for h in handles {
             match h.join() {
                 Ok(st) => merge_stats(&mut stages, &st),
@@ -105,6 +141,9 @@ pub(super) fn run(
             }
         }
     });
+    if let Some(p) = callback_panic {
+        panic::resume_unwind(p);
+    }
     let (peak_in_flight, peak_admitted) = pipeline.peaks();
     StagedRun {
         stages,
