@@ -166,16 +166,30 @@ fn describe(format: &'static str, e: ImageError) -> DecodeError {
         }
         ImageError::Limits(l) => format!("over the decoder's memory limit ({l})"),
         ImageError::Unsupported(u) => format!("unsupported variant ({u})"),
-        other => {
-            let text = other.to_string();
-            if text.to_ascii_lowercase().contains("eof") || text.contains("end of") {
-                format!("file is truncated ({text})")
-            } else {
-                text
-            }
-        }
+        other if ends_early(&other) => format!("file is truncated ({other})"),
+        other => other.to_string(),
     };
     DecodeError::Corrupt { format, reason }
+}
+
+/// Whether a decoder failed because the data ran out, from the error kinds in its chain: an
+/// I/O `UnexpectedEof` (the PNG, BMP, TIFF, WebP and PNM readers) or GIF's own end-of-file
+/// kind. (The PAM header reader's "unexpected end of PNM header" is private to the `image`
+/// crate and also stands for an empty header line: it stays a plain decode error.)
+fn ends_early(e: &ImageError) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::UnexpectedEof {
+                return true;
+            }
+        }
+        if let Some(gif::DecodingError::UnexpectedEof) = e.downcast_ref::<gif::DecodingError>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// Bytes the decoders may allocate besides the pixels of the image the header declares: room
@@ -684,6 +698,46 @@ mod tests {
         assert!(e.contains("truncated"), "{e}");
         // A whole JPEG first (as an embedded thumbnail is), then a picture cut short.
         assert!(!jpeg_is_complete(&[&jpg[..], cut].concat()));
+    }
+
+    #[test]
+    fn a_file_cut_in_its_pixels_is_called_truncated_in_every_format() {
+        let img = DynamicImage::ImageRgba8(image::RgbaImage::from_fn(37, 29, |x, y| {
+            image::Rgba([(x * 7 + y) as u8, (y * 5) as u8, (x ^ y) as u8, 255])
+        }));
+        for format in [
+            ImageFormat::Png,
+            ImageFormat::Bmp,
+            ImageFormat::Tiff,
+            ImageFormat::WebP,
+            ImageFormat::Gif,
+            ImageFormat::Pnm,
+        ] {
+            let mut bytes = std::io::Cursor::new(Vec::new());
+            img.write_to(&mut bytes, format).unwrap();
+            let bytes = bytes.into_inner();
+            // WebP's lossless bit reader running dry is an error kind it shares with bad data
+            // ("corrupt bitstream"): its cut is in a chunk header.
+            let cut = match format {
+                ImageFormat::WebP => &bytes[..16],
+                _ => &bytes[..bytes.len() * 3 / 4],
+            };
+            for mode in [ReadMode::Color, ReadMode::Gray] {
+                let e = decode_as(cut, &DecodeLimits::default(), mode)
+                    .unwrap_err()
+                    .to_string();
+                let name = format_name(format);
+                assert!(
+                    e.starts_with(&format!("cannot decode {name}: file is truncated (")),
+                    "{e}"
+                );
+            }
+            // A complete file is not.
+            assert!(
+                decode(&bytes, &DecodeLimits::default()).is_ok(),
+                "{format:?}"
+            );
+        }
     }
 
     #[test]
