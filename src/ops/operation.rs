@@ -323,18 +323,11 @@ pub fn apply(
             threshold_in_place(gray, t, maxval, kind);
             Processed { level: Some(t) }
         }
-        Operation::Adaptive {
-            method,
-            inverse,
-            block,
-            c,
-            maxval,
-        } => {
-            // The size was checked above; GrayView checks it again.
-            let view = GrayView::new(width, height, gray).ok_or(mismatch)?;
-            adaptive_threshold(view, maxval, method, inverse, block, c, scratch);
+        // The adaptive threshold reads a neighbourhood of each pixel: it cannot work in place.
+        Operation::Adaptive { .. } => {
+            let processed = apply_into(op, width, height, gray, scratch)?;
             std::mem::swap(gray, scratch);
-            Processed::default()
+            processed
         }
     })
 }
@@ -350,12 +343,13 @@ pub fn apply_into(
     src: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<Processed, SizeMismatch> {
+    let mismatch = SizeMismatch {
+        width,
+        height,
+        samples: src.len(),
+    };
     if width.checked_mul(height) != Some(src.len()) {
-        return Err(SizeMismatch {
-            width,
-            height,
-            samples: src.len(),
-        });
+        return Err(mismatch);
     }
     Ok(match *op {
         Operation::Threshold {
@@ -375,11 +369,7 @@ pub fn apply_into(
             maxval,
         } => {
             // The size was checked above; GrayView checks it again.
-            let view = GrayView::new(width, height, src).ok_or(SizeMismatch {
-                width,
-                height,
-                samples: src.len(),
-            })?;
+            let view = GrayView::new(width, height, src).ok_or(mismatch)?;
             adaptive_threshold(view, maxval, method, inverse, block, c, out);
             Processed::default()
         }
