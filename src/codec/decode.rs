@@ -683,11 +683,7 @@ mod tests {
 
     #[test]
     fn a_truncated_jpeg_is_refused_but_a_complete_one_with_a_thumbnail_is_not() {
-        let img =
-            image::RgbImage::from_fn(32, 32, |x, y| image::Rgb([x as u8 * 8, y as u8 * 8, 7]));
-        let mut jpg = std::io::Cursor::new(Vec::new());
-        img.write_to(&mut jpg, image::ImageFormat::Jpeg).unwrap();
-        let jpg = jpg.into_inner();
+        let jpg = gradient_jpeg(32);
         assert!(jpeg_is_complete(&jpg));
         assert!(decode(&jpg, &DecodeLimits::default()).is_ok());
         let cut = &jpg[..jpg.len() - 40];
@@ -763,11 +759,23 @@ mod tests {
         assert_eq!((img.width, img.height, img.data), (8, 8, vec![77; 64]));
     }
 
-    fn small_jpeg() -> Vec<u8> {
-        let img = image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([x as u8 * 9, y as u8, 40]));
+    fn jpeg(img: image::RgbImage) -> Vec<u8> {
         let mut jpg = std::io::Cursor::new(Vec::new());
         img.write_to(&mut jpg, image::ImageFormat::Jpeg).unwrap();
         jpg.into_inner()
+    }
+
+    fn small_jpeg() -> Vec<u8> {
+        jpeg(image::RgbImage::from_fn(16, 16, |x, y| {
+            image::Rgb([x as u8 * 9, y as u8, 40])
+        }))
+    }
+
+    /// A `size` x `size` JPEG of two gradients.
+    fn gradient_jpeg(size: u32) -> Vec<u8> {
+        jpeg(image::RgbImage::from_fn(size, size, |x, y| {
+            image::Rgb([x as u8 * 8, y as u8 * 8, 7])
+        }))
     }
 
     #[cfg(feature = "libjpeg-turbo")]
@@ -863,11 +871,7 @@ mod tests {
 
     #[test]
     fn a_jpeg_with_thousands_of_scans_is_refused_before_decoding() {
-        let img =
-            image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([x as u8 * 8, y as u8 * 8, 7]));
-        let mut jpg = std::io::Cursor::new(Vec::new());
-        img.write_to(&mut jpg, image::ImageFormat::Jpeg).unwrap();
-        let jpg = jpg.into_inner();
+        let jpg = gradient_jpeg(16);
         assert_eq!(jpeg_scan_count(&jpg), 1);
         // 1001 empty scans (an SOS segment with no data) before the end marker.
         let sos = [0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00];
