@@ -28,7 +28,7 @@ pub use failure::Failure;
 pub use stage::{PerStage, Stage};
 pub use stages::{convert_file, Settings, Written};
 pub use stats::{peak_rss_bytes, EngineStats, StageStats};
-pub use workers::{logical_cores, Engine, StageCaps, StageWorkers, UnknownEngine};
+pub use workers::{logical_cores, Engine, StageCaps, StageTable, StageWorkers, UnknownEngine};
 
 use crate::error::FileError;
 
