@@ -403,6 +403,17 @@ fn finish(img: DecodedImage, mode: ReadMode, weights: GrayWeights) -> DecodedIma
     }
 }
 
+/// A gray picture the decoder raised no warning for.
+fn gray_image(width: u32, height: u32, data: Vec<u8>) -> DecodedImage {
+    DecodedImage {
+        width,
+        height,
+        layout: ChannelLayout::Gray,
+        data,
+        warnings: Vec::new(),
+    }
+}
+
 /// A PNG read with `IMREAD_GRAYSCALE`: libpng's own RGB to gray, at the file's bit depth, in
 /// linear light through libpng's gamma tables when the file's gamma asks for it (`linear`).
 fn png_gray(img: DynamicImage, linear: Option<&super::libpng_gray::LinearGray>) -> DecodedImage {
@@ -426,13 +437,7 @@ fn png_gray(img: DynamicImage, linear: Option<&super::libpng_gray::LinearGray>) 
         DynamicImage::ImageRgba16(b) => gray16(b.as_raw(), 4, png_gray16),
         other => gray8(other.to_rgb8().as_raw(), 3, png_gray8),
     };
-    DecodedImage {
-        width,
-        height,
-        layout: ChannelLayout::Gray,
-        data,
-        warnings: Vec::new(),
-    }
+    gray_image(width, height, data)
 }
 
 /// [`png_gray`] through libpng's gamma tables: only colour pixels change; gray files never
@@ -456,13 +461,7 @@ fn png_linear_gray(img: DynamicImage, linear: &super::libpng_gray::LinearGray) -
         DynamicImage::ImageRgba16(b) => g16(b.as_raw(), 4),
         other => return png_gray(other, None),
     };
-    DecodedImage {
-        width,
-        height,
-        layout: ChannelLayout::Gray,
-        data,
-        warnings: Vec::new(),
-    }
+    gray_image(width, height, data)
 }
 
 fn gray8(samples: &[u8], channels: usize, f: fn(u8, u8, u8) -> u8) -> Vec<u8> {
