@@ -326,7 +326,7 @@ mod tests {
         let mut err: Box<jpeg_error_mgr> = Box::new(unsafe { std::mem::zeroed() });
         let mut common: jpeg_common_struct = unsafe { std::mem::zeroed() };
         // SAFETY: `err` is a valid, writable error manager.
-        common.err = unsafe { jpeg_std_error(&mut *err) };
+        common.err = unsafe { jpeg_std_error(&mut err) };
         err.msg_code = code;
         // SAFETY: `common.err` points to the initialised `err`, alive for the call.
         unsafe { message(&mut common) }
