@@ -158,15 +158,16 @@ fn format_name(f: ImageFormat) -> &'static str {
     }
 }
 
-/// Turns the `image` crate's error into a sentence naming the format.
-fn describe(format: &'static str, e: ImageError) -> DecodeError {
+/// Turns the `image` crate's error into a sentence naming the format. `cut` says the file is
+/// known to stop early whatever the error (see [`pam_header_is_cut`]).
+fn describe(format: &'static str, e: ImageError, cut: bool) -> DecodeError {
     let reason = match e {
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             "file is truncated (unexpected end of data)".to_string()
         }
         ImageError::Limits(l) => format!("over the decoder's memory limit ({l})"),
         ImageError::Unsupported(u) => format!("unsupported variant ({u})"),
-        other if ends_early(&other) => format!("file is truncated ({other})"),
+        other if cut || ends_early(&other) => format!("file is truncated ({other})"),
         other => other.to_string(),
     };
     DecodeError::Corrupt { format, reason }
@@ -174,8 +175,7 @@ fn describe(format: &'static str, e: ImageError) -> DecodeError {
 
 /// Whether a decoder failed because the data ran out, from the error kinds in its chain: an
 /// I/O `UnexpectedEof` (the PNG, BMP, TIFF, WebP and PNM readers) or GIF's own end-of-file
-/// kind. (The PAM header reader's "unexpected end of PNM header" is private to the `image`
-/// crate and also stands for an empty header line: it stays a plain decode error.)
+/// kind.
 fn ends_early(e: &ImageError) -> bool {
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(e) = next {
@@ -190,6 +190,13 @@ fn ends_early(e: &ImageError) -> bool {
         next = e.source();
     }
     false
+}
+
+/// Whether a PAM (`P7`) file stops before the `ENDHDR` line that ends its header. The PAM
+/// reader says so only with a kind private to the `image` crate ("unexpected end of PNM
+/// header"), which a blank header line raises too; the file itself tells the two apart.
+fn pam_header_is_cut(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"P7") && !bytes.windows(6).any(|w| w == b"ENDHDR")
 }
 
 /// Bytes the decoders may allocate besides the pixels of the image the header declares: room
@@ -269,12 +276,16 @@ pub fn decode_as(
             u64::from(w) * u64::from(h)
         })));
     reader.limits(decoder_limits);
-    let mut decoder = reader.into_decoder().map_err(|e| describe(name, e))?;
+    let fail = |e| {
+        let cut = format == ImageFormat::Pnm && pam_header_is_cut(bytes);
+        describe(name, e, cut)
+    };
+    let mut decoder = reader.into_decoder().map_err(fail)?;
     let (width, height) = decoder.dimensions();
     check_size(width, height, limits)?;
     let mut sized = Limits::default();
     sized.max_alloc = Some(cap(u64::from(width) * u64::from(height)));
-    decoder.set_limits(sized).map_err(|e| describe(name, e))?;
+    decoder.set_limits(sized).map_err(fail)?;
     // A broken EXIF block is not worth failing the file: OpenCV ignores it too.
     let orientation = decoder
         .orientation()
@@ -284,7 +295,7 @@ pub fn decode_as(
     // again just after).
     let total = usize::try_from(decoder.total_bytes()).unwrap_or(usize::MAX);
     drop(try_reserve_probe(total, "decoded pixels")?);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| describe(name, e))?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(fail)?;
     img.apply_orientation(orientation);
     Ok(match (mode, format) {
         (ReadMode::Gray, ImageFormat::Png) => {
@@ -733,6 +744,32 @@ mod tests {
                 "{format:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_pam_cut_in_its_header_is_called_truncated_and_a_blank_header_line_is_not() {
+        let pam =
+            b"P7\nWIDTH 2\nHEIGHT 1\nDEPTH 1\nMAXVAL 255\nTUPLTYPE GRAYSCALE\nENDHDR\n\x07\x09";
+        assert_eq!(decode(pam, &DecodeLimits::default()).unwrap().data, [7, 9]);
+        let header_end = pam.len() - 9;
+        for cut in [10, 18, header_end] {
+            let e = decode(&pam[..cut], &DecodeLimits::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("cannot decode PNM: file is truncated ("),
+                "{cut}: {e}"
+            );
+        }
+        // The same message text from a complete header with a blank line is no truncation.
+        let blank = [&pam[..11], b"\n", &pam[11..]].concat();
+        let e = decode(&blank, &DecodeLimits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("cannot decode PNM: ") && !e.contains("truncated"),
+            "{e}"
+        );
     }
 
     #[test]
