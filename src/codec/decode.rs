@@ -158,24 +158,45 @@ fn format_name(f: ImageFormat) -> &'static str {
     }
 }
 
-/// Turns the `image` crate's error into a sentence naming the format.
-fn describe(format: &'static str, e: ImageError) -> DecodeError {
+/// Turns the `image` crate's error into a sentence naming the format. `cut` says the file is
+/// known to stop early whatever the error (see [`pam_header_is_cut`]).
+fn describe(format: &'static str, e: ImageError, cut: bool) -> DecodeError {
     let reason = match e {
         ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             "file is truncated (unexpected end of data)".to_string()
         }
         ImageError::Limits(l) => format!("over the decoder's memory limit ({l})"),
         ImageError::Unsupported(u) => format!("unsupported variant ({u})"),
-        other => {
-            let text = other.to_string();
-            if text.to_ascii_lowercase().contains("eof") || text.contains("end of") {
-                format!("file is truncated ({text})")
-            } else {
-                text
-            }
-        }
+        other if cut || ends_early(&other) => format!("file is truncated ({other})"),
+        other => other.to_string(),
     };
     DecodeError::Corrupt { format, reason }
+}
+
+/// Whether a decoder failed because the data ran out, from the error kinds in its chain: an
+/// I/O `UnexpectedEof` (the PNG, BMP, TIFF, WebP and PNM readers) or GIF's own end-of-file
+/// kind.
+fn ends_early(e: &ImageError) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::UnexpectedEof {
+                return true;
+            }
+        }
+        if let Some(gif::DecodingError::UnexpectedEof) = e.downcast_ref::<gif::DecodingError>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// Whether a PAM (`P7`) file stops before the `ENDHDR` line that ends its header. The PAM
+/// reader says so only with a kind private to the `image` crate ("unexpected end of PNM
+/// header"), which a blank header line raises too; the file itself tells the two apart.
+fn pam_header_is_cut(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"P7") && !bytes.windows(6).any(|w| w == b"ENDHDR")
 }
 
 /// Bytes the decoders may allocate besides the pixels of the image the header declares: room
@@ -262,12 +283,16 @@ pub fn decode_as(
             u64::from(w) * u64::from(h)
         })));
     reader.limits(decoder_limits);
-    let mut decoder = reader.into_decoder().map_err(|e| describe(name, e))?;
+    let fail = |e| {
+        let cut = format == ImageFormat::Pnm && pam_header_is_cut(bytes);
+        describe(name, e, cut)
+    };
+    let mut decoder = reader.into_decoder().map_err(fail)?;
     let (width, height) = decoder.dimensions();
     check_size(width, height, limits)?;
     let mut sized = Limits::default();
     sized.max_alloc = Some(cap(u64::from(width) * u64::from(height)));
-    decoder.set_limits(sized).map_err(|e| describe(name, e))?;
+    decoder.set_limits(sized).map_err(fail)?;
     // A broken EXIF block is not worth failing the file: OpenCV ignores it too.
     let orientation = decoder
         .orientation()
@@ -277,7 +302,7 @@ pub fn decode_as(
     // again just after).
     let total = usize::try_from(decoder.total_bytes()).unwrap_or(usize::MAX);
     drop(try_reserve_probe(total, "decoded pixels")?);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| describe(name, e))?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(fail)?;
     img.apply_orientation(orientation);
     Ok(match (mode, format) {
         (ReadMode::Gray, ImageFormat::Png) => {
@@ -345,6 +370,17 @@ fn finish(img: DecodedImage, mode: ReadMode, weights: GrayWeights) -> DecodedIma
     }
 }
 
+/// A gray picture the decoder raised no warning for.
+fn gray_image(width: u32, height: u32, data: Vec<u8>) -> DecodedImage {
+    DecodedImage {
+        width,
+        height,
+        layout: ChannelLayout::Gray,
+        data,
+        warnings: Vec::new(),
+    }
+}
+
 /// A PNG read with `IMREAD_GRAYSCALE`: libpng's own RGB to gray, at the file's bit depth, in
 /// linear light through libpng's gamma tables when the file's gamma asks for it (`linear`).
 fn png_gray(img: DynamicImage, linear: Option<&super::libpng_gray::LinearGray>) -> DecodedImage {
@@ -368,13 +404,7 @@ fn png_gray(img: DynamicImage, linear: Option<&super::libpng_gray::LinearGray>) 
         DynamicImage::ImageRgba16(b) => gray16(b.as_raw(), 4, png_gray16),
         other => gray8(other.to_rgb8().as_raw(), 3, png_gray8),
     };
-    DecodedImage {
-        width,
-        height,
-        layout: ChannelLayout::Gray,
-        data,
-        warnings: Vec::new(),
-    }
+    gray_image(width, height, data)
 }
 
 /// [`png_gray`] through libpng's gamma tables: only colour pixels change; gray files never
@@ -398,13 +428,7 @@ fn png_linear_gray(img: DynamicImage, linear: &super::libpng_gray::LinearGray) -
         DynamicImage::ImageRgba16(b) => g16(b.as_raw(), 4),
         other => return png_gray(other, None),
     };
-    DecodedImage {
-        width,
-        height,
-        layout: ChannelLayout::Gray,
-        data,
-        warnings: Vec::new(),
-    }
+    gray_image(width, height, data)
 }
 
 fn gray8(samples: &[u8], channels: usize, f: fn(u8, u8, u8) -> u8) -> Vec<u8> {
@@ -625,11 +649,7 @@ mod tests {
 
     #[test]
     fn a_truncated_jpeg_is_refused_but_a_complete_one_with_a_thumbnail_is_not() {
-        let img =
-            image::RgbImage::from_fn(32, 32, |x, y| image::Rgb([x as u8 * 8, y as u8 * 8, 7]));
-        let mut jpg = std::io::Cursor::new(Vec::new());
-        img.write_to(&mut jpg, image::ImageFormat::Jpeg).unwrap();
-        let jpg = jpg.into_inner();
+        let jpg = gradient_jpeg(32);
         assert!(jpeg_is_complete(&jpg));
         assert!(decode(&jpg, &DecodeLimits::default()).is_ok());
         let cut = &jpg[..jpg.len() - 40];
@@ -640,6 +660,72 @@ mod tests {
         assert!(e.contains("truncated"), "{e}");
         // A whole JPEG first (as an embedded thumbnail is), then a picture cut short.
         assert!(!jpeg_is_complete(&[&jpg[..], cut].concat()));
+    }
+
+    #[test]
+    fn a_file_cut_in_its_pixels_is_called_truncated_in_every_format() {
+        let img = DynamicImage::ImageRgba8(image::RgbaImage::from_fn(37, 29, |x, y| {
+            image::Rgba([(x * 7 + y) as u8, (y * 5) as u8, (x ^ y) as u8, 255])
+        }));
+        for format in [
+            ImageFormat::Png,
+            ImageFormat::Bmp,
+            ImageFormat::Tiff,
+            ImageFormat::WebP,
+            ImageFormat::Gif,
+            ImageFormat::Pnm,
+        ] {
+            let mut bytes = std::io::Cursor::new(Vec::new());
+            img.write_to(&mut bytes, format).unwrap();
+            let bytes = bytes.into_inner();
+            // WebP's lossless bit reader running dry is an error kind it shares with bad data
+            // ("corrupt bitstream"): its cut is in a chunk header.
+            let cut = match format {
+                ImageFormat::WebP => &bytes[..16],
+                _ => &bytes[..bytes.len() * 3 / 4],
+            };
+            for mode in [ReadMode::Color, ReadMode::Gray] {
+                let e = decode_as(cut, &DecodeLimits::default(), mode)
+                    .unwrap_err()
+                    .to_string();
+                let name = format_name(format);
+                assert!(
+                    e.starts_with(&format!("cannot decode {name}: file is truncated (")),
+                    "{e}"
+                );
+            }
+            // A complete file is not.
+            assert!(
+                decode(&bytes, &DecodeLimits::default()).is_ok(),
+                "{format:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pam_cut_in_its_header_is_called_truncated_and_a_blank_header_line_is_not() {
+        let pam =
+            b"P7\nWIDTH 2\nHEIGHT 1\nDEPTH 1\nMAXVAL 255\nTUPLTYPE GRAYSCALE\nENDHDR\n\x07\x09";
+        assert_eq!(decode(pam, &DecodeLimits::default()).unwrap().data, [7, 9]);
+        let header_end = pam.len() - 9;
+        for cut in [10, 18, header_end] {
+            let e = decode(&pam[..cut], &DecodeLimits::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("cannot decode PNM: file is truncated ("),
+                "{cut}: {e}"
+            );
+        }
+        // The same message text from a complete header with a blank line is no truncation.
+        let blank = [&pam[..11], b"\n", &pam[11..]].concat();
+        let e = decode(&blank, &DecodeLimits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("cannot decode PNM: ") && !e.contains("truncated"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -665,11 +751,23 @@ mod tests {
         assert_eq!((img.width, img.height, img.data), (8, 8, vec![77; 64]));
     }
 
-    fn small_jpeg() -> Vec<u8> {
-        let img = image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([x as u8 * 9, y as u8, 40]));
+    fn jpeg(img: image::RgbImage) -> Vec<u8> {
         let mut jpg = std::io::Cursor::new(Vec::new());
         img.write_to(&mut jpg, image::ImageFormat::Jpeg).unwrap();
         jpg.into_inner()
+    }
+
+    fn small_jpeg() -> Vec<u8> {
+        jpeg(image::RgbImage::from_fn(16, 16, |x, y| {
+            image::Rgb([x as u8 * 9, y as u8, 40])
+        }))
+    }
+
+    /// A `size` x `size` JPEG of two gradients.
+    fn gradient_jpeg(size: u32) -> Vec<u8> {
+        jpeg(image::RgbImage::from_fn(size, size, |x, y| {
+            image::Rgb([x as u8 * 8, y as u8 * 8, 7])
+        }))
     }
 
     #[cfg(feature = "libjpeg-turbo")]
@@ -765,11 +863,7 @@ mod tests {
 
     #[test]
     fn a_jpeg_with_thousands_of_scans_is_refused_before_decoding() {
-        let img =
-            image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([x as u8 * 8, y as u8 * 8, 7]));
-        let mut jpg = std::io::Cursor::new(Vec::new());
-        img.write_to(&mut jpg, image::ImageFormat::Jpeg).unwrap();
-        let jpg = jpg.into_inner();
+        let jpg = gradient_jpeg(16);
         assert_eq!(jpeg_scan_count(&jpg), 1);
         // 1001 empty scans (an SOS segment with no data) before the end marker.
         let sos = [0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00];

@@ -19,7 +19,7 @@ use mozjpeg_sys::{
     boolean, jpeg_common_struct, jpeg_create_decompress, jpeg_decompress_struct,
     jpeg_destroy_decompress, jpeg_error_mgr, jpeg_finish_decompress, jpeg_mem_src,
     jpeg_read_header, jpeg_read_scanlines, jpeg_save_markers, jpeg_start_decompress,
-    jpeg_std_error, J_COLOR_SPACE,
+    jpeg_std_error, JERR_NO_BACKING_STORE, JERR_OUT_OF_MEMORY, J_COLOR_SPACE,
 };
 
 use super::decode::{check_size, DecodeError, DecodeLimits, ReadMode};
@@ -47,8 +47,11 @@ pub(crate) struct JpegPixels {
     pub warnings: Vec<String>,
 }
 
-/// The payload our `error_exit` unwinds with.
-struct Fatal(String);
+/// The payload our `error_exit` unwinds with: libjpeg's message code and its text.
+struct Fatal {
+    code: c_int,
+    text: String,
+}
 
 /// Collected through `client_data` by `emit_message`.
 #[derive(Default)]
@@ -85,7 +88,9 @@ unsafe fn message(cinfo: &mut jpeg_common_struct) -> String {
 unsafe extern "C-unwind" fn error_exit(cinfo: &mut jpeg_common_struct) {
     // SAFETY: libjpeg calls this with its own, initialised error manager.
     let text = unsafe { message(cinfo) };
-    panic::resume_unwind(Box::new(Fatal(text)));
+    // SAFETY: as above.
+    let code = unsafe { (*cinfo.err).msg_code };
+    panic::resume_unwind(Box::new(Fatal { code, text }));
 }
 
 /// Warnings (`msg_level` -1) are kept; trace messages (0 and up) are dropped.
@@ -250,7 +255,7 @@ pub(crate) fn decode(
         Ok(result) => result?,
         Err(payload) => {
             return Err(match payload.downcast::<Fatal>() {
-                Ok(fatal) => corrupt(describe_fatal(fatal.0)),
+                Ok(fatal) => corrupt(describe_fatal(*fatal)),
                 // A Rust panic inside the session (a bug): pass it on unchanged.
                 Err(other) => panic::resume_unwind(other),
             });
@@ -269,15 +274,17 @@ pub(crate) fn decode(
     Ok(pixels)
 }
 
-/// Words the cases users meet in graypipe's terms; the rest in libjpeg's.
-fn describe_fatal(text: String) -> String {
-    if text.contains("Backing store not supported") {
-        "over the decoder's memory limit for this image's size".into()
-    } else if text.contains("Insufficient memory") {
-        // libjpeg's own malloc failed (its limit is checked first, as "Backing store").
-        "not enough memory for the decoder's buffers (a memory limit such as ulimit -v?)".into()
-    } else {
-        text
+/// Words the cases users meet in graypipe's terms, by libjpeg's message code; the rest in
+/// libjpeg's words.
+fn describe_fatal(fatal: Fatal) -> String {
+    match fatal.code {
+        // `max_memory_to_use` reached: libjpeg would need a temporary file ("backing store").
+        JERR_NO_BACKING_STORE => "over the decoder's memory limit for this image's size".into(),
+        // libjpeg's own malloc failed (its limit is checked first, as the case above).
+        JERR_OUT_OF_MEMORY => {
+            "not enough memory for the decoder's buffers (a memory limit such as ulimit -v?)".into()
+        }
+        _ => fatal.text,
     }
 }
 
@@ -306,4 +313,41 @@ fn exif_payload(cinfo: &jpeg_decompress_struct) -> Option<Vec<u8>> {
         marker = m.next;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// libjpeg's own text for `code`, as `error_exit` would read it.
+    fn text_of(code: c_int) -> String {
+        // SAFETY: zeroed plain C structs, then initialised by `jpeg_std_error`; the common
+        // struct only lends `format_message` its error manager.
+        let mut err: Box<jpeg_error_mgr> = Box::new(unsafe { std::mem::zeroed() });
+        let mut common: jpeg_common_struct = unsafe { std::mem::zeroed() };
+        // SAFETY: `err` is a valid, writable error manager.
+        common.err = unsafe { jpeg_std_error(&mut err) };
+        err.msg_code = code;
+        // SAFETY: `common.err` points to the initialised `err`, alive for the call.
+        unsafe { message(&mut common) }
+    }
+
+    #[test]
+    fn the_fatal_errors_worded_by_graypipe_are_found_by_libjpegs_codes() {
+        // The codes are the ones the compiled library raises for these texts.
+        assert!(text_of(JERR_NO_BACKING_STORE).starts_with("Backing store not supported"));
+        assert!(text_of(JERR_OUT_OF_MEMORY).starts_with("Insufficient memory"));
+        let fatal = |code| Fatal {
+            code,
+            text: text_of(code),
+        };
+        assert_eq!(
+            describe_fatal(fatal(JERR_NO_BACKING_STORE)),
+            "over the decoder's memory limit for this image's size"
+        );
+        assert!(describe_fatal(fatal(JERR_OUT_OF_MEMORY)).starts_with("not enough memory"));
+        // Any other error keeps libjpeg's words.
+        let other = fatal(mozjpeg_sys::JERR_NO_SOI);
+        assert_eq!(describe_fatal(other), text_of(mozjpeg_sys::JERR_NO_SOI));
+    }
 }

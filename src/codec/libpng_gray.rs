@@ -10,17 +10,16 @@
 //! and IDAT, with a good CRC). 16-bit files use libpng's segmented tables, whose precision
 //! (`gamma_shift`) follows `sBIT` and OpenCV's `png_set_strip_16`.
 
+// The weights `png_set_rgb_to_gray(png, 1, 0.299, 0.587)` sets, in 15 bits: the same as the
+// gray read without gamma.
+use super::opencv_color::{B15, G15, R15};
+
 /// libpng's fixed-point 1.0.
 const FP_1: i32 = 100_000;
 /// `PNG_GAMMA_sRGB_INVERSE`: the file gamma an `sRGB` chunk stands for.
 const SRGB_GAMMA: i32 = 45_455;
 /// `PNG_MAX_GAMMA_8`: significant input bits kept when 16-bit data ends as 8 bits.
 const MAX_GAMMA_8: u32 = 11;
-
-/// The weights `png_set_rgb_to_gray(png, 1, 0.299, 0.587)` sets, in 15 bits.
-const RC: u32 = 9797;
-const GC: u32 = 19234;
-const BC: u32 = 32768 - RC - GC;
 
 /// What libpng takes from a PNG's chunks before the image data for RGB to gray.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,9 +280,9 @@ impl LinearGray {
                 if r == g && r == b {
                     return gamma[usize::from(r)];
                 }
-                let lin = RC * u32::from(to_1[usize::from(r)])
-                    + GC * u32::from(to_1[usize::from(g)])
-                    + BC * u32::from(to_1[usize::from(b)]);
+                let lin = R15 * u32::from(to_1[usize::from(r)])
+                    + G15 * u32::from(to_1[usize::from(g)])
+                    + B15 * u32::from(to_1[usize::from(b)]);
                 from_1[((lin + 16384) >> 15) as usize]
             }
             LinearGray::Sixteen { .. } => {
@@ -305,7 +304,7 @@ impl LinearGray {
                 let w = if r == g && r == b {
                     at(gamma, r)
                 } else {
-                    let lin = RC * at(to_1, r) + GC * at(to_1, g) + BC * at(to_1, b);
+                    let lin = R15 * at(to_1, r) + G15 * at(to_1, g) + B15 * at(to_1, b);
                     at(from_1, ((lin + 16384) >> 15) as u16)
                 };
                 (w >> 8) as u8

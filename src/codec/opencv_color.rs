@@ -13,9 +13,9 @@ const B14: u32 = 1868;
 
 /// libpng's weights for red 0.299 and green 0.587 in 15 bits: `29900 * 32768 / 100000` and
 /// `58700 * 32768 / 100000` truncated; blue takes the rest of 32768.
-const R15: u32 = 9797;
-const G15: u32 = 19234;
-const B15: u32 = 32768 - R15 - G15;
+pub(super) const R15: u32 = 9797;
+pub(super) const G15: u32 = 19234;
+pub(super) const B15: u32 = 32768 - R15 - G15;
 
 /// One inverted-CMYK channel with its black: `k - ((255 - v) * k >> 8)`.
 fn cmyk_channel(v: u8, k: u8) -> u32 {

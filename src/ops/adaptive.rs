@@ -103,35 +103,26 @@ trait SumWord: Copy + Default {
     fn window(hi: Self, lo: Self) -> f64;
 }
 
-impl SumWord for u32 {
-    #[inline(always)]
-    fn from_u32(v: u32) -> Self {
-        v
-    }
-    #[inline(always)]
-    fn wrapping_add(self, other: Self) -> Self {
-        u32::wrapping_add(self, other)
-    }
-    #[inline(always)]
-    fn window(hi: Self, lo: Self) -> f64 {
-        hi.wrapping_sub(lo) as f64
-    }
+/// The same wrapping arithmetic for both widths.
+macro_rules! sum_word {
+    ($($t:ty),*) => {$(
+        impl SumWord for $t {
+            #[inline(always)]
+            fn from_u32(v: u32) -> Self {
+                <$t>::from(v)
+            }
+            #[inline(always)]
+            fn wrapping_add(self, other: Self) -> Self {
+                <$t>::wrapping_add(self, other)
+            }
+            #[inline(always)]
+            fn window(hi: Self, lo: Self) -> f64 {
+                hi.wrapping_sub(lo) as f64
+            }
+        }
+    )*};
 }
-
-impl SumWord for u64 {
-    #[inline(always)]
-    fn from_u32(v: u32) -> Self {
-        v as u64
-    }
-    #[inline(always)]
-    fn wrapping_add(self, other: Self) -> Self {
-        u64::wrapping_add(self, other)
-    }
-    #[inline(always)]
-    fn window(hi: Self, lo: Self) -> f64 {
-        hi.wrapping_sub(lo) as f64
-    }
-}
+sum_word!(u32, u64);
 
 type MeanCompare<T> = fn(&[T], usize, &[u8], &mut [u8], i32, f64, u8, bool);
 

@@ -294,6 +294,16 @@ pub struct SizeMismatch {
     pub samples: usize,
 }
 
+/// `samples` read as `width` x `height` rows: the size check [`apply`] and [`apply_into`]
+/// make before any operation.
+fn rows(width: usize, height: usize, samples: &[u8]) -> Result<GrayView<'_>, SizeMismatch> {
+    GrayView::new(width, height, samples).ok_or(SizeMismatch {
+        width,
+        height,
+        samples: samples.len(),
+    })
+}
+
 /// Applies `op` to the gray image `gray` in place (`scratch` is reused working memory).
 /// `gray` must hold `width * height` samples, for every operation (the adaptive ones read it
 /// as rows): anything else is an error, and `gray` is left as it was.
@@ -304,14 +314,7 @@ pub fn apply(
     gray: &mut Vec<u8>,
     scratch: &mut Vec<u8>,
 ) -> Result<Processed, SizeMismatch> {
-    let mismatch = SizeMismatch {
-        width,
-        height,
-        samples: gray.len(),
-    };
-    if width.checked_mul(height) != Some(gray.len()) {
-        return Err(mismatch);
-    }
+    rows(width, height, gray)?;
     Ok(match *op {
         Operation::Gray => Processed::default(),
         Operation::Threshold {
@@ -323,18 +326,11 @@ pub fn apply(
             threshold_in_place(gray, t, maxval, kind);
             Processed { level: Some(t) }
         }
-        Operation::Adaptive {
-            method,
-            inverse,
-            block,
-            c,
-            maxval,
-        } => {
-            // The size was checked above; GrayView checks it again.
-            let view = GrayView::new(width, height, gray).ok_or(mismatch)?;
-            adaptive_threshold(view, maxval, method, inverse, block, c, scratch);
+        // The adaptive threshold reads a neighbourhood of each pixel: it cannot work in place.
+        Operation::Adaptive { .. } => {
+            let processed = apply_into(op, width, height, gray, scratch)?;
             std::mem::swap(gray, scratch);
-            Processed::default()
+            processed
         }
     })
 }
@@ -350,13 +346,7 @@ pub fn apply_into(
     src: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<Processed, SizeMismatch> {
-    if width.checked_mul(height) != Some(src.len()) {
-        return Err(SizeMismatch {
-            width,
-            height,
-            samples: src.len(),
-        });
-    }
+    let view = rows(width, height, src)?;
     Ok(match *op {
         Operation::Threshold {
             kind,
@@ -374,12 +364,6 @@ pub fn apply_into(
             c,
             maxval,
         } => {
-            // The size was checked above; GrayView checks it again.
-            let view = GrayView::new(width, height, src).ok_or(SizeMismatch {
-                width,
-                height,
-                samples: src.len(),
-            })?;
             adaptive_threshold(view, maxval, method, inverse, block, c, out);
             Processed::default()
         }

@@ -64,13 +64,7 @@ pub(super) fn run(
                         }
                         let result = local.runner.carry(pos, job, Some(budget));
                         // The receiver outlives the pool, so a send cannot fail.
-                        let _ = local.tx.send((
-                            pos,
-                            Outcome {
-                                index: job.index,
-                                result,
-                            },
-                        ));
+                        let _ = local.tx.send((pos, Outcome { result }));
                     },
                 )
             });

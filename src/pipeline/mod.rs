@@ -28,7 +28,7 @@ pub use failure::Failure;
 pub use stage::{PerStage, Stage};
 pub use stages::{convert_file, Settings, Written};
 pub use stats::{peak_rss_bytes, EngineStats, StageStats};
-pub use workers::{logical_cores, Engine, StageCaps, StageWorkers, UnknownEngine};
+pub use workers::{logical_cores, Engine, StageCaps, StageTable, StageWorkers, UnknownEngine};
 
 use crate::error::FileError;
 
@@ -108,11 +108,10 @@ impl CancelToken {
     }
 }
 
-/// The end of one file's journey.
+/// The end of one file's journey. It comes with its [`Job`] (`on_outcome(&job, &outcome)`),
+/// whose `index` names the file in the plan: the outcome does not repeat it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
-    /// The job's index in the plan.
-    pub index: usize,
     /// What was written, or why not.
     pub result: Result<Written, FileError>,
 }
@@ -234,14 +233,15 @@ mod tests {
                 &Settings::default(),
                 &EngineConfig::new(engine, 2),
                 &CancelToken::new(),
-                &mut |_, o| outcomes.push(o.clone()),
+                &mut |job, o| outcomes.push((job.index, o.clone())),
             );
             assert_eq!(stats.engine_error, None, "{engine}");
             assert_eq!(outcomes.len(), 12, "{engine}: every file has an outcome");
-            let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
+            let failed: Vec<&(usize, Outcome)> =
+                outcomes.iter().filter(|o| o.1.result.is_err()).collect();
             assert_eq!(failed.len(), 1, "{engine}");
-            assert_eq!(failed[0].index, 5, "{engine}");
-            let e = failed[0].result.as_ref().unwrap_err();
+            assert_eq!(failed[0].0, 5, "{engine}");
+            let e = failed[0].1.result.as_ref().unwrap_err();
             assert_eq!(e.stage, Some(Stage::Decode), "{engine}");
             assert!(e.reason.contains("panicked"), "{engine}: {}", e.reason);
             assert_eq!(stats.stages[Stage::Decode].failed, 1, "{engine}");

@@ -247,7 +247,6 @@ impl<'a> Pipeline<'a> {
                     sink.emit(
                         tok.pos,
                         Outcome {
-                            index: job.index,
                             result: Ok(written),
                         },
                     );
@@ -255,13 +254,7 @@ impl<'a> Pipeline<'a> {
                 }
                 Ok(()) => Done::Next(tok),
                 Err(e) => {
-                    sink.emit(
-                        tok.pos,
-                        Outcome {
-                            index: job.index,
-                            result: Err(e),
-                        },
-                    );
+                    sink.emit(tok.pos, Outcome { result: Err(e) });
                     Done::Left { admitted }
                 }
             };

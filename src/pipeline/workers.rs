@@ -119,20 +119,47 @@ pub fn logical_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Threads for each stage.
+/// One value per stage as named fields (`{"read": .., "decode": .., ..}` in JSON): the shape
+/// of [`StageWorkers`] and [`StageCaps`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StageWorkers {
+pub struct StageTable<T> {
     /// Reading file bytes.
-    pub read: usize,
+    pub read: T,
     /// Decoding.
-    pub decode: usize,
+    pub decode: T,
     /// Gray + threshold.
-    pub process: usize,
+    pub process: T,
     /// Encoding.
-    pub encode: usize,
+    pub encode: T,
     /// Writing files.
-    pub write: usize,
+    pub write: T,
 }
+
+impl<T: Copy> StageTable<T> {
+    /// The value for `stage`.
+    pub fn get(&self, stage: Stage) -> T {
+        match stage {
+            Stage::Read => self.read,
+            Stage::Decode => self.decode,
+            Stage::Process => self.process,
+            Stage::Encode => self.encode,
+            Stage::Write => self.write,
+        }
+    }
+
+    fn slot(&mut self, stage: Stage) -> &mut T {
+        match stage {
+            Stage::Read => &mut self.read,
+            Stage::Decode => &mut self.decode,
+            Stage::Process => &mut self.process,
+            Stage::Encode => &mut self.encode,
+            Stage::Write => &mut self.write,
+        }
+    }
+}
+
+/// Threads for each stage.
+pub type StageWorkers = StageTable<usize>;
 
 impl StageWorkers {
     /// `n` workers for every stage, reading and writing included (`n` at least 1).
@@ -144,27 +171,6 @@ impl StageWorkers {
             process: n,
             encode: n,
             write: n,
-        }
-    }
-
-    /// The count for `stage`.
-    pub fn get(&self, stage: Stage) -> usize {
-        match stage {
-            Stage::Read => self.read,
-            Stage::Decode => self.decode,
-            Stage::Process => self.process,
-            Stage::Encode => self.encode,
-            Stage::Write => self.write,
-        }
-    }
-
-    fn slot(&mut self, stage: Stage) -> &mut usize {
-        match stage {
-            Stage::Read => &mut self.read,
-            Stage::Decode => &mut self.decode,
-            Stage::Process => &mut self.process,
-            Stage::Encode => &mut self.encode,
-            Stage::Write => &mut self.write,
         }
     }
 
@@ -187,20 +193,15 @@ impl fmt::Display for StageWorkers {
     }
 }
 
-/// How many of the N workers may run each stage at once (`--stage-workers read=1,write=2`);
-/// `None` leaves a stage uncapped (it may use every worker).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StageCaps {
-    /// Reading file bytes (e.g. 1 for a spinning disk or a network share).
-    pub read: Option<usize>,
-    /// Decoding.
-    pub decode: Option<usize>,
-    /// Gray + threshold.
-    pub process: Option<usize>,
-    /// Encoding.
-    pub encode: Option<usize>,
-    /// Writing files.
-    pub write: Option<usize>,
+/// How many of the N workers may run each stage at once (`--stage-workers read=1,write=2`,
+/// e.g. one reader for a spinning disk or a network share); `None` leaves a stage uncapped
+/// (it may use every worker).
+pub type StageCaps = StageTable<Option<usize>>;
+
+impl Default for StageCaps {
+    fn default() -> Self {
+        Self::NONE
+    }
 }
 
 impl StageCaps {
@@ -213,17 +214,6 @@ impl StageCaps {
         write: None,
     };
 
-    /// The cap of `stage`, if any.
-    pub fn get(&self, stage: Stage) -> Option<usize> {
-        match stage {
-            Stage::Read => self.read,
-            Stage::Decode => self.decode,
-            Stage::Process => self.process,
-            Stage::Encode => self.encode,
-            Stage::Write => self.write,
-        }
-    }
-
     /// How many of `workers` may run `stage` at once (at least one).
     pub fn limit(&self, stage: Stage, workers: usize) -> usize {
         self.get(stage).map_or(workers, |c| c.min(workers)).max(1)
@@ -233,14 +223,7 @@ impl StageCaps {
     pub fn from_overrides(spec: &StageOverrides) -> Self {
         let mut caps = Self::NONE;
         for &(stage, n) in &spec.0 {
-            let slot = match stage {
-                Stage::Read => &mut caps.read,
-                Stage::Decode => &mut caps.decode,
-                Stage::Process => &mut caps.process,
-                Stage::Encode => &mut caps.encode,
-                Stage::Write => &mut caps.write,
-            };
-            *slot = Some(n);
+            *caps.slot(stage) = Some(n);
         }
         caps
     }

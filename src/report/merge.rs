@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use super::run_json::FileCounts;
+
 /// The fields of a `graypipe run --report` that merging reads (others are ignored).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ShardReport {
@@ -23,7 +25,7 @@ pub struct ShardReport {
     #[serde(default)]
     pub process_cpu_seconds: Option<f64>,
     /// File counts.
-    pub files: Counts,
+    pub files: FileCounts,
     /// Failed files, kept as written.
     #[serde(default)]
     pub failures: Vec<serde_json::Value>,
@@ -56,28 +58,9 @@ pub struct ShardMeta {
     pub listing_fingerprint: String,
 }
 
-/// File counts (summable).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    /// Planned.
-    #[serde(default)]
-    pub planned: usize,
-    /// Written.
-    #[serde(default)]
-    pub written: usize,
-    /// Failed.
-    #[serde(default)]
-    pub failed: usize,
-    /// Skipped (output existed).
-    #[serde(default)]
-    pub skipped: usize,
-    /// Not started.
-    #[serde(default)]
-    pub not_started: usize,
-}
-
-impl Counts {
-    fn add(&mut self, o: &Counts) {
+/// Summed over shards.
+impl FileCounts {
+    fn add(&mut self, o: &FileCounts) {
         self.planned += o.planned;
         self.written += o.written;
         self.failed += o.failed;
@@ -219,7 +202,7 @@ pub struct ShardLine {
     /// Bytes of input in this shard.
     pub shard_bytes: u64,
     /// File counts.
-    pub files: Counts,
+    pub files: FileCounts,
 }
 
 /// The merged record written by `graypipe merge -o`.
@@ -238,7 +221,7 @@ pub struct MergedReport {
     /// The listing's fingerprint.
     pub listing_fingerprint: Option<String>,
     /// Summed file counts.
-    pub files: Counts,
+    pub files: FileCounts,
     /// Slowest shard's wall seconds.
     pub wall_seconds_max: f64,
     /// Mean wall seconds over shards.
@@ -326,7 +309,7 @@ pub fn merge(reports: Vec<(String, ShardReport)>) -> MergedReport {
     }
 
     let mut owners: HashMap<String, Vec<u32>> = HashMap::new();
-    let mut files = Counts::default();
+    let mut files = FileCounts::default();
     let mut failures = Vec::new();
     let mut results = Vec::new();
     let mut shards = Vec::new();
@@ -414,10 +397,10 @@ mod tests {
             host: Some(format!("node{index}")),
             wall_seconds: wall,
             process_cpu_seconds: Some(wall * 2.0),
-            files: Counts {
+            files: FileCounts {
                 planned: outputs.len(),
                 written: outputs.len(),
-                ..Counts::default()
+                ..FileCounts::default()
             },
             failures: vec![],
             results: outputs

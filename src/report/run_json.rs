@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::codec::FormatChoice;
 use crate::error::FileError;
@@ -119,8 +119,9 @@ impl From<&crate::batch::shard::ShardInfo> for ShardRecord {
     }
 }
 
-/// File counts.
-#[derive(Debug, Serialize)]
+/// File counts. `graypipe merge` reads them back (a count a report lacks reads as 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FileCounts {
     /// Jobs planned (skipped ones excluded).
     pub planned: usize,

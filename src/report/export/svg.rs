@@ -181,28 +181,15 @@ where
         .filter(|v| v.is_finite())
         .fold(panel.floor_top, f64::max)
         * 1.55; // headroom for the legend
-    let mut chart = ChartBuilder::on(area)
-        .caption(panel.title, ("sans-serif", 18))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(ax.range(), 0f64..top)?;
-    chart
-        .configure_mesh()
-        .x_labels(ax.ticks())
-        .x_label_formatter(&|v| ax.label(*v))
-        .disable_x_mesh()
-        .x_desc(if record.schedule.cores.is_some() {
-            format!("n = cores allowed{}", if ax.log2 { " (log2)" } else { "" })
-        } else {
-            format!(
-                "workers (n = min(workers, cores)){}",
-                if ax.log2 { " (log2)" } else { "" }
-            )
-        })
-        .y_label_formatter(&y_label)
-        .y_desc(panel.y_desc)
-        .draw()?;
+    let x_desc = if record.schedule.cores.is_some() {
+        format!("n = cores allowed{}", if ax.log2 { " (log2)" } else { "" })
+    } else {
+        format!(
+            "workers (n = min(workers, cores)){}",
+            if ax.log2 { " (log2)" } else { "" }
+        )
+    };
+    let mut chart = panel_chart(area, panel.title, ax, top, x_desc, panel.y_desc)?;
     shade(&mut chart, record, ax, top)?;
     (panel.extra)(&mut chart, top)?;
     for (i, e) in record.analysis.engines.iter().enumerate() {
@@ -233,14 +220,7 @@ where
             .label(format!("{} measured (median, 95% interval)", e.engine))
             .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font(("sans-serif", 12))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.5))
-        .draw()?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 fn stage_panel<DB: DrawingBackend>(
@@ -260,49 +240,37 @@ where
         .fold(1e-6, f64::max)
         * 1.45; // headroom for the legend
     let cpu = rows.iter().all(|r| r.stages.clock == StageClock::Cpu);
-    let mut chart = ChartBuilder::on(area)
-        .caption(PANELS[3], ("sans-serif", 18))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(ax.range(), 0f64..top)?;
-    chart
-        .configure_mesh()
-        .x_labels(ax.ticks())
-        .x_label_formatter(&|v| ax.label(*v))
-        .disable_x_mesh()
-        .x_desc(format!(
-            "{} (bars left to right: {})",
-            if record.schedule.cores.is_some() {
-                "n = cores allowed"
-            } else {
-                "workers"
-            },
-            engines
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .y_label_formatter(&y_label)
-        .y_desc(if cpu {
-            "thread CPU seconds, summed over threads".to_string()
+    let x_desc = format!(
+        "{} (bars left to right: {})",
+        if record.schedule.cores.is_some() {
+            "n = cores allowed"
         } else {
-            let clocks: Vec<String> = record
-                .analysis
-                .engines
-                .iter()
-                .map(|e| {
-                    let cpu = rows
-                        .iter()
-                        .filter(|r| r.engine == e.engine)
-                        .all(|r| r.stages.clock == StageClock::Cpu);
-                    format!("{}: {}", e.engine, if cpu { "CPU" } else { "busy wall" })
-                })
-                .collect();
-            format!("seconds summed over threads ({})", clocks.join(", "))
-        })
-        .draw()?;
+            "workers"
+        },
+        engines
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let y_desc = if cpu {
+        "thread CPU seconds, summed over threads".to_string()
+    } else {
+        let clocks: Vec<String> = record
+            .analysis
+            .engines
+            .iter()
+            .map(|e| {
+                let cpu = rows
+                    .iter()
+                    .filter(|r| r.engine == e.engine)
+                    .all(|r| r.stages.clock == StageClock::Cpu);
+                format!("{}: {}", e.engine, if cpu { "CPU" } else { "busy wall" })
+            })
+            .collect();
+        format!("seconds summed over threads ({})", clocks.join(", "))
+    };
+    let mut chart = panel_chart(area, PANELS[3], ax, top, x_desc, &y_desc)?;
     let width = if ax.log2 { 0.6 } else { 0.7 } / k;
     for (ei, engine) in engines.iter().enumerate() {
         for r in rows.iter().filter(|r| r.engine == *engine) {
@@ -325,9 +293,50 @@ where
             .label(s.name())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
     }
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
+}
+
+/// A panel's chart over `ax` and 0..`top`, its mesh drawn with the shared x ticks and labels.
+fn panel_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    ax: XAxis,
+    top: f64,
+    x_desc: String,
+    y_desc: &str,
+) -> Result<Chart<'a, DB>, Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(ax.range(), 0f64..top)?;
+    chart
+        .configure_mesh()
+        .x_labels(ax.ticks())
+        .x_label_formatter(&|v| ax.label(*v))
+        .disable_x_mesh()
+        .x_desc(x_desc)
+        .y_label_formatter(&y_label)
+        .y_desc(y_desc)
+        .draw()?;
+    Ok(chart)
+}
+
+/// The series legend, in the corner at `position`.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    position: SeriesLabelPosition,
+) -> Res
+where
+    DB::ErrorType: 'static,
+{
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(position)
         .label_font(("sans-serif", 12))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.5))
