@@ -294,33 +294,29 @@ mod linux {
     }
 
     fn link_empty_path(fd: i32, target: &CString) -> io::Result<()> {
-        // SAFETY: `fd` is open; both strings are valid and NUL-terminated for the call.
-        let r = unsafe {
-            libc::linkat(
-                fd,
-                c"".as_ptr(),
-                libc::AT_FDCWD,
-                target.as_ptr(),
-                libc::AT_EMPTY_PATH,
-            )
-        };
-        if r == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+        linkat(fd, c"", target, libc::AT_EMPTY_PATH)
     }
 
     fn link_through_proc(fd: i32, target: &CString) -> io::Result<()> {
         let proc_path = CString::new(format!("/proc/self/fd/{fd}")).map_err(io::Error::other)?;
-        // SAFETY: both paths are valid NUL-terminated strings for the duration of the call.
+        linkat(libc::AT_FDCWD, &proc_path, target, libc::AT_SYMLINK_FOLLOW)
+    }
+
+    fn linkat(
+        from_dir: i32,
+        from: &std::ffi::CStr,
+        target: &CString,
+        flags: i32,
+    ) -> io::Result<()> {
+        // SAFETY: both paths are valid NUL-terminated strings for the duration of the call;
+        // `from_dir` is an open descriptor or AT_FDCWD.
         let r = unsafe {
             libc::linkat(
-                libc::AT_FDCWD,
-                proc_path.as_ptr(),
+                from_dir,
+                from.as_ptr(),
                 libc::AT_FDCWD,
                 target.as_ptr(),
-                libc::AT_SYMLINK_FOLLOW,
+                flags,
             )
         };
         if r == 0 {

@@ -198,13 +198,19 @@ mod tests {
     }
 
     #[cfg(unix)]
-    #[test]
-    fn a_fifo_is_refused_without_waiting_for_a_writer() {
-        let t = tempfile::tempdir().unwrap();
-        let p = t.path().join("pipe.png");
+    fn fifo(dir: &Path, name: &str) -> std::path::PathBuf {
+        let p = dir.join(name);
         let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
         // SAFETY: `c` is a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        p
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_without_waiting_for_a_writer() {
+        let t = tempfile::tempdir().unwrap();
+        let p = fifo(t.path(), "pipe.png");
         let e = read_input(&p, 100).unwrap_err();
         assert!(e.to_string().contains("FIFO"), "{e}");
     }
@@ -214,10 +220,7 @@ mod tests {
     fn a_fifo_swapped_in_after_the_check_does_not_block() {
         // The descriptor check: opening a FIFO with O_NONBLOCK returns at once.
         let t = tempfile::tempdir().unwrap();
-        let p = t.path().join("pipe");
-        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-        // SAFETY: `c` is a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let p = fifo(t.path(), "pipe");
         let f = open_nonblocking(&p).unwrap();
         assert!(kind_of(&f.metadata().unwrap()).is_some());
     }

@@ -48,6 +48,20 @@ pub struct Listing {
     pub folders: Vec<PathBuf>,
 }
 
+impl Listing {
+    /// `path`'s metadata (links followed), or `None` with the reason recorded as an error.
+    fn metadata_or_error(&mut self, path: &Path) -> Option<std::fs::Metadata> {
+        std::fs::metadata(path)
+            .map_err(|e| {
+                self.errors.push(DiscoveryError {
+                    path: path.to_path_buf(),
+                    reason: crate::error::io_reason(&e),
+                })
+            })
+            .ok()
+    }
+}
+
 /// Lists the files under `inputs` with the default [`Selection`] (image extensions, no hidden
 /// names, any depth). See [`discover_selected`].
 pub fn discover(inputs: &[PathBuf], follow_links: bool) -> Listing {
@@ -61,15 +75,8 @@ pub fn discover(inputs: &[PathBuf], follow_links: bool) -> Listing {
 pub fn discover_selected(inputs: &[PathBuf], follow_links: bool, selection: &Selection) -> Listing {
     let mut listing = Listing::default();
     for root in inputs {
-        let meta = match std::fs::metadata(root) {
-            Ok(m) => m,
-            Err(e) => {
-                listing.errors.push(DiscoveryError {
-                    path: root.clone(),
-                    reason: crate::error::io_reason(&e),
-                });
-                continue;
-            }
+        let Some(meta) = listing.metadata_or_error(root) else {
+            continue;
         };
         if !meta.is_dir() {
             let name = root
@@ -108,15 +115,8 @@ fn take_listed(path: &Path, selection: &Selection, listing: &mut Listing) {
             }
         },
     };
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => {
-            listing.errors.push(DiscoveryError {
-                path: path.to_path_buf(),
-                reason: crate::error::io_reason(&e),
-            });
-            return;
-        }
+    let Some(meta) = listing.metadata_or_error(path) else {
+        return;
     };
     if meta.is_dir() || !selection.takes_file(&relative) {
         return;
