@@ -79,6 +79,8 @@ fn try_reserve_probe(len: usize, what: &'static str) -> Result<Vec<u8>, DecodeEr
 const MORE_WARNINGS: &str = " more warnings from the decoder";
 
 /// The line that stands for `n` warnings whose texts were not kept.
+// Only the libjpeg path drops warning texts; the pure-Rust build has no caller.
+#[cfg_attr(not(feature = "libjpeg-turbo"), allow(dead_code))]
 pub(crate) fn more_warnings_line(n: u64) -> String {
     format!("{n}{MORE_WARNINGS}")
 }
