@@ -438,8 +438,8 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
 }
 
 /// Inputs that an existing output file is (same device and inode: a hard link, or a symbolic
-/// link to it). Outputs that do not exist yet cost one failed `stat` each; inputs are looked at
-/// only when some output exists.
+/// link to it), given the identities of the outputs that exist ([`existing_outputs`]); inputs
+/// are looked at only when some output exists.
 fn inputs_by_identity(jobs: &[(PathBuf, Job)], existing: &HashSet<FileId>) -> Vec<PathBuf> {
     if existing.is_empty() {
         return Vec::new();
