@@ -99,9 +99,17 @@ mod tests {
         }
         let o = cmd.output().unwrap();
         let out = String::from_utf8_lossy(&o.stdout);
-        assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         // The harness prints the test's name on the same line.
-        match out.split("mapped=").nth(1).and_then(|r| r.split_whitespace().next()) {
+        match out
+            .split("mapped=")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+        {
             Some("true") => true,
             Some("false") => false,
             _ => panic!("no answer from the child: {out}"),
