@@ -337,3 +337,50 @@ fn thin_tiny_and_strip_images_convert() {
         }
     }
 }
+
+/// Another user swaps an output sub-folder for a link to the input folder after the plan was
+/// made (its checks passed) and before the writes: the writes go by path and replace the
+/// inputs of the same name. Known race, older than the per-folder look (docs/hostile-cases.md);
+/// it needs writes relative to an output-folder descriptor opened without following links.
+#[cfg(unix)]
+#[test]
+#[ignore = "known race: writes follow a link swapped into the output tree after the plan"]
+fn an_output_folder_swapped_for_a_link_to_the_inputs_after_the_plan_replaces_no_input() {
+    use graypipe::batch::{plan, PlanOptions};
+    use graypipe::{CancelToken, Engine, EngineConfig, Settings};
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in");
+    fs::create_dir_all(input.join("d")).unwrap();
+    let bytes = png_bytes(9, 7);
+    for name in ["a.png", "b.png"] {
+        fs::write(input.join("d").join(name), &bytes).unwrap();
+    }
+    let out = t.path().join("out");
+    for existing in [false, true] {
+        let _ = fs::remove_dir_all(&out);
+        fs::create_dir_all(&out).unwrap();
+        if existing {
+            // Outputs already there: the plan expects to replace them.
+            fs::create_dir_all(out.join("d")).unwrap();
+            fs::write(out.join("d/a.png"), b"old").unwrap();
+        }
+        let batch = plan(std::slice::from_ref(&input), &out, &PlanOptions::default()).unwrap();
+        let _ = fs::remove_dir_all(out.join("d"));
+        std::os::unix::fs::symlink(input.join("d"), out.join("d")).unwrap();
+        let _ = graypipe::run(
+            &batch,
+            &Settings::default(),
+            &EngineConfig::new(Engine::Serial, 1),
+            &CancelToken::new(),
+            false,
+            &mut |_, _| {},
+        );
+        for name in ["a.png", "b.png"] {
+            assert_eq!(
+                fs::read(input.join("d").join(name)).unwrap(),
+                bytes,
+                "existing outputs {existing}: input {name} was replaced"
+            );
+        }
+    }
+}

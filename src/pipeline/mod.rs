@@ -287,6 +287,55 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_in_the_callers_first_or_last_callback_reaches_the_caller_at_many_workers() {
+        let t = tempfile::tempdir().unwrap();
+        let jobs = jobs(t.path(), 24, usize::MAX);
+        for engine in [Engine::Serial, Engine::Rayon, Engine::Staged] {
+            for workers in [1, 4, 8] {
+                for panic_at in [1, 12, 24] {
+                    let _ = std::fs::remove_dir_all(t.path().join("out"));
+                    let (done_tx, done_rx) = std::sync::mpsc::channel();
+                    let jobs = jobs.clone();
+                    // On its own thread, so that a hang fails the test instead of stalling it.
+                    std::thread::spawn(move || {
+                        let mut seen = 0;
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            run(
+                                &jobs,
+                                &Settings::default(),
+                                &EngineConfig::new(engine, workers),
+                                &CancelToken::new(),
+                                &mut |_, _| {
+                                    seen += 1;
+                                    if seen == panic_at {
+                                        // A payload that is not a string.
+                                        std::panic::panic_any(panic_at);
+                                    }
+                                },
+                            )
+                        }));
+                        let payload = r.err().and_then(|p| p.downcast::<usize>().ok());
+                        let _ = done_tx.send((payload.map(|p| *p), seen));
+                    });
+                    let (payload, seen) = done_rx
+                        .recv_timeout(std::time::Duration::from_secs(60))
+                        .unwrap_or_else(|_| {
+                            panic!("{engine} at {workers}, panic at {panic_at}: the run hung")
+                        });
+                    let what = format!("{engine} at {workers}, panic at {panic_at}");
+                    assert_eq!(
+                        payload,
+                        Some(panic_at),
+                        "{what}: the panic changed or was lost"
+                    );
+                    // Nothing is handed to the callback after its panic.
+                    assert_eq!(seen, panic_at, "{what}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn cancelling_stops_new_files_and_leaves_no_outcome_for_them() {
         let t = tempfile::tempdir().unwrap();
         let jobs = jobs(t.path(), 30, usize::MAX);
