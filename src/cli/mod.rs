@@ -37,7 +37,6 @@ Exit status:
 
 /// Parses the process arguments, runs the command and returns the exit status.
 pub fn main() -> i32 {
-    allocator::keep_freed_blocks_for_reuse();
     output::ignore_file_size_signal();
     let args: Vec<OsString> = std::env::args_os().collect();
     // --color must shape the help and error messages clap prints while parsing, so it is

@@ -119,6 +119,8 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
             .max_memory
             .unwrap_or_else(graypipe::pipeline::memory::default_budget),
     };
+    // The run's workers plus the calling thread.
+    super::allocator::keep_freed_blocks_for_reuse(config.max_memory, config.workers + 1);
     if plan.jobs.is_empty() && plan.discovery_errors.is_empty() && !args.quiet {
         if plan.skipped.is_empty() {
             stderr_line("graypipe: no image files found in the inputs");

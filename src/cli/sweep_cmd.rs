@@ -44,6 +44,13 @@ pub fn execute(args: &SweepArgs) -> i32 {
         keep_output: args.keep_output.clone(),
         scratch: args.scratch.clone(),
     };
+    // As `graypipe run` does, for the largest worker count the sweep runs.
+    let most_workers = plan
+        .workers
+        .as_ref()
+        .and_then(|w| w.iter().copied().max())
+        .unwrap_or_else(graypipe::pipeline::logical_cores);
+    super::allocator::keep_freed_blocks_for_reuse(plan.max_memory, most_workers + 1);
     let show = !args.quiet && std::io::stderr().is_terminal();
     // Ctrl-C or SIGTERM cancels the run in progress as for `graypipe run`; the sweep then
     // removes its temporary folders and ends with 130. A second signal exits at once.
