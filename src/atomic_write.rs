@@ -8,12 +8,19 @@
 //! Elsewhere, or on file systems without `O_TMPFILE`, a named temporary file is renamed into
 //! place; one a killed process leaves is removed by a later run ([`remove_stale_temps`]).
 //!
+//! On Linux the output's folder is opened once per write and every step is relative to it,
+//! after checking that the folder is none of the batch's input folders ([`ProtectedFolders`]):
+//! a folder of the output tree swapped for a link to an input folder mid-run cannot make a
+//! write replace an input.
+//!
 //! The promise is about the process, not the machine: nothing is fsynced, so after a power loss
 //! or a kernel crash an output may be empty or missing, as for any program that does not fsync
 //! (one fsync per file would cost more than converting a small picture).
 
+use std::collections::HashSet;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::io_reason;
 
@@ -88,6 +95,30 @@ fn owned_by_me(_: &std::fs::Metadata) -> bool {
     false
 }
 
+/// Folders, by identity (device and inode), that a write must never put a file into: the
+/// folders that hold a batch's inputs. Checked on the open folder itself at write time, so a
+/// folder of the output tree swapped for a link to an input folder during a run is caught.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ProtectedFolders(Arc<HashSet<(u64, u64)>>);
+
+impl ProtectedFolders {
+    /// The folders with these identities.
+    pub fn new(ids: HashSet<(u64, u64)>) -> Self {
+        ProtectedFolders(Arc::new(ids))
+    }
+
+    /// Whether the folder with this identity is protected.
+    pub fn contains(&self, id: (u64, u64)) -> bool {
+        self.0.contains(&id)
+    }
+}
+
+impl std::fmt::Debug for ProtectedFolders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ProtectedFolders({} folders)", self.0.len())
+    }
+}
+
 /// Why an output could not be written; the Display is the reason a report records.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -105,6 +136,13 @@ pub enum WriteError {
         /// The output.
         path: PathBuf,
     },
+    /// The output's folder is, by identity, a folder that holds inputs (a link swapped into
+    /// the output tree after the plan).
+    #[error("output folder {} is now a folder of the inputs (changed into a link during the run?): not written", .dir.display())]
+    IntoInputFolder {
+        /// The folder.
+        dir: PathBuf,
+    },
     /// Writing, linking or renaming failed.
     #[error("cannot write {}: {}", .path.display(), io_reason(.source))]
     Io {
@@ -120,41 +158,52 @@ impl WriteError {
     pub fn io(&self) -> Option<&io::Error> {
         match self {
             WriteError::CreateFolder { source, .. } | WriteError::Io { source, .. } => Some(source),
-            WriteError::ExistingFolder { .. } => None,
+            WriteError::ExistingFolder { .. } | WriteError::IntoInputFolder { .. } => None,
         }
     }
 }
 
 /// Writes `bytes` to `path` atomically, creating the folder if needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<u64, WriteError> {
-    write_atomic_known(path, bytes, None)
+    write_atomic_known(path, bytes, None, &ProtectedFolders::default())
 }
 
 /// [`write_atomic`] when the caller already knows whether something stands at `path` (a
 /// batch's plan looked once per output folder), which saves a `stat` per file. The knowledge
 /// only picks the cheaper way: if it is out of date the write is still atomic and correct.
+/// On Linux the folder is opened once and everything happens relative to it, after checking
+/// that it is none of `protected` (elsewhere the check is on the path, just before writing).
 pub fn write_atomic_known(
     path: &Path,
     bytes: &[u8],
     exists: Option<bool>,
+    protected: &ProtectedFolders,
 ) -> Result<u64, WriteError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    match attempt(dir, path, bytes, exists) {
+    match attempt(dir, path, bytes, exists, protected) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             // The folder usually exists: only create it when the first attempt says so.
             std::fs::create_dir_all(dir).map_err(|source| WriteError::CreateFolder {
                 dir: dir.to_path_buf(),
                 source,
             })?;
-            attempt(dir, path, bytes, exists)
+            attempt(dir, path, bytes, exists, protected)
         }
         other => other,
     }
     .map(|_| bytes.len() as u64)
-    .map_err(|e| describe(path, e))
+    .map_err(|e| {
+        if is_protected_refusal(&e) {
+            WriteError::IntoInputFolder {
+                dir: dir.to_path_buf(),
+            }
+        } else {
+            describe(path, e)
+        }
+    })
 }
 
 /// The ways of writing one output that the per-file cost study (`examples/write_schemes.rs`,
@@ -191,7 +240,7 @@ pub fn write_with(scheme: WriteScheme, path: &Path, bytes: &[u8]) -> io::Result<
         _ => Path::new("."),
     };
     match scheme {
-        WriteScheme::Chosen => attempt(dir, path, bytes, None),
+        WriteScheme::Chosen => attempt(dir, path, bytes, None, &ProtectedFolders::default()),
         WriteScheme::Unnamed => {
             #[cfg(target_os = "linux")]
             {
@@ -219,21 +268,61 @@ fn describe(path: &Path, source: io::Error) -> WriteError {
     }
 }
 
-fn attempt(dir: &Path, path: &Path, bytes: &[u8], exists: Option<bool>) -> io::Result<()> {
+/// The error that stands for "the folder is protected" between `attempt` and its caller.
+struct ProtectedRefusal;
+
+impl std::fmt::Debug for ProtectedRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProtectedRefusal")
+    }
+}
+
+impl std::fmt::Display for ProtectedRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the output folder is a folder of the inputs")
+    }
+}
+
+impl std::error::Error for ProtectedRefusal {}
+
+fn protected_refusal() -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, ProtectedRefusal)
+}
+
+fn is_protected_refusal(e: &io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.is::<ProtectedRefusal>())
+}
+
+fn attempt(
+    dir: &Path,
+    path: &Path,
+    bytes: &[u8],
+    exists: Option<bool>,
+    protected: &ProtectedFolders,
+) -> io::Result<()> {
     // A new output: an unnamed file, linked once complete (one directory update, nothing
     // behind after a crash). Replacing one: a named temporary renamed over it, which costs
     // less than an unnamed file that must be linked under a temporary name first and then
     // renamed (docs/BENCHMARKS.md, "Per-file cost"); both leave a named temporary only while
     // replacing, which a later run removes if the process was killed.
     #[cfg(target_os = "linux")]
-    if !exists.unwrap_or_else(|| std::fs::symlink_metadata(path).is_ok()) {
-        if let Some(done) = linux::write_unnamed(dir, path, bytes) {
-            return done;
-        }
+    {
+        let exists = exists.unwrap_or_else(|| std::fs::symlink_metadata(path).is_ok());
+        linux::write_in_folder(dir, path, bytes, exists, protected)
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = exists;
-    write_named_temp(dir, path, bytes)
+    {
+        // Checked on the path just before writing: narrower than Linux's check on the open
+        // folder, but no write goes into an input folder that was one before this file.
+        let _ = exists;
+        if !protected.0.is_empty()
+            && crate::batch::plan::file_id(dir).is_some_and(|id| protected.contains(id))
+        {
+            return Err(protected_refusal());
+        }
+        write_named_temp(dir, path, bytes)
+    }
 }
 
 /// The portable way: a named temporary file in `dir`, renamed over `path`. On any error the
@@ -256,138 +345,256 @@ fn write_named_temp(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use std::ffi::CString;
+    use std::ffi::{CStr, CString, OsStr};
     use std::fs::File;
     use std::io::{self, Write};
-    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::ffi::OsStrExt;
     use std::path::Path;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-    fn c_path(p: &Path) -> io::Result<CString> {
-        CString::new(p.as_os_str().as_bytes())
+    use super::ProtectedFolders;
+
+    /// Whether `linkat(fd, "", ..., AT_EMPTY_PATH)` was refused once (it needs
+    /// CAP_DAC_READ_SEARCH on older kernels): then every later link goes through
+    /// `/proc/self/fd` at once.
+    static EMPTY_PATH_REFUSED: AtomicBool = AtomicBool::new(false);
+
+    fn c_str(bytes: &[u8]) -> io::Result<CString> {
+        CString::new(bytes)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))
     }
 
-    /// Whether `linkat(fd, "", ..., AT_EMPTY_PATH)` was refused once (it needs
-    /// CAP_DAC_READ_SEARCH): then every later link goes through `/proc/self/fd` at once.
-    static EMPTY_PATH_REFUSED: AtomicBool = AtomicBool::new(false);
-
-    /// Links the open unnamed file `fd` at `target`; fails with `AlreadyExists` when taken.
-    fn link_fd(fd: i32, target: &CString) -> io::Result<()> {
-        // The descriptor itself first: no path walk through /proc (about a tenth of the
-        // kernel's time per small file in `perf`). Without the capability it is refused with
-        // ENOENT (or EPERM); /proc is then used, and at once for every later file.
-        if EMPTY_PATH_REFUSED.load(Ordering::Relaxed) {
-            return link_through_proc(fd, target);
-        }
-        match link_empty_path(fd, target) {
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EPERM)) => {
-                let through_proc = link_through_proc(fd, target);
-                if through_proc.is_ok() {
-                    EMPTY_PATH_REFUSED.store(true, Ordering::Relaxed);
-                }
-                through_proc
-            }
-            other => other,
-        }
-    }
-
-    fn link_empty_path(fd: i32, target: &CString) -> io::Result<()> {
-        linkat(fd, c"", target, libc::AT_EMPTY_PATH)
-    }
-
-    fn link_through_proc(fd: i32, target: &CString) -> io::Result<()> {
-        let proc_path = CString::new(format!("/proc/self/fd/{fd}")).map_err(io::Error::other)?;
-        linkat(libc::AT_FDCWD, &proc_path, target, libc::AT_SYMLINK_FOLLOW)
-    }
-
-    fn linkat(
-        from_dir: i32,
-        from: &std::ffi::CStr,
-        target: &CString,
-        flags: i32,
-    ) -> io::Result<()> {
-        // SAFETY: both paths are valid NUL-terminated strings for the duration of the call;
-        // `from_dir` is an open descriptor or AT_FDCWD.
-        let r = unsafe {
-            libc::linkat(
-                from_dir,
-                from.as_ptr(),
-                libc::AT_FDCWD,
-                target.as_ptr(),
-                flags,
-            )
-        };
-        if r == 0 {
-            Ok(())
-        } else {
+    fn check(r: libc::c_int) -> io::Result<libc::c_int> {
+        if r < 0 {
             Err(io::Error::last_os_error())
+        } else {
+            Ok(r)
         }
     }
 
-    /// Writes through an unnamed file. `None` when this folder's file system cannot make one
-    /// (the caller then uses a named temporary file).
-    pub(super) fn write_unnamed(dir: &Path, path: &Path, bytes: &[u8]) -> Option<io::Result<()>> {
-        let cdir = match c_path(dir) {
-            Ok(c) => c,
-            Err(e) => return Some(Err(e)),
-        };
-        // SAFETY: `cdir` is a valid NUL-terminated path; the flags ask for a new unnamed file.
-        let fd = unsafe {
-            libc::open(
-                cdir.as_ptr(),
-                libc::O_TMPFILE | libc::O_WRONLY | libc::O_CLOEXEC,
-                0o666,
-            )
-        };
-        if fd < 0 {
-            let e = io::Error::last_os_error();
-            return match e.raw_os_error() {
-                Some(libc::EOPNOTSUPP) | Some(libc::EISDIR) | Some(libc::EINVAL) => None,
-                _ => Some(Err(e)),
+    /// An output folder, opened once: every step of a write is relative to it, so swapping
+    /// the folder's path for a link after the check below changes nothing.
+    struct Folder {
+        fd: OwnedFd,
+    }
+
+    impl Folder {
+        /// Opens `dir` (links followed, as the plan resolved it) and refuses it when it is,
+        /// by identity, one of `protected`.
+        fn open(dir: &Path, protected: &ProtectedFolders) -> io::Result<Folder> {
+            let cdir = c_str(dir.as_os_str().as_bytes())?;
+            // SAFETY: `cdir` is a valid NUL-terminated path; the flags open a folder to work in.
+            let fd = check(unsafe {
+                libc::open(
+                    cdir.as_ptr(),
+                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                )
+            })?;
+            // SAFETY: `fd` was just opened and is owned by nothing else.
+            let folder = Folder {
+                fd: unsafe { OwnedFd::from_raw_fd(fd) },
             };
+            if !protected.0.is_empty() {
+                // SAFETY: an all-zero `stat` is a valid value for fstat to overwrite.
+                let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                // SAFETY: the folder's descriptor is open and `st` is writable.
+                check(unsafe { libc::fstat(folder.raw(), &mut st) })?;
+                #[allow(clippy::unnecessary_cast)] // the field types differ across targets
+                if protected.contains((st.st_dev as u64, st.st_ino as u64)) {
+                    return Err(super::protected_refusal());
+                }
+            }
+            Ok(folder)
         }
-        // SAFETY: `fd` was just opened and is owned by nothing else; File closes it on drop,
-        // and an unnamed file that was never linked disappears with it.
-        let mut file = unsafe { File::from_raw_fd(fd) };
-        if let Err(e) = file.write_all(bytes) {
-            return Some(Err(e));
+
+        fn raw(&self) -> libc::c_int {
+            self.fd.as_raw_fd()
         }
-        let target = match c_path(path) {
-            Ok(t) => t,
+
+        /// Writes through an unnamed file linked as `name`. `None` when this file system
+        /// cannot make one, or it cannot be linked (no /proc and no AT_EMPTY_PATH): the caller
+        /// then uses a named temporary file.
+        fn write_unnamed(&self, name: &CStr, bytes: &[u8]) -> Option<io::Result<()>> {
+            // SAFETY: "." is a valid path relative to the open folder; the flags ask for a new
+            // unnamed file in it.
+            let fd = unsafe {
+                libc::openat(
+                    self.raw(),
+                    c".".as_ptr(),
+                    libc::O_TMPFILE | libc::O_WRONLY | libc::O_CLOEXEC,
+                    0o666,
+                )
+            };
+            if fd < 0 {
+                let e = io::Error::last_os_error();
+                return match e.raw_os_error() {
+                    Some(libc::EOPNOTSUPP) | Some(libc::EISDIR) | Some(libc::EINVAL) => None,
+                    _ => Some(Err(e)),
+                };
+            }
+            // SAFETY: `fd` was just opened and is owned by nothing else; File closes it on
+            // drop, and an unnamed file that was never linked disappears with it.
+            let mut file = unsafe { File::from_raw_fd(fd) };
+            if let Err(e) = file.write_all(bytes) {
+                return Some(Err(e));
+            }
+            match self.link(&file, name) {
+                Ok(()) => Some(Ok(())),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    Some(self.replace_with(&file, name))
+                }
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ENOENT) | Some(libc::EPERM) | Some(libc::EACCES)
+                    ) =>
+                {
+                    None
+                }
+                Err(e) => Some(Err(e)),
+            }
+        }
+
+        /// Links the open unnamed `file` as `name`; fails with `AlreadyExists` when taken.
+        fn link(&self, file: &File, name: &CStr) -> io::Result<()> {
+            let fd = file.as_raw_fd();
+            // The descriptor itself first: no path walk through /proc (about a tenth of the
+            // kernel's time per small file in `perf`). Refused (ENOENT or EPERM) without the
+            // capability on older kernels; /proc is then used, and at once for later files.
+            if EMPTY_PATH_REFUSED.load(Ordering::Relaxed) {
+                return self.link_through_proc(fd, name);
+            }
+            match self.linkat(fd, c"", name, libc::AT_EMPTY_PATH) {
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EPERM)) => {
+                    let through_proc = self.link_through_proc(fd, name);
+                    if through_proc.is_ok() {
+                        EMPTY_PATH_REFUSED.store(true, Ordering::Relaxed);
+                    }
+                    through_proc
+                }
+                other => other,
+            }
+        }
+
+        fn link_through_proc(&self, fd: libc::c_int, name: &CStr) -> io::Result<()> {
+            let proc_path = c_str(format!("/proc/self/fd/{fd}").as_bytes())?;
+            self.linkat(libc::AT_FDCWD, &proc_path, name, libc::AT_SYMLINK_FOLLOW)
+        }
+
+        fn linkat(
+            &self,
+            from_dir: libc::c_int,
+            from: &CStr,
+            name: &CStr,
+            flags: libc::c_int,
+        ) -> io::Result<()> {
+            // SAFETY: both strings are valid and NUL-terminated for the call; `from_dir` is an
+            // open descriptor or AT_FDCWD, and the folder's descriptor is open.
+            check(unsafe {
+                libc::linkat(from_dir, from.as_ptr(), self.raw(), name.as_ptr(), flags)
+            })
+            .map(|_| ())
+        }
+
+        /// `name` exists: link the unnamed file under a fresh temporary name, then rename it
+        /// over `name`.
+        fn replace_with(&self, file: &File, name: &CStr) -> io::Result<()> {
+            let tmp = temp_name()?;
+            self.link(file, &tmp)?;
+            self.rename_over(&tmp, name)
+        }
+
+        /// A named temporary file in the folder, renamed over `name`; removed on any error.
+        fn write_named(&self, name: &CStr, bytes: &[u8]) -> io::Result<()> {
+            let tmp = temp_name()?;
+            // SAFETY: `tmp` is a valid NUL-terminated name relative to the open folder;
+            // O_EXCL makes a fresh file or fails.
+            let fd = check(unsafe {
+                libc::openat(
+                    self.raw(),
+                    tmp.as_ptr(),
+                    libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
+                    0o666,
+                )
+            })?;
+            // SAFETY: `fd` was just opened and is owned by nothing else.
+            let mut file = unsafe { File::from_raw_fd(fd) };
+            let written = file.write_all(bytes);
+            drop(file);
+            written
+                .and_then(|()| self.rename_over(&tmp, name))
+                .inspect_err(|_| self.remove(&tmp))
+        }
+
+        fn rename_over(&self, tmp: &CStr, name: &CStr) -> io::Result<()> {
+            // SAFETY: both names are valid NUL-terminated names relative to the open folder.
+            check(unsafe { libc::renameat(self.raw(), tmp.as_ptr(), self.raw(), name.as_ptr()) })
+                .map(|_| ())
+                .inspect_err(|_| self.remove(tmp))
+        }
+
+        fn remove(&self, tmp: &CStr) {
+            // SAFETY: `tmp` is a valid NUL-terminated name relative to the open folder.
+            unsafe { libc::unlinkat(self.raw(), tmp.as_ptr(), 0) };
+        }
+    }
+
+    /// `.graypipe-<pid>-<n>.tmp`, fresh within this process.
+    fn temp_name() -> io::Result<CString> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        c_str(
+            format!(
+                "{}{}-{}.tmp",
+                super::TEMP_PREFIX,
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            )
+            .as_bytes(),
+        )
+    }
+
+    fn file_name(path: &Path) -> io::Result<CString> {
+        let name = path.file_name().unwrap_or(OsStr::new(""));
+        if name.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the output path has no file name",
+            ));
+        }
+        c_str(name.as_bytes())
+    }
+
+    /// Writes `bytes` as `path` in `dir` (its folder): an unnamed file when nothing stands
+    /// there (`exists` false), a named temporary renamed over it otherwise or when no unnamed
+    /// file can be made.
+    pub(super) fn write_in_folder(
+        dir: &Path,
+        path: &Path,
+        bytes: &[u8],
+        exists: bool,
+        protected: &ProtectedFolders,
+    ) -> io::Result<()> {
+        let folder = Folder::open(dir, protected)?;
+        let name = file_name(path)?;
+        if !exists {
+            if let Some(done) = folder.write_unnamed(&name, bytes) {
+                return done;
+            }
+        }
+        folder.write_named(&name, bytes)
+    }
+
+    /// Always an unnamed file (the study's scheme); `None` where none can be made or linked.
+    pub(super) fn write_unnamed(dir: &Path, path: &Path, bytes: &[u8]) -> Option<io::Result<()>> {
+        let folder = match Folder::open(dir, &ProtectedFolders::default()) {
+            Ok(f) => f,
             Err(e) => return Some(Err(e)),
         };
-        match link_fd(file.as_raw_fd(), &target) {
-            Ok(()) => Some(Ok(())),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Some(replace(&file, dir, path)),
-            // /proc missing and no capability for AT_EMPTY_PATH: fall back to a named file.
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ENOENT) | Some(libc::EPERM) | Some(libc::EACCES)
-                ) && path.parent().is_some_and(|p| p.is_dir()) =>
-            {
-                None
-            }
+        match file_name(path) {
+            Ok(name) => folder.write_unnamed(&name, bytes),
             Err(e) => Some(Err(e)),
         }
-    }
-
-    /// `path` exists: link the file under a fresh temporary name, then rename it over `path`.
-    fn replace(file: &File, dir: &Path, path: &Path) -> io::Result<()> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "{}{}-{}.tmp",
-            super::TEMP_PREFIX,
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let tmp = dir.join(name);
-        link_fd(file.as_raw_fd(), &c_path(&tmp)?)?;
-        std::fs::rename(&tmp, path).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
     }
 }
 
@@ -410,21 +617,66 @@ mod tests {
         assert_eq!(names, ["out.png"]);
     }
 
+    fn none() -> ProtectedFolders {
+        ProtectedFolders::default()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_protected_folder_is_never_written_into_and_nothing_is_left() {
+        use std::os::unix::fs::MetadataExt;
+        let t = tempfile::tempdir().unwrap();
+        let inputs = t.path().join("in");
+        std::fs::create_dir(&inputs).unwrap();
+        std::fs::write(inputs.join("a.png"), b"input").unwrap();
+        let m = std::fs::metadata(&inputs).unwrap();
+        let protected = ProtectedFolders::new([(m.dev(), m.ino())].into());
+        // Through a link to the folder, and by its own name; new and existing outputs alike.
+        std::os::unix::fs::symlink(&inputs, t.path().join("out")).unwrap();
+        for (path, hint) in [
+            (t.path().join("out/a.png"), Some(false)),
+            (t.path().join("out/a.png"), Some(true)),
+            (t.path().join("out/new.png"), None),
+            (inputs.join("a.png"), None),
+        ] {
+            let e = write_atomic_known(&path, b"output", hint, &protected).unwrap_err();
+            assert!(matches!(e, WriteError::IntoInputFolder { .. }), "{e}");
+            assert!(
+                e.to_string().contains("is now a folder of the inputs"),
+                "{e}"
+            );
+        }
+        assert_eq!(std::fs::read(inputs.join("a.png")).unwrap(), b"input");
+        assert_eq!(std::fs::read_dir(&inputs).unwrap().count(), 1);
+        // Another folder is written as usual.
+        let other = t.path().join("other/a.png");
+        assert_eq!(
+            write_atomic_known(&other, b"output", None, &protected).unwrap(),
+            6
+        );
+    }
+
     #[test]
     fn a_wrong_hint_about_the_output_still_writes_it_whole() {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("out.png");
         // Said to exist, but absent; then said to be new, but there.
-        assert_eq!(write_atomic_known(&p, b"first", Some(true)).unwrap(), 5);
+        assert_eq!(
+            write_atomic_known(&p, b"first", Some(true), &none()).unwrap(),
+            5
+        );
         assert_eq!(std::fs::read(&p).unwrap(), b"first");
-        assert_eq!(write_atomic_known(&p, b"second", Some(false)).unwrap(), 6);
+        assert_eq!(
+            write_atomic_known(&p, b"second", Some(false), &none()).unwrap(),
+            6
+        );
         assert_eq!(std::fs::read(&p).unwrap(), b"second");
         // A dangling link said to be free is replaced, not followed.
         #[cfg(unix)]
         {
             let link = t.path().join("link.png");
             std::os::unix::fs::symlink(t.path().join("nowhere"), &link).unwrap();
-            write_atomic_known(&link, b"third", Some(false)).unwrap();
+            write_atomic_known(&link, b"third", Some(false), &none()).unwrap();
             assert!(!std::fs::symlink_metadata(&link).unwrap().is_symlink());
             assert!(!t.path().join("nowhere").exists());
         }
@@ -452,7 +704,7 @@ mod tests {
         // Looked at here, and said (out of date) to be free or taken by a plan: the same
         // error, and no temporary file left behind by either way of writing.
         for hint in [None, Some(false), Some(true)] {
-            let e = write_atomic_known(&p, b"data", hint).unwrap_err();
+            let e = write_atomic_known(&p, b"data", hint, &none()).unwrap_err();
             assert!(
                 matches!(&e, WriteError::ExistingFolder { path } if *path == p),
                 "{hint:?}: {e}"

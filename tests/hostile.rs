@@ -339,12 +339,11 @@ fn thin_tiny_and_strip_images_convert() {
 }
 
 /// Another user swaps an output sub-folder for a link to the input folder after the plan was
-/// made (its checks passed) and before the writes: the writes go by path and replace the
-/// inputs of the same name. Known race, older than the per-folder look (docs/hostile-cases.md);
-/// it needs writes relative to an output-folder descriptor opened without following links.
-#[cfg(unix)]
+/// made (its checks passed) and before the writes. The writes used to go by path and replace
+/// the inputs of the same name; now each write opens its folder, checks it is no input folder
+/// by identity and works relative to it, so each file fails, named (docs/hostile-cases.md).
+#[cfg(target_os = "linux")]
 #[test]
-#[ignore = "known race: writes follow a link swapped into the output tree after the plan"]
 fn an_output_folder_swapped_for_a_link_to_the_inputs_after_the_plan_replaces_no_input() {
     use graypipe::batch::{plan, PlanOptions};
     use graypipe::{CancelToken, Engine, EngineConfig, Settings};
@@ -367,13 +366,29 @@ fn an_output_folder_swapped_for_a_link_to_the_inputs_after_the_plan_replaces_no_
         let batch = plan(std::slice::from_ref(&input), &out, &PlanOptions::default()).unwrap();
         let _ = fs::remove_dir_all(out.join("d"));
         std::os::unix::fs::symlink(input.join("d"), out.join("d")).unwrap();
+        let mut failures = Vec::new();
         let _ = graypipe::run(
             &batch,
             &Settings::default(),
             &EngineConfig::new(Engine::Serial, 1),
             &CancelToken::new(),
             false,
-            &mut |_, _| {},
+            &mut |_, o| {
+                if let Err(e) = &o.result {
+                    failures.push(e.to_string());
+                }
+            },
+        );
+        assert_eq!(
+            failures.len(),
+            2,
+            "existing outputs {existing}: {failures:?}"
+        );
+        assert!(
+            failures
+                .iter()
+                .all(|f| f.contains("is now a folder of the inputs")),
+            "{failures:?}"
         );
         for name in ["a.png", "b.png"] {
             assert_eq!(

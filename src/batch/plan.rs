@@ -15,6 +15,7 @@ use crate::error::printable_path as shown;
 
 use super::discover::{discover_selected, Discovered, DiscoveryError, Listing, Selection};
 use super::naming::{output_relative, NameTemplate};
+use crate::atomic_write::ProtectedFolders;
 use crate::codec::{FormatChoice, OutputFormat};
 
 /// Settings that shape the plan.
@@ -46,6 +47,10 @@ pub struct Job {
     /// Whether something stood at `output` when the plan was made (`None`: not looked at).
     /// It only picks the cheaper way to write; the write is atomic and correct either way.
     pub existing_output: Option<bool>,
+    /// The folders that hold the batch's inputs, by identity: the write never puts this
+    /// output into one of them, even if a folder of the output tree becomes a link to one
+    /// during the run. Empty: not checked.
+    pub input_folders: ProtectedFolders,
 }
 
 /// Everything a run will do.
@@ -377,6 +382,7 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
                 output: out_dir.join(relative_out),
                 format,
                 existing_output: None,
+                input_folders: ProtectedFolders::default(),
             },
         ));
     }
@@ -426,8 +432,10 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
     let (skipped, mut jobs): (Vec<Job>, Vec<Job>) = jobs
         .into_iter()
         .partition(|j| opts.skip_existing && j.output.is_file());
+    let input_folders = input_folder_ids(&jobs, &folders);
     for (i, j) in jobs.iter_mut().enumerate() {
         j.index = i;
+        j.input_folders = input_folders.clone();
     }
     Ok(Plan {
         jobs,
@@ -448,6 +456,26 @@ fn inputs_by_identity(jobs: &[(PathBuf, Job)], existing: &HashSet<FileId>) -> Ve
         .filter(|(_, j)| file_id(&j.input).is_some_and(|id| existing.contains(&id)))
         .map(|(_, j)| j.input.clone())
         .collect()
+}
+
+/// The folders no output may go into, by identity: every folder walked for inputs, and the
+/// folder of each input given as a file unless the plan writes outputs there itself (`graypipe
+/// run a.jpg -o .` is allowed: its names were checked against the inputs above).
+fn input_folder_ids(jobs: &[Job], walked: &[PathBuf]) -> ProtectedFolders {
+    fn folder_of(p: &Path) -> &Path {
+        match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        }
+    }
+    let ids_of = |folders: HashSet<&Path>| -> HashSet<FileId> {
+        folders.into_iter().filter_map(file_id).collect()
+    };
+    let output_folders = ids_of(jobs.iter().map(|j| folder_of(&j.output)).collect());
+    let mut ids = ids_of(jobs.iter().map(|j| folder_of(&j.input)).collect());
+    ids.retain(|id| !output_folders.contains(id));
+    ids.extend(walked.iter().filter_map(|f| file_id(f)));
+    ProtectedFolders::new(ids)
 }
 
 /// Looks at what already stands at each output: sets `existing_output` and returns the

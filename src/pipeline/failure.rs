@@ -61,7 +61,7 @@ mod tests {
         assert!(matches!(e, Failure::Decode(DecodeError::Empty)), "{e:?}");
         assert_eq!(e.to_string(), "empty file (0 bytes)");
         let t = tempfile::tempdir().unwrap();
-        let e = stages::write(t.path(), b"x", None).unwrap_err();
+        let e = stages::write(t.path(), b"x", None, &Default::default()).unwrap_err();
         assert!(matches!(e, Failure::Write(_)), "{e:?}");
     }
 }

@@ -216,6 +216,7 @@ mod tests {
                     output: dir.join("out").join(name),
                     format: OutputFormat::Png,
                     existing_output: None,
+                    input_folders: Default::default(),
                 }
             })
             .collect()

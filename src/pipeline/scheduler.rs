@@ -408,6 +408,7 @@ mod tests {
             output: format!("out{i}.png").into(),
             format: OutputFormat::Png,
             existing_output: None,
+            input_folders: Default::default(),
         }
     }
 

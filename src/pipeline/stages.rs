@@ -184,9 +184,18 @@ pub fn encode(
 /// Stage 5: writes `bytes` to `path` atomically (see [`crate::atomic_write`]): no reader ever
 /// sees a partial file under the output name.
 /// `existing`: whether an output stood there when the plan was made, if known.
-pub fn write(path: &Path, bytes: &[u8], existing: Option<bool>) -> Result<u64, Failure> {
+/// `input_folders`: folders the output must never go into.
+pub fn write(
+    path: &Path,
+    bytes: &[u8],
+    existing: Option<bool>,
+    input_folders: &crate::atomic_write::ProtectedFolders,
+) -> Result<u64, Failure> {
     Ok(crate::atomic_write::write_atomic_known(
-        path, bytes, existing,
+        path,
+        bytes,
+        existing,
+        input_folders,
     )?)
 }
 
@@ -519,7 +528,8 @@ fn run_stage(
             encode(&gray, job.format, settings).map(Payload::Encoded)
         }
         (Stage::Write, Payload::Encoded(bytes)) => {
-            write(&job.output, &bytes, job.existing_output).map(Payload::Written)
+            write(&job.output, &bytes, job.existing_output, &job.input_folders)
+                .map(Payload::Written)
         }
         (stage, _) => Err(Failure::Other(format!(
             "internal error: stage {} was handed the wrong data; please report it",
@@ -541,6 +551,7 @@ pub fn convert_file(
         output: output.to_path_buf(),
         format,
         existing_output: None,
+        input_folders: Default::default(),
     };
     StageRunner::new(settings, u64::MAX).carry(0, &job, None)
 }
