@@ -252,42 +252,6 @@ mod tests {
     }
 
     #[test]
-    fn a_panic_in_the_callers_callback_reaches_the_caller_on_every_engine() {
-        let t = tempfile::tempdir().unwrap();
-        let jobs = jobs(t.path(), 40, usize::MAX);
-        for engine in [Engine::Serial, Engine::Rayon, Engine::Staged] {
-            for workers in [1, 2, 3] {
-                let _ = std::fs::remove_dir_all(t.path().join("out"));
-                let (done_tx, done_rx) = std::sync::mpsc::channel();
-                let jobs = jobs.clone();
-                // On its own thread, so that a hang fails the test instead of stalling it.
-                std::thread::spawn(move || {
-                    let mut seen = 0;
-                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        run(
-                            &jobs,
-                            &Settings::default(),
-                            &EngineConfig::new(engine, workers),
-                            &CancelToken::new(),
-                            &mut |_, _| {
-                                seen += 1;
-                                if seen == 3 {
-                                    panic!("the caller's own bug");
-                                }
-                            },
-                        )
-                    }));
-                    let _ = done_tx.send(r.is_err());
-                });
-                let panicked = done_rx
-                    .recv_timeout(std::time::Duration::from_secs(60))
-                    .unwrap_or_else(|_| panic!("{engine} at {workers}: the run hung"));
-                assert!(panicked, "{engine} at {workers}: the panic was swallowed");
-            }
-        }
-    }
-
-    #[test]
     fn a_panic_in_the_callers_first_or_last_callback_reaches_the_caller_at_many_workers() {
         let t = tempfile::tempdir().unwrap();
         let jobs = jobs(t.path(), 24, usize::MAX);
