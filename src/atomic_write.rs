@@ -384,11 +384,13 @@ mod linux {
         /// by identity, one of `protected`.
         fn open(dir: &Path, protected: &ProtectedFolders) -> io::Result<Folder> {
             let cdir = c_str(dir.as_os_str().as_bytes())?;
+            // O_PATH: a folder one may write in but not list (mode 0333) opens too; the
+            // descriptor serves only as the base of the calls below and for fstat.
             // SAFETY: `cdir` is a valid NUL-terminated path; the flags open a folder to work in.
             let fd = check(unsafe {
                 libc::open(
                     cdir.as_ptr(),
-                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
                 )
             })?;
             // SAFETY: `fd` was just opened and is owned by nothing else.
