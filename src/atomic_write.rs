@@ -163,6 +163,14 @@ impl WriteError {
     }
 }
 
+/// The folder `path`'s file goes in: its parent, or `.` for a bare name.
+pub fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
 /// Writes `bytes` to `path` atomically, creating the folder if needed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<u64, WriteError> {
     write_atomic_known(path, bytes, None, &ProtectedFolders::default())
@@ -179,10 +187,7 @@ pub fn write_atomic_known(
     exists: Option<bool>,
     protected: &ProtectedFolders,
 ) -> Result<u64, WriteError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(path);
     match attempt(dir, path, bytes, exists, protected) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             // The folder usually exists: only create it when the first attempt says so.
@@ -235,10 +240,7 @@ impl WriteScheme {
 /// Writes `bytes` to `path` (whose folder exists) with one scheme. For the study; graypipe's
 /// outputs go through [`write_atomic`].
 pub fn write_with(scheme: WriteScheme, path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(path);
     match scheme {
         WriteScheme::Chosen => attempt(dir, path, bytes, None, &ProtectedFolders::default()),
         WriteScheme::Unnamed => {
@@ -269,21 +271,9 @@ fn describe(path: &Path, source: io::Error) -> WriteError {
 }
 
 /// The error that stands for "the folder is protected" between `attempt` and its caller.
+#[derive(Debug, thiserror::Error)]
+#[error("the output folder is a folder of the inputs")]
 struct ProtectedRefusal;
-
-impl std::fmt::Debug for ProtectedRefusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ProtectedRefusal")
-    }
-}
-
-impl std::fmt::Display for ProtectedRefusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the output folder is a folder of the inputs")
-    }
-}
-
-impl std::error::Error for ProtectedRefusal {}
 
 fn protected_refusal() -> io::Error {
     io::Error::new(io::ErrorKind::PermissionDenied, ProtectedRefusal)

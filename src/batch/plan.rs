@@ -15,7 +15,7 @@ use crate::error::printable_path as shown;
 
 use super::discover::{discover_selected, Discovered, DiscoveryError, Listing, Selection};
 use super::naming::{output_relative, NameTemplate};
-use crate::atomic_write::ProtectedFolders;
+use crate::atomic_write::{folder_of, ProtectedFolders};
 use crate::codec::{FormatChoice, OutputFormat};
 
 /// Settings that shape the plan.
@@ -415,14 +415,14 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
             });
         }
     }
-    let output_ids = existing_outputs(&mut jobs);
+    let existing = existing_outputs(&mut jobs);
     let mut overwritten: Vec<PathBuf> = jobs
         .iter()
         .filter(|(key, _)| inputs_resolved.contains(key))
         .map(|(_, j)| j.input.clone())
         .collect();
     if overwritten.is_empty() {
-        overwritten = inputs_by_identity(&jobs, &output_ids);
+        overwritten = inputs_by_identity(&jobs, &existing.files);
     }
     if !overwritten.is_empty() {
         return Err(PlanError::OverwritesInput(overwritten));
@@ -432,10 +432,10 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
     let (skipped, mut jobs): (Vec<Job>, Vec<Job>) = jobs
         .into_iter()
         .partition(|j| opts.skip_existing && j.output.is_file());
-    let input_folders = input_folder_ids(&jobs, &folders);
+    let protected = input_folder_ids(&jobs, &input_folders, &existing.folders);
     for (i, j) in jobs.iter_mut().enumerate() {
         j.index = i;
-        j.input_folders = input_folders.clone();
+        j.input_folders = protected.clone();
     }
     Ok(Plan {
         jobs,
@@ -461,20 +461,15 @@ fn inputs_by_identity(jobs: &[(PathBuf, Job)], existing: &HashSet<FileId>) -> Ve
 /// The folders no output may go into, by identity: every folder walked for inputs, and the
 /// folder of each input given as a file unless the plan writes outputs there itself (`graypipe
 /// run a.jpg -o .` is allowed: its names were checked against the inputs above).
-fn input_folder_ids(jobs: &[Job], walked: &[PathBuf]) -> ProtectedFolders {
-    fn folder_of(p: &Path) -> &Path {
-        match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        }
-    }
-    let ids_of = |folders: HashSet<&Path>| -> HashSet<FileId> {
-        folders.into_iter().filter_map(file_id).collect()
-    };
-    let output_folders = ids_of(jobs.iter().map(|j| folder_of(&j.output)).collect());
-    let mut ids = ids_of(jobs.iter().map(|j| folder_of(&j.input)).collect());
+fn input_folder_ids(
+    jobs: &[Job],
+    walked: &InputFolders,
+    output_folders: &HashSet<FileId>,
+) -> ProtectedFolders {
+    let parents: HashSet<&Path> = jobs.iter().map(|j| folder_of(&j.input)).collect();
+    let mut ids: HashSet<FileId> = parents.into_iter().filter_map(file_id).collect();
     ids.retain(|id| !output_folders.contains(id));
-    ids.extend(walked.iter().filter_map(|f| file_id(f)));
+    ids.extend(walked.ids.keys().copied());
     ProtectedFolders::new(ids)
 }
 
@@ -482,21 +477,20 @@ fn input_folder_ids(jobs: &[Job], walked: &[PathBuf]) -> ProtectedFolders {
 /// identities of those outputs. An output folder that does not exist holds none, so a fresh
 /// output tree costs one `stat` per folder instead of one per file (10,000 small files: 10,000
 /// system calls before the first file starts, all on one thread).
-fn existing_outputs(jobs: &mut [(PathBuf, Job)]) -> HashSet<FileId> {
-    let mut folder_exists: HashMap<PathBuf, bool> = HashMap::new();
-    let mut ids = HashSet::new();
+fn existing_outputs(jobs: &mut [(PathBuf, Job)]) -> ExistingOutputs {
+    // Per output folder: whether it may hold outputs, and its identity when it exists.
+    let mut folders: HashMap<PathBuf, (bool, Option<FileId>)> = HashMap::new();
+    let mut files = HashSet::new();
     for (_, job) in jobs.iter_mut() {
-        let folder = match job.output.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let in_existing_folder = *folder_exists
-            .entry(folder.to_path_buf())
+        let folder = folder_of(&job.output);
+        let (in_existing_folder, _) = *folders.entry(folder.to_path_buf()).or_insert_with(|| {
             // Only "not found" proves absence; any other answer (no permission, a loop...)
             // means each output is looked at on its own.
-            .or_insert_with(|| {
-                !matches!(std::fs::metadata(folder), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
-            });
+            match std::fs::metadata(folder) {
+                Ok(m) => (true, meta_id(&m)),
+                Err(e) => (e.kind() != std::io::ErrorKind::NotFound, None),
+            }
+        });
         if !in_existing_folder {
             job.existing_output = Some(false);
             continue;
@@ -510,9 +504,20 @@ fn existing_outputs(jobs: &mut [(PathBuf, Job)]) -> HashSet<FileId> {
             Some(m) => meta_id(&m),
             None => None,
         };
-        ids.extend(id);
+        files.extend(id);
     }
-    ids
+    ExistingOutputs {
+        files,
+        folders: folders.into_values().filter_map(|(_, id)| id).collect(),
+    }
+}
+
+/// What [`existing_outputs`] found, by identity.
+struct ExistingOutputs {
+    /// The outputs that exist.
+    files: HashSet<FileId>,
+    /// The output folders that exist.
+    folders: HashSet<FileId>,
 }
 
 #[cfg(test)]

@@ -288,19 +288,13 @@ fn write_report(target: &ReportTarget, report: &RunReport) -> Result<(), String>
 
 /// Clears the temporary files killed runs left in the folders this run writes to.
 fn remove_stale_temps(plan: &Plan, report: Option<&ReportTarget>, started: SystemTime) -> usize {
-    let mut dirs: BTreeSet<&Path> = plan.jobs.iter().filter_map(|j| j.output.parent()).collect();
+    use graypipe::atomic_write::folder_of;
+    let mut dirs: BTreeSet<&Path> = plan.jobs.iter().map(|j| folder_of(&j.output)).collect();
     if let Some(ReportTarget::File(p)) = report {
-        dirs.extend(p.parent());
+        dirs.insert(folder_of(p));
     }
     dirs.into_iter()
-        .map(|d| {
-            let d = if d.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                d
-            };
-            graypipe::atomic_write::remove_stale_temps(d, started)
-        })
+        .map(|d| graypipe::atomic_write::remove_stale_temps(d, started))
         .sum()
 }
 
