@@ -16,6 +16,10 @@ Workloads (docs/BENCHMARKS.md):
      cv2.IMREAD_GRAYSCALE (issue 11)
   g  10,000 small JPEGs (the book's tiles copied into 25 folders), adaptive Gaussian 11/2
      (issue 11's per-file cost workload, outputs on a settled disk)
+--floor adds three rows that are not tools but floors (examples/per_file_floor.rs, built with
+`cargo build --release --example per_file_floor`): the same files read and a fixed PNG written
+atomically (`io`), plus the decode (`decode`), plus gray, the operation and the encode (`full`),
+with no plan, clocks or checks: what any tool that writes atomically must at least spend.
 Each tool writes PNG into a fresh folder on the same disk; the time is the whole command's wall
 time (graypipe) or the tool's own timer around its pool (OpenCV, libvips scripts, which leave
 out Python's start-up). Medians of --repeat interleaved rounds.
@@ -66,6 +70,15 @@ def graypipe(src, spec, engine, workers, read='color'):
         with open(report) as f:
             rss = json.load(f).get('peak_rss_bytes')
         return dt, rss
+    return run
+
+
+def floor(src, level, spec, threads=2):
+    binary = os.path.join(ROOT, 'target', 'release', 'examples', 'per_file_floor')
+
+    def run(out):
+        dt, _ = wall([binary, level, src, out, str(threads), spec])
+        return dt, None
     return run
 
 
@@ -128,6 +141,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--repeat', type=int, default=5)
     ap.add_argument('--workloads', default='a,b,c,d,e')
+    ap.add_argument('--floor', action='store_true',
+                    help='add the per-file floors (examples/per_file_floor, colour read only)')
     ap.add_argument('--out', default=None, help='write the results as JSON here')
     ap.add_argument('--output-root', default=None,
                     help='folder for the tools\' output folders (default: beside the inputs, on disk); '
@@ -149,6 +164,7 @@ def main():
             shutil.copytree(tiles, os.path.join(tiles10k, f'copy{k:02}'),
                             ignore=shutil.ignore_patterns('*.txt', '*.md', 'LICENSE*'))
     results = {}
+    leftovers = []
     cv = have('cv2') and os.path.exists(os.path.join(TOOLS, 'opencv_pool.py'))
     vips = have('pyvips') and os.path.exists(os.path.join(TOOLS, 'vips_pool.py'))
     for key in args.workloads.split(','):
@@ -159,6 +175,9 @@ def main():
             'graypipe rayon 2': graypipe(src, spec, 'rayon', 2, read),
             'graypipe staged 2': graypipe(src, spec, 'staged', 2, read),
         }
+        if args.floor and read == 'color':
+            for level in ('io', 'decode', 'full'):
+                contenders[f'floor {level} 2 (not a tool)'] = floor(src, level, spec)
         if cv:
             for p in (1, 2, 4):
                 contenders[f'OpenCV + Pool({p})'] = opencv_pool(src, op, p, read)
@@ -172,9 +191,12 @@ def main():
                 contenders['GraphicsMagick mogrify (2 threads)'] = mogrify(src, 2, gm=True)
         times = {name: [] for name in contenders}
         rss = {name: [] for name in contenders}
-        # Every run writes into a folder of its own, all removed after the workload: deleting
-        # files right before a run slowed that run's file creation several times on ext4.
+        # Every run writes into a folder of its own, all removed only when every workload is
+        # done: after a mass delete ext4 skips each freed inode it still counts as recently
+        # deleted (up to 6 minutes: fs/ext4/ialloc.c, recently_deleted) and file creation
+        # slows several times, so a delete between workloads would slow the next one.
         outs = os.path.join(args.output_root or scratch, f'graypipe-bench-out-{key}')
+        leftovers.append(outs)
         for rnd in range(args.repeat + 1):  # round 0 warms the page cache and is not counted
             for i, (name, run) in enumerate(contenders.items()):
                 out = os.path.join(outs, f'{rnd}-{i}')
@@ -183,7 +205,6 @@ def main():
                     times[name].append(dt)
                     if peak:
                         rss[name].append(peak)
-        shutil.rmtree(outs, ignore_errors=True)
         rows = []
         for name in contenders:
             med = statistics.median(times[name])
@@ -191,7 +212,7 @@ def main():
                          'max_seconds': max(times[name]), 'images_per_second': nfiles / med,
                          'peak_rss_bytes': max(rss[name]) if rss[name] else None, 'runs': times[name]})
         results[key] = {'title': title, 'files': nfiles, 'rows': rows}
-        best_peer = max((r for r in rows if not r['tool'].startswith('graypipe')), key=lambda r: r['images_per_second'], default=None)
+        best_peer = max((r for r in rows if not r['tool'].startswith(('graypipe', 'floor'))), key=lambda r: r['images_per_second'], default=None)
         print(f'\n({key}) {title}: {nfiles} files, median of {args.repeat} rounds')
         print(f"{'tool':<36} {'median s':>9} {'min-max':>17} {'images/s':>9} {'vs best peer':>12} {'peak RSS':>10}")
         for r in sorted(rows, key=lambda r: -r['images_per_second']):
@@ -202,7 +223,10 @@ def main():
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(results, f, indent=1)
+    for outs in leftovers:
+        shutil.rmtree(outs, ignore_errors=True)
     shutil.rmtree(scratch, ignore_errors=True)
+    print('\nOutputs deleted: file creation on this disk is slower for the next few minutes.')
 
 
 if __name__ == '__main__':
