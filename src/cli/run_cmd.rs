@@ -181,7 +181,12 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     );
     progress.finish();
 
-    let mut report = RunReport::new(&summary, &settings, &config, job.format);
+    // The per-file entries only go into a report file or the JSON record.
+    let mut report = if args.report.is_some() || args.json {
+        RunReport::new(&summary, &settings, &config, job.format)
+    } else {
+        RunReport::totals(&summary, &settings, &config, job.format)
+    };
     report.shard = shard_info.as_ref().map(ShardRecord::from);
     if summary.stats.engine_error.is_none() && summary.stats.workers < config.threads() {
         stderr_line(&format!(
