@@ -273,7 +273,7 @@ pub fn bigger_machine_lines(b: &BiggerMachine) -> Vec<String> {
         .collect();
     let verdict = match (b.verdict, b.contradiction) {
         (Verdict::Contradicted, Some(c)) => format!(
-            "contradicted: n = {} needs at least {} s outside the stages (low end of its interval minus its stage bound), n = {} allows at most {} s (high end, plus {:.0}% leeway): the time that does not shrink grew with the cores (contention, or a one-processor point that used more than one core), which the model cannot follow",
+            "contradicted: n = {} needs at least {} s outside the stages (low end of its interval minus its stage bound), n = {} allows at most {} s (high end, plus {:.0}% leeway): the time that does not shrink grew with the cores (contention, other processes' load, or a one-processor point that used more than one core), which the model cannot follow",
             c.processors,
             secs(c.needs_fixed_seconds),
             c.against_processors,
@@ -283,7 +283,7 @@ pub fn bigger_machine_lines(b: &BiggerMachine) -> Vec<String> {
         (Verdict::Unchecked, _) => {
             "unchecked: one processor count measured, nothing to check the model against".into()
         }
-        _ => "consistent: no measured point contradicts the model, and it is never faster than a measured median (+ = the model is slower than measured)".into(),
+        _ => "consistent: no two measured points contradict the model within their intervals, and it is never faster than a measured median (+ = the model is slower than measured)".into(),
     };
     let mut out = vec![format!(
         "  bigger machine from per-stage times at n = {}, checked against every n measured: {}; {verdict}",
@@ -434,7 +434,9 @@ mod tests {
         let no = bigger_machine_lines(&machine(Verdict::Contradicted));
         assert!(no[0].contains("contradicted: n = 2 needs at least 0.0950 s"));
         assert!(no[1].starts_with("  no prediction for a bigger machine"));
-        assert!(no.iter().all(|l| !l.contains("cores:") && !l.contains("x)")));
+        assert!(no
+            .iter()
+            .all(|l| !l.contains("cores:") && !l.contains("x)")));
         let one = bigger_machine_lines(&machine(Verdict::Unchecked));
         assert!(one[1].contains("(unchecked)"));
     }

@@ -310,7 +310,7 @@ fn assumptions(
 pub fn bigger_machine_warning(engine: Engine, b: &BiggerMachine) -> Option<String> {
     match (b.verdict, b.contradiction, b.fixed_from_processors) {
         (Verdict::Contradicted, Some(c), _) => Some(format!(
-            "{engine}: no prediction for a bigger machine: the measured points contradict the per-stage model (n = {} needs at least {:.4} s outside the stages, n = {} allows at most {:.4} s): the time that does not shrink grew with the cores (contention, or a one-processor point that used more than one core)",
+            "{engine}: no prediction for a bigger machine: the measured points contradict the per-stage model (n = {} needs at least {:.4} s outside the stages, n = {} allows at most {:.4} s): the time that does not shrink grew with the cores (contention, other processes' load, or a one-processor point that used more than one core)",
             c.processors, c.needs_fixed_seconds, c.against_processors, c.allows_fixed_seconds
         )),
         (Verdict::Unchecked, _, None) => Some(format!(
