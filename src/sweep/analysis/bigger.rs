@@ -129,7 +129,7 @@ pub struct MachineCheck {
     pub miss: f64,
 }
 
-/// The first pair (fewer processors `i`, more processors `j`) where `j` needs more fixed time
+/// The pair (fewer processors `i`, more processors `j`) where `j` needs more fixed time
 /// than `i` allows, the largest such excess: the time outside the stages grew with the cores
 /// beyond the points' spread, which a fixed time cannot explain.
 fn contradiction(measured: &[MeasuredPoint], bounds: &[f64]) -> Option<Contradiction> {
