@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::pipeline::Engine;
 use crate::pipeline::Stage;
-use crate::sweep::analysis::{EngineSummary, PointRow, StageClock};
+use crate::sweep::analysis::{BiggerMachine, EngineSummary, PointRow, StageClock, Verdict};
 use crate::sweep::bootstrap::Interval;
 use crate::sweep::{amdahl, usl, Baseline, SweepRecord};
 
@@ -231,42 +231,95 @@ pub fn conclusions(e: &EngineSummary, rows: &[PointRow]) -> Vec<String> {
     }
     out.push(rec);
     if let Some(b) = &e.bigger_machine {
-        let pts: Vec<String> = b
-            .points
-            .iter()
-            .map(|p| {
-                format!(
-                    "{} cores: {} s{}",
-                    p.processors,
-                    secs(p.seconds),
-                    opt(p.speedup, |s| format!(" ({s:.2}x)"))
-                )
-            })
-            .collect();
-        let checks: Vec<String> = b
-            .checks
-            .iter()
-            .map(|c| {
-                format!(
-                    "n = {}: {} s predicted, {} s measured",
-                    c.processors,
-                    secs(c.predicted_seconds),
-                    secs(c.measured_seconds)
-                )
-            })
-            .collect();
-        out.push(format!(
-            "  prediction for a bigger machine from per-stage times at n = {}: {}; assumes {}{}",
-            b.from_processors,
-            pts.join(", "),
-            b.assumptions.join("; "),
-            if checks.is_empty() {
-                String::new()
-            } else {
-                format!("; the same bound where measured: {}", checks.join(", "))
-            }
-        ));
+        out.extend(bigger_machine_lines(b));
     }
+    out
+}
+
+/// The bigger machine: first its checks against every measured n and what they decide, then
+/// the prediction, or why there is none.
+pub fn bigger_machine_lines(b: &BiggerMachine) -> Vec<String> {
+    let checks: Vec<String> = b
+        .checks
+        .iter()
+        .map(|c| {
+            let p = c.predicted_seconds;
+            let (interval, place) = if c.measured_low_seconds < c.measured_high_seconds {
+                (
+                    format!(
+                        " [{}, {}]",
+                        secs(c.measured_low_seconds),
+                        secs(c.measured_high_seconds)
+                    ),
+                    if p > c.measured_high_seconds {
+                        ", slower than its interval"
+                    } else if p < c.measured_low_seconds {
+                        ", faster than its interval"
+                    } else {
+                        ", inside its interval"
+                    },
+                )
+            } else {
+                (String::new(), "")
+            };
+            format!(
+                "n = {}: {} s predicted, {} s{interval} measured ({:+.1}%{place})",
+                c.processors,
+                secs(p),
+                secs(c.measured_seconds),
+                c.miss * 100.0
+            )
+        })
+        .collect();
+    let verdict = match (b.verdict, b.contradiction) {
+        (Verdict::Contradicted, Some(c)) => format!(
+            "contradicted: n = {} needs at least {} s outside the stages (low end of its interval minus its stage bound), n = {} allows at most {} s (high end, plus {:.0}% leeway): the time that does not shrink grew with the cores (contention, other processes' load, or a one-processor point that used more than one core), which the model cannot follow",
+            c.processors,
+            secs(c.needs_fixed_seconds),
+            c.against_processors,
+            secs(c.allows_fixed_seconds),
+            crate::sweep::analysis::bigger::CONSISTENCY_SLACK * 100.0
+        ),
+        (Verdict::Unchecked, _) => {
+            "unchecked: one processor count measured, nothing to check the model against".into()
+        }
+        _ => "consistent: no two measured points contradict the model within their intervals, and it is never faster than a measured median (+ = the model is slower than measured)".into(),
+    };
+    let mut out = vec![format!(
+        "  bigger machine from per-stage times at n = {}, checked against every n measured: {}; {verdict}",
+        b.from_processors,
+        checks.join(", ")
+    )];
+    if b.verdict == Verdict::Contradicted {
+        out.push(
+            "  no prediction for a bigger machine: the measured points contradict the per-stage model (above), so it cannot say how more cores would do"
+                .into(),
+        );
+        return out;
+    }
+    let pts: Vec<String> = b
+        .points
+        .iter()
+        .map(|p| {
+            format!(
+                "{} cores: {} s{}",
+                p.processors,
+                secs(p.seconds),
+                opt(p.speedup, |s| format!(" ({s:.2}x)"))
+            )
+        })
+        .collect();
+    out.push(format!(
+        "  prediction for a bigger machine from per-stage times at n = {}{}: {}; assumes {}",
+        b.from_processors,
+        if b.verdict == Verdict::Unchecked {
+            " (unchecked)"
+        } else {
+            ""
+        },
+        pts.join(", "),
+        b.assumptions.join("; ")
+    ));
     out
 }
 
@@ -325,4 +378,66 @@ pub fn sweep_text(r: &SweepRecord) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::analysis::bigger::{Contradiction, MachineCheck, MachinePoint};
+    use crate::sweep::analysis::StageClock;
+
+    fn machine(verdict: Verdict) -> BiggerMachine {
+        BiggerMachine {
+            from_processors: 1,
+            clock: StageClock::Cpu,
+            fixed_seconds: 0.1,
+            fixed_from_processors: Some(2),
+            verdict,
+            contradiction: (verdict == Verdict::Contradicted).then_some(Contradiction {
+                processors: 2,
+                needs_fixed_seconds: 0.095,
+                against_processors: 1,
+                allows_fixed_seconds: 0.013,
+            }),
+            points: if verdict == Verdict::Contradicted {
+                Vec::new()
+            } else {
+                vec![MachinePoint {
+                    processors: 4,
+                    stage_workers: None,
+                    seconds: 0.2,
+                    speedup: Some(2.0),
+                }]
+            },
+            checks: vec![MachineCheck {
+                processors: 2,
+                predicted_seconds: 0.3,
+                measured_seconds: 0.3,
+                measured_low_seconds: 0.28,
+                measured_high_seconds: 0.32,
+                implied_fixed_seconds: 0.1,
+                miss: 0.0,
+            }],
+            assumptions: vec!["stages overlap perfectly".into()],
+        }
+    }
+
+    #[test]
+    fn the_checks_come_first_and_a_contradiction_prints_no_speedups() {
+        let ok = bigger_machine_lines(&machine(Verdict::Consistent));
+        assert_eq!(ok.len(), 2);
+        assert!(ok[0].contains(
+            "n = 2: 0.3000 s predicted, 0.3000 s [0.2800, 0.3200] measured (+0.0%, inside its interval)"
+        ));
+        assert!(ok[0].contains("consistent"));
+        assert!(ok[1].contains("4 cores: 0.2000 s (2.00x)"), "{ok:?}");
+        let no = bigger_machine_lines(&machine(Verdict::Contradicted));
+        assert!(no[0].contains("contradicted: n = 2 needs at least 0.0950 s"));
+        assert!(no[1].starts_with("  no prediction for a bigger machine"));
+        assert!(no
+            .iter()
+            .all(|l| !l.contains("cores:") && !l.contains("x)")));
+        let one = bigger_machine_lines(&machine(Verdict::Unchecked));
+        assert!(one[1].contains("(unchecked)"));
+    }
 }

@@ -1,8 +1,10 @@
 //! From timing records to the sweep's conclusions: rows ([`rows`]), per-stage figures
-//! ([`stages`]), warnings ([`warnings`]) and, per engine, the Amdahl fit with its interval, the
+//! ([`stages`]), the bigger machine checked against every measured point ([`bigger`]),
+//! warnings ([`warnings`]) and, per engine, the Amdahl fit with its interval, the
 //! USL, recommendations and predictions. Pure functions: no clocks, no I/O. `graypipe amdahl
 //! --from` calls [`analyse`] on a sweep's exported runs and gets the sweep's own analysis.
 
+pub mod bigger;
 pub mod robust;
 pub mod rows;
 pub mod samples;
@@ -11,10 +13,11 @@ pub mod warnings;
 
 use serde::{Deserialize, Serialize};
 
+pub use bigger::{BiggerMachine, Verdict};
 pub use robust::median;
 pub use rows::PointRow;
 pub use samples::{processors, Baseline, PointSamples, RunSample};
-pub use stages::{split_by_share, BiggerMachine, StageClock, StageFigures};
+pub use stages::{split_by_share, StageClock, StageFigures};
 
 use super::amdahl::{self, AmdahlFit, Prediction};
 use super::bootstrap::{self, group_by_n, Interval};
@@ -170,6 +173,11 @@ fn analyse_engine(
         .flatten()
         .map(|r| split_by_share(&r.stages.share, r.processors));
     let bigger_machine = bigger_machine_part(engine, &pts, &rows, t1, amdahl.max_processors);
+    warnings.extend(
+        bigger_machine
+            .as_ref()
+            .and_then(|b| bigger::bigger_machine_warning(engine, b)),
+    );
     let summary = EngineSummary {
         engine,
         baseline: used,
@@ -342,7 +350,8 @@ fn usl_part(pts: &[&PointSamples]) -> Option<UslFit> {
     )
 }
 
-/// A machine with 2x and 4x the processors, predicted from the per-stage times.
+/// A machine with 2x and 4x the processors, predicted from the per-stage times of the first
+/// point and checked against every processor count measured.
 fn bigger_machine_part(
     engine: Engine,
     pts: &[&PointSamples],
@@ -355,14 +364,22 @@ fn bigger_machine_part(
             .iter()
             .map(|k| max_processors * k)
             .collect();
-        // One measured median per processor count (the fewest workers at that count).
-        let mut measured: Vec<(usize, f64)> = Vec::new();
+        // One measured point per processor count (the fewest workers at that count), with
+        // the 95% interval of its median.
+        let mut measured: Vec<bigger::MeasuredPoint> = Vec::new();
         for row in engine_rows {
-            if !measured.iter().any(|&(c, _)| c == row.processors) {
-                measured.push((row.processors, row.median_seconds));
+            if !measured.iter().any(|m| m.processors == row.processors) {
+                let m = row.median_seconds;
+                measured.push(bigger::MeasuredPoint {
+                    processors: row.processors,
+                    stage_workers: row.stage_workers,
+                    median_seconds: m,
+                    low_seconds: row.median_interval.map_or(m, |i| i.low),
+                    high_seconds: row.median_interval.map_or(m, |i| i.high),
+                });
             }
         }
-        stages::bigger_machine(engine, p, &r.stages, t1, &targets, &measured)
+        bigger::bigger_machine(engine, p, &r.stages, t1, &targets, &measured)
     })
 }
 

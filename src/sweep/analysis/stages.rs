@@ -1,6 +1,7 @@
 //! Per-stage figures: where the time went (thread CPU time, or busy wall time when the engine
 //! did not measure CPU), the heaviest stage, the staged engine's queue evidence of a
-//! bottleneck, a per-stage thread split, and a bigger machine predicted from stage times.
+//! bottleneck, a per-stage thread split, and the wall-time bound the bigger machine
+//! ([`super::bigger`]) is predicted with.
 
 use serde::{Deserialize, Serialize};
 
@@ -106,48 +107,6 @@ pub fn split_by_share(share: &PerStage<f64>, cores: usize) -> StageWorkers {
     }
 }
 
-/// A prediction for a machine with more cores, from measured per-stage times.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BiggerMachine {
-    /// Processors of the point the stage times come from.
-    pub from_processors: usize,
-    /// The clock of those stage times.
-    pub clock: StageClock,
-    /// Time outside the stages at that point (wall minus the stage bound), kept fixed.
-    pub fixed_seconds: f64,
-    /// The predicted points.
-    pub points: Vec<MachinePoint>,
-    /// The same bound at the processor counts measured, beside the measured median: how far
-    /// to trust it.
-    pub checks: Vec<MachineCheck>,
-    /// What the prediction takes for granted.
-    pub assumptions: Vec<String>,
-}
-
-/// One predicted machine.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MachinePoint {
-    /// Cores.
-    pub processors: usize,
-    /// Threads per stage assumed (staged engine).
-    pub stage_workers: Option<StageWorkers>,
-    /// Predicted wall seconds.
-    pub seconds: f64,
-    /// T1 over the predicted seconds.
-    pub speedup: Option<f64>,
-}
-
-/// The bound at a measured processor count, beside the measurement.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct MachineCheck {
-    /// Processors.
-    pub processors: usize,
-    /// What the bound predicts there.
-    pub predicted_seconds: f64,
-    /// The measured median there.
-    pub measured_seconds: f64,
-}
-
 /// The wall-time bound for stage times `b` on `cores` cores with `w` threads per stage:
 /// `max(max_s b_s / w_s, sum b / cores)`.
 pub fn stage_bound(b: &PerStage<f64>, w: Option<&StageWorkers>, cores: usize) -> f64 {
@@ -159,72 +118,6 @@ pub fn stage_bound(b: &PerStage<f64>, w: Option<&StageWorkers>, cores: usize) ->
             .fold(0.0, f64::max)
     });
     per_stage.max(sum / cores.max(1) as f64)
-}
-
-/// Predicts `targets` cores from the point with the fewest processors (its stage times and
-/// median wall); None for the serial engine or without stage times.
-pub fn bigger_machine(
-    engine: Engine,
-    from: &PointSamples,
-    figures: &StageFigures,
-    t1: Option<f64>,
-    targets: &[usize],
-    measured: &[(usize, f64)],
-) -> Option<BiggerMachine> {
-    if engine == Engine::Serial || figures.seconds.iter().sum::<f64>() <= 0.0 {
-        return None;
-    }
-    let n = from.processors();
-    let wall = median(&from.runs.iter().map(|r| r.wall_seconds).collect::<Vec<_>>());
-    let split = |c: usize| (engine == Engine::Staged).then(|| split_by_share(&figures.share, c));
-    let here = (engine == Engine::Staged).then_some(from.stage_workers);
-    let fixed = (wall - stage_bound(&figures.seconds, here.as_ref(), n)).max(0.0);
-    let points = targets
-        .iter()
-        .map(|&c| {
-            let w = split(c);
-            let seconds = fixed + stage_bound(&figures.seconds, w.as_ref(), c);
-            MachinePoint {
-                processors: c,
-                stage_workers: w,
-                seconds,
-                speedup: t1.map(|t| t / seconds),
-            }
-        })
-        .collect();
-    let checks = measured
-        .iter()
-        .filter(|&&(c, _)| c != n)
-        .map(|&(c, m)| MachineCheck {
-            processors: c,
-            predicted_seconds: fixed + stage_bound(&figures.seconds, split(c).as_ref(), c),
-            measured_seconds: m,
-        })
-        .collect();
-    let mut assumptions = vec![
-        format!(
-            "each stage's total {} time stays what it was at {n} processor(s): no contention for memory bandwidth, caches or the disk as cores grow",
-            match figures.clock {
-                StageClock::Cpu => "CPU",
-                StageClock::BusyWall => "busy wall",
-            }
-        ),
-        "stages overlap perfectly: wall = max(max_s B_s / w_s, sum B / C) plus the fixed time".into(),
-        format!("the {fixed:.4} s outside the stages (start-up, listing, waiting) does not shrink"),
-    ];
-    if engine == Engine::Staged {
-        assumptions.push(
-            "the staged engine gets the per-stage split by share of time at each size".into(),
-        );
-    }
-    Some(BiggerMachine {
-        from_processors: n,
-        clock: figures.clock,
-        fixed_seconds: fixed,
-        points,
-        checks,
-        assumptions,
-    })
 }
 
 #[cfg(test)]
