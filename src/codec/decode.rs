@@ -275,6 +275,13 @@ pub fn decode_as(
             return Ok(img);
         }
     }
+    // P1-P6 as OpenCV's own reader does (the `image` crate rescales samples to the maximum
+    // value; OpenCV scales only ASCII 8-bit ones); PAM below.
+    if format == ImageFormat::Pnm {
+        if let Some(img) = super::pnm::decode(bytes, limits, mode)? {
+            return Ok(img);
+        }
+    }
     // The decoder's own allocation cap: what this header's image needs at 16-bit RGBA, twice
     // (decoder buffer and conversion), plus a small allowance for metadata. Before the size is
     // known (formats other than PNG) the largest accepted image's.
