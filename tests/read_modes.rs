@@ -2,8 +2,10 @@
 //! `cv2.imread(.., IMREAD_GRAYSCALE)` (`--read gray`), on JPEGs of every sampling OpenCV writes,
 //! progressive, grayscale, restart markers, odd sizes, Adobe CMYK and a scan cut short, and on
 //! every input of the other fixture sets (16-bit BMPs and 32-bit BMPs with bit-field masks of
-//! every width among them); each under one operation of every threshold family. Files OpenCV
-//! refuses are refused too.
+//! every width among them), and on the BMP, PNM, TIFF and GIF variants of
+//! `tools/diff_formats.py` (palettes, RLE, every PNM maxval, TIFF alpha and palettes, GIF
+//! backgrounds); each under one operation of every threshold family. Files OpenCV refuses are
+//! refused too.
 //! Fixtures made by `tools/gen_read_fixtures.py`.
 
 use std::path::{Path, PathBuf};

@@ -292,6 +292,18 @@ def tiff_variants():
     tf('tif_tf_bigendian_37x23.tif', a, byteorder='>', photometric='rgb')
     tf('tif_tf_rgba_extrasample_37x23.tif', np.dstack([a, a[..., :1]]), photometric='rgb', extrasamples=['unassalpha'])
     tf('tif_tf_multipage_gray_first.tif', np.stack([a[..., 0], a[..., 2]]))
+    # Alpha of every kind: libtiff premultiplies only unassociated alpha.
+    alpha = rng(9).integers(0, 256, a.shape[:2], dtype=np.uint8)
+    tf('tif_tf_rgba_assoc_37x23.tif', np.dstack([a, alpha]), photometric='rgb', extrasamples=['assocalpha'])
+    tf('tif_tf_rgba_unspecified_37x23.tif', np.dstack([a, alpha]), photometric='rgb', extrasamples=['unspecified'])
+    tf('tif_tf_rgba_unassoc_37x23.tif', np.dstack([a, alpha]), photometric='rgb', extrasamples=['unassalpha'])
+    tf('tif_tf_rgba_unassoc_lzw_be_37x23.tif', np.dstack([a, alpha]), photometric='rgb', extrasamples=['unassalpha'],
+       byteorder='>', compression='zlib')
+    tf('tif_tf_rgba16_unassoc_37x23.tif', np.dstack([a, alpha]).astype(np.uint16) * 257 + 100, photometric='rgb',
+       extrasamples=['unassalpha'])
+    tf('tif_tf_rgba16_assoc_37x23.tif', np.dstack([a, alpha]).astype(np.uint16) * 257 + 100, photometric='rgb',
+       extrasamples=['assocalpha'])
+    v['tif_pil_RGBA_alpha_37x23.tif'] = pil_bytes(Image.fromarray(np.dstack([a, alpha])), 'TIFF')
     # 4-bit gray and 4-bit palette, by hand.
     r = rng(7)
     idx = r.integers(0, 16, (9, 21))

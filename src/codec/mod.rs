@@ -12,6 +12,7 @@ mod libpng_gray;
 pub mod opencv_color;
 mod pnm;
 pub mod probe;
+mod tiff;
 
 pub use decode::{
     decode, decode_as, warning_count, DecodeError, DecodeLimits, DecodedImage, ReadMode,
