@@ -33,7 +33,11 @@ from PIL import Image
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Variants whose difference is known and documented (docs/opencv-semantics.md), with why.
-KNOWN = {}
+KNOWN = {
+    'tif_hand_palette4_21x9.tif': '4-bit palette TIFF: the image crate reads no 4-bit gray or palette',
+    'tif_pil_LA_37x23.tif': 'gray+alpha TIFF: the image crate reads no gray+alpha TIFF',
+    'tif_tf_int8_gray_37x23.tif': 'signed 8-bit TIFF: the image crate refuses it',
+}
 
 
 def rng(seed):
@@ -406,6 +410,9 @@ def gif_variants():
     v['gif_hand_offset_frame.gif'] = gif_offset_frame()
     v['gif_hand_offset_frame_transparent.gif'] = gif_offset_frame(transparent=True)
     v['gif_hand_bg_index_5.gif'] = gif_offset_frame(bg=5)
+    # A background index past a 4-entry global table: OpenCV refuses the file.
+    v['gif_hand_bg_past_table.gif'] = gif_offset_frame(bg=5, table_bits=2)
+    v['gif_hand_no_global_table.gif'] = gif_offset_frame(table_bits=0)
     return v
 
 
@@ -441,17 +448,21 @@ def lzw_gif(indices, min_code=8):
     return bytes([min_code]) + blocks + b'\0'
 
 
-def gif_offset_frame(transparent=False, bg=0):
+def gif_offset_frame(transparent=False, bg=0, table_bits=8):
+    """A 9x5 first frame at (4, 3) of a 21x13 screen; a global table of 1 << table_bits entries
+    (none for 0), or a local one of 256 when the global one has fewer than 8 bits."""
     r = rng(30)
     sw, sh = 21, 13
     pal = r.integers(0, 256, (256, 3)).astype(np.uint8).tobytes()
     fw, fh = 9, 5
     idx = r.integers(0, 256, fw * fh)
     idx[:5] = 7
-    out = b'GIF89a' + struct.pack('<HHBBB', sw, sh, 0xF7, bg, 0) + pal
+    flags = 0x80 | 0x70 | (table_bits - 1) if table_bits else 0x70
+    out = b'GIF89a' + struct.pack('<HHBBB', sw, sh, flags, bg, 0) + pal[:3 * (1 << table_bits) if table_bits else 0]
     if transparent:
         out += b'\x21\xF9\x04' + bytes([1]) + b'\0\0' + bytes([7]) + b'\0'
-    out += b'\x2C' + struct.pack('<HHHHB', 4, 3, fw, fh, 0) + lzw_gif(idx)
+    local = table_bits < 8
+    out += b'\x2C' + struct.pack('<HHHHB', 4, 3, fw, fh, 0x87 if local else 0) + (pal if local else b'') + lzw_gif(idx)
     return out + b'\x3B'
 
 
