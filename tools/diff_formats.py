@@ -382,6 +382,22 @@ def webp_variants():
     v['webp_pil_lossless_37x23.webp'] = pil_bytes(rgb, 'WEBP', lossless=True)
     v['webp_pil_lossy_rgba_37x23.webp'] = pil_bytes(rgb.convert('RGBA'), 'WEBP', quality=80)
     v['webp_pil_gray_lossy_37x23.webp'] = pil_bytes(rgb.convert('L'), 'WEBP', quality=80)
+    # The sample photos (sample_images/photos) at qualities 5 to 100, OpenCV's and Pillow's
+    # encoders (method 6 too), and cropped to odd sizes: lossy WebP on real pictures.
+    photos = os.path.join(ROOT, 'sample_images', 'photos')
+    for f in ('astronaut.png', 'camera.png', 'chelsea_alpha.png', 'retina.jpg', 'rocket.jpg'):
+        img = cv2.imread(os.path.join(photos, f), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            continue
+        stem = 'webp_photo_' + f.split('.')[0]
+        for q in (5, 30, 60, 75, 90, 100):
+            v[f'{stem}_cv_q{q}.webp'] = enc('.webp', img, (cv2.IMWRITE_WEBP_QUALITY, q))
+        im = Image.open(os.path.join(photos, f))
+        for q in (20, 80):
+            v[f'{stem}_pil_q{q}.webp'] = pil_bytes(im, 'WEBP', quality=q)
+            v[f'{stem}_pil_q{q}_m6.webp'] = pil_bytes(im, 'WEBP', quality=q, method=6)
+        h, w = img.shape[:2]
+        v[f'{stem}_odd.webp'] = enc('.webp', img[:h - 3, :w - 5], (cv2.IMWRITE_WEBP_QUALITY, 70))
     fr = [rgb, rgb.rotate(180)]
     v['webp_pil_animated_37x23.webp'] = pil_bytes(fr[0], 'WEBP', save_all=True, append_images=fr[1:], quality=80)
     return v
