@@ -120,12 +120,20 @@ mod tests {
     /// A classic TIFF header and a one-entry directory holding ExtraSamples = `value`.
     fn with_extra_sample(big_endian: bool, value: u16) -> Vec<u8> {
         let mut out = Vec::new();
-        let (u16b, u32b): (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]) = if big_endian {
-            out.extend_from_slice(b"MM\0*");
-            (u16::to_be_bytes, u32::to_be_bytes)
-        } else {
-            out.extend_from_slice(b"II*\0");
-            (u16::to_le_bytes, u32::to_le_bytes)
+        out.extend_from_slice(if big_endian { b"MM\0*" } else { b"II*\0" });
+        let u16b = |v: u16| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let u32b = |v: u32| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
         };
         out.extend_from_slice(&u32b(8));
         out.extend_from_slice(&u16b(1));
