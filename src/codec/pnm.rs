@@ -123,22 +123,27 @@ pub(crate) fn decode(
     }
     check_size(width, height, limits)?;
     let (w, h) = (width as usize, height as usize);
-    let samples = w * h * channels;
     let wide = maxval > 255;
     let left = bytes.len() - s.pos;
     // Bounded reads: what the header announces must be in the file before any pixel memory is
     // taken (an ASCII sample takes at least a digit and the byte ending it; P1's one digit).
+    // In u128: with a large --max-pixels the products may pass u64.
+    let all = u128::from(width) * u128::from(height) * channels as u128;
     let needed = match (binary, bilevel) {
-        (true, true) => w.div_ceil(8) * h,
-        (true, false) => samples * if wide { 2 } else { 1 },
-        (false, true) => samples,
-        (false, false) => samples * 2,
+        (true, true) => u128::from(width.div_ceil(8)) * u128::from(height),
+        (true, false) => all * if wide { 2 } else { 1 },
+        (false, true) => all,
+        (false, false) => all * 2,
     };
-    if needed > left {
+    if needed > left as u128 {
         return Err(refuse(format!(
             "file is truncated ({w} x {h} pixels need at least {needed} bytes of data, {left} left)"
         )));
     }
+    let samples = usize::try_from(all).map_err(|_| DecodeError::OutOfMemory {
+        what: "decoded pixels",
+        bytes: u64::try_from(all).unwrap_or(u64::MAX),
+    })?;
     let mut data = try_capacity(samples, "decoded pixels")?;
     // 8-bit ASCII samples: clamped, then `v * 255 / max`; P1's 1 is black.
     let scale = |v: u32| (v.min(maxval) * 255 / maxval) as u8;
@@ -234,5 +239,21 @@ mod tests {
             assert!(gray(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
         assert_eq!(gray(b"P5 2 1 255 \x07\x09").unwrap(), [7, 9]);
+    }
+
+    #[test]
+    fn a_huge_header_on_a_tiny_file_is_refused_before_any_allocation() {
+        let no_limit = DecodeLimits {
+            max_pixels: u64::MAX,
+        };
+        for file in [
+            &b"P6 2147483647 2147483647 65535 \x00"[..],
+            b"P3 2147483647 2147483647 9 ",
+        ] {
+            let e = decode(file, &no_limit, ReadMode::Color)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("file is truncated"), "{e}");
+        }
     }
 }
