@@ -9,7 +9,10 @@ libjpeg reads with a warning), an Adobe CMYK JPEG (Pillow: OpenCV writes no CMYK
 WebP, a GIF, PNGs with gAMA/sRGB/sBIT chunks (libpng's linear-light gray) and random-colour
 BMP/PNM/TIFF files (imgcodecs' 14-bit gray weights; 32-bit BMPs with and without bit-field
 masks), 16-bit BMPs (5-5-5, 5-6-5) and 32-bit BMPs with masks of other widths written by hand,
-and BMPs OpenCV refuses (listed under "refused" in the manifest: graypipe must refuse them too),
+the BMP, PNM, TIFF and GIF variants of tools/diff_formats.py (palettes, RLE, OS/2 headers;
+every PNM maxval; TIFF alpha, palettes, 16-bit gray; GIF backgrounds and transparency), and
+BMP, PNM and TIFF files OpenCV refuses (listed under "refused" in the manifest:
+graypipe must refuse them too),
 to tests/fixtures/read_modes/inputs/. Then, for every one of those and for
 every input of the other fixture sets (tests/fixtures/opencv/inputs, tests/fixtures/odd), it
 stores OpenCV's results, stacked vertically, one PNG per input and read mode:
@@ -17,7 +20,7 @@ stores OpenCV's results, stacked vertically, one PNG per input and read mode:
   NAME.gray.png   cv2.imread(path, cv2.IMREAD_GRAYSCALE) ->                       each of OPS
 with manifest.json listing them (paths relative to tests/fixtures).
 
-    pip install opencv-python-headless pillow numpy
+    pip install opencv-python-headless pillow numpy tifffile
     python3 tools/gen_read_fixtures.py
 
 `cargo test` reads the committed outputs and never needs Python.
@@ -162,7 +165,65 @@ def make_inputs(d):
         f.write(b'BM' + struct.pack('<IHHI', 14 + 40 + len(rows), 0, 0, 54) + header + rows)
     names.append('bi_rgb32.bmp')
     names += bmp_16_32_bits(d)
+    names += from_diff_formats(d)
     return [os.path.join('read_modes', 'inputs', n) for n in names]
+
+
+# The variants of tools/diff_formats.py kept as fixtures: every BMP (palettes, RLE with
+# skipped pixels, OS/2 headers, top-down), PNM (every maxval, ASCII and binary), TIFF (16-bit
+# gray, alpha of every kind, 8-bit palettes, compressions, tiles, planes) and GIF (background,
+# transparency, interlace, animations) it makes, but those graypipe is documented not to read
+# as OpenCV does (docs/opencv-semantics.md). The ones OpenCV refuses go to the refused list.
+KEPT_VARIANTS = ('bmp', 'pnm_', 'tif_', 'gif_')
+NOT_EXACT = {'tif_hand_palette4_21x9.tif', 'tif_pil_LA_37x23.tif', 'tif_tf_int8_gray_37x23.tif'}
+# Written by from_diff_formats: variants OpenCV refuses in both read modes.
+REFUSED_VARIANTS = []
+
+
+def from_diff_formats(d):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import diff_formats
+    v = {**diff_formats.bmp_variants(), **diff_formats.pnm_variants(), **diff_formats.tiff_variants(),
+         **diff_formats.gif_variants()}
+    names = []
+    for name, data in sorted(v.items()):
+        if not name.startswith(KEPT_VARIANTS) or name in NOT_EXACT:
+            continue
+        path = os.path.join(d, name)
+        with open(path, 'wb') as f:
+            f.write(data)
+        color, gray = cv2.imread(path), cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+        if color is None and gray is None:
+            REFUSED_VARIANTS.append(os.path.join('read_modes', 'inputs', name))
+        elif color is None or gray is None:
+            sys.exit(f'OpenCV reads {name} in one read mode only')
+        else:
+            names.append(name)
+    return names
+
+
+def other_refused(d):
+    """PNM and RLE BMP files cv2.imread refuses; graypipe must refuse them too."""
+    files = {
+        # The last ASCII number ends the file (OpenCV reads one byte past every number).
+        'refused_pgm_ascii_ends_in_number.pgm': b'P2\n2 1\n255\n7 9',
+        'refused_pgm_binary_short.pgm': b'P5\n2 1\n255\n\x07',
+        'refused_pgm_minus_sign.pgm': b'P2\n2 1\n255\n7 -9\n',
+        'refused_pgm_maxval_0.pgm': b'P5\n2 1\n0\n\x07\x09',
+        'refused_pgm_no_space_after_magic.pgm': b'P5#\n2 1\n255\n\x07\x09',
+    }
+    pal = [(0, 0, 255), (0, 255, 0), (255, 0, 0), (255, 255, 255)]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import diff_formats
+    # A run past the row's end; runs ending before the last row; an RLE4 end of bitmap on a
+    # row other than the last (OpenCV fills that row and reads on past the end).
+    files['refused_bmp_rle8_run_past_row.bmp'] = diff_formats._rle_bmp(3, 2, 8, bytes([4, 1, 0, 1]), pal)
+    files['refused_bmp_rle8_ends_early.bmp'] = diff_formats._rle_bmp(3, 2, 8, bytes([3, 1]), pal)
+    files['refused_bmp_rle4_end_of_bitmap_early.bmp'] = diff_formats._rle_bmp(3, 2, 4, bytes([1, 0x10, 0, 1]), pal)
+    for name, data in files.items():
+        with open(os.path.join(d, name), 'wb') as f:
+            f.write(data)
+    return [os.path.join('read_modes', 'inputs', n) for n in files]
 
 
 def bmp_file(width, height, bpp, pixels, compression=0, hsize=40, masks=(0, 0, 0, 0), topdown=False,
@@ -293,7 +354,7 @@ def main():
                 rels.append(os.path.join(sub, n))
     manifest = {'opencv_version': cv2.__version__, 'ops': [{'spec': s, 'maxval': m} for s, m in OPS],
                 'inputs': [], 'refused': []}
-    for rel in bmp_refused(inputs_dir):
+    for rel in bmp_refused(inputs_dir) + other_refused(inputs_dir) + REFUSED_VARIANTS:
         path = os.path.join(FIXTURES, rel)
         if cv2.imread(path) is not None or cv2.imread(path, cv2.IMREAD_GRAYSCALE) is not None:
             sys.exit(f'OpenCV reads {rel}, meant as a file it refuses')

@@ -83,12 +83,14 @@ pub(crate) struct Header {
 pub(crate) enum Route {
     /// A 16- or 32-bit file: read here.
     Own(Header),
+    /// An RLE4 or RLE8 file: read here (`bmp_rle.rs`), for the pixels the runs skip.
+    Rle(super::bmp_rle::RleHeader),
     /// A 1-, 4-, 8- or 24-bit file OpenCV accepts: left to the `image` crate, whose pixels
     /// match OpenCV's there.
     Other,
 }
 
-fn refuse(reason: impl Into<String>) -> DecodeError {
+pub(super) fn refuse(reason: impl Into<String>) -> DecodeError {
     DecodeError::Corrupt {
         format: "BMP",
         reason: reason.into(),
@@ -182,6 +184,18 @@ pub(crate) fn header(bytes: &[u8]) -> Result<Route, DecodeError> {
             Some([Some(r), Some(g), Some(b)]) => Pixels::Masked([r, g, b]),
             _ => Pixels::Bgra,
         },
+        (4, 2) | (8, 1) => {
+            let clr_used = u32_at(46)? as usize;
+            return Ok(Route::Rle(super::bmp_rle::RleHeader {
+                width: width as u32,
+                height: height.unsigned_abs(),
+                top_down: height < 0,
+                offset: offset as u64,
+                bpp: bpp as u8,
+                palette_at: 14 + size as usize,
+                entries: if clr_used == 0 { 1 << bpp } else { clr_used },
+            }));
+        }
         _ => return Ok(Route::Other),
     };
     Ok(Route::Own(Header {
@@ -247,6 +261,7 @@ pub(crate) fn decode(
 ) -> Result<Option<DecodedImage>, DecodeError> {
     let h = match header(bytes)? {
         Route::Own(h) => h,
+        Route::Rle(h) => return super::bmp_rle::decode(bytes, &h, limits, mode).map(Some),
         Route::Other => return Ok(None),
     };
     check_size(h.width, h.height, limits)?;

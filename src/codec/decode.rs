@@ -1,5 +1,6 @@
 //! Decoding with `cv2.imread`'s default semantics: 8-bit samples, 16-bit reduced as OpenCV's
-//! decoder for the format does it (`>> 8` for PNG and PNM, `round(v / 257)` for TIFF), alpha
+//! decoder for the format does it (`>> 8` for PNG, PNM and gray TIFF, `round(v / 257)` for
+//! colour TIFF), alpha
 //! dropped (here: left for the gray kernel to skip), EXIF orientation applied, and a pixel
 //! limit checked from the header before any pixel memory is allocated.
 
@@ -275,6 +276,18 @@ pub fn decode_as(
             return Ok(img);
         }
     }
+    if format == ImageFormat::Tiff {
+        if let Some((at, palette)) = super::tiff::palette8(bytes) {
+            return tiff_palette(bytes, at, &palette, limits, mode);
+        }
+    }
+    // P1-P6 as OpenCV's own reader does (the `image` crate rescales samples to the maximum
+    // value; OpenCV scales only ASCII 8-bit ones); PAM below.
+    if format == ImageFormat::Pnm {
+        if let Some(img) = super::pnm::decode(bytes, limits, mode)? {
+            return Ok(img);
+        }
+    }
     // The decoder's own allocation cap: what this header's image needs at 16-bit RGBA, twice
     // (decoder buffer and conversion), plus a small allowance for metadata. Before the size is
     // known (formats other than PNG) the largest accepted image's.
@@ -306,21 +319,52 @@ pub fn decode_as(
     drop(try_reserve_probe(total, "decoded pixels")?);
     let mut img = DynamicImage::from_decoder(decoder).map_err(fail)?;
     img.apply_orientation(orientation);
+    if format == ImageFormat::Tiff
+        && matches!(
+            img,
+            DynamicImage::ImageRgb32F(_) | DynamicImage::ImageRgba32F(_)
+        )
+    {
+        return Err(DecodeError::Corrupt {
+            format: name,
+            reason: "32-bit float colour samples (OpenCV's 8-bit read, through libtiff's RGBA \
+                     interface, refuses them)"
+                .into(),
+        });
+    }
     Ok(match (mode, format) {
         (ReadMode::Gray, ImageFormat::Png) => {
             png_gray(img, super::libpng_gray::LinearGray::for_png(bytes).as_ref())
         }
-        // OpenCV's libtiff path scales 16-bit samples with rounding; libpng and its PNM reader
-        // cut.
-        (_, ImageFormat::Tiff) => finish(
-            to_eight_bit(img, |s: u16| ((u32::from(s) * 255 + 32767) / 65535) as u8),
-            mode,
-            GrayWeights::Utils,
-        ),
+        // OpenCV reads 8-bit TIFF through libtiff's RGBA interface, which rounds 16-bit colour
+        // samples (`(v + 128) / 257`) but takes the high byte of 16-bit gray ones
+        // (`put16bitbwtile`); libpng and the PNM reader cut.
+        (_, ImageFormat::Tiff) => {
+            let img = if super::tiff::unassociated_alpha(bytes) {
+                premultiply_tiff(img)
+            } else {
+                img
+            };
+            let gray16 = matches!(
+                img,
+                DynamicImage::ImageLuma16(_) | DynamicImage::ImageLumaA16(_)
+            );
+            let reduce: fn(u16) -> u8 = if gray16 {
+                |s| (s >> 8) as u8
+            } else {
+                |s| ((u32::from(s) * 255 + 32767) / 65535) as u8
+            };
+            finish(to_eight_bit(img, reduce), mode, GrayWeights::Utils)
+        }
         (_, ImageFormat::Bmp | ImageFormat::Pnm) => finish(
             to_eight_bit(img, |s: u16| (s >> 8) as u8),
             mode,
             GrayWeights::Utils,
+        ),
+        (_, ImageFormat::Gif) => finish(
+            to_eight_bit(gif_background(img, bytes)?, |s: u16| (s >> 8) as u8),
+            mode,
+            GrayWeights::CvtColor,
         ),
         _ => finish(
             to_eight_bit(img, |s: u16| (s >> 8) as u8),
@@ -330,10 +374,129 @@ pub fn decode_as(
     })
 }
 
+/// OpenCV's GIF reader (`grfmt_gif.cpp`, its own since OpenCV 4.11) draws the first frame on a
+/// canvas of the logical screen filled with the global colour table's background entry (black
+/// without a global table), skipping transparent pixels, then drops alpha: every pixel the
+/// `image` crate leaves fully transparent (outside the frame, or the transparent index) is that
+/// background colour. A background index past the global table makes OpenCV refuse the file.
+fn gif_background(img: DynamicImage, bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
+    let (flags, bg) = match bytes.get(10..12) {
+        Some(&[flags, bg]) => (flags, usize::from(bg)),
+        _ => return Ok(img),
+    };
+    let colour = if flags & 0x80 != 0 {
+        let entries = 1usize << ((flags & 7) + 1);
+        if bg >= entries {
+            return Err(DecodeError::Corrupt {
+                format: "GIF",
+                reason: format!(
+                    "background colour {bg} is past the {entries}-entry global colour table \
+                     (OpenCV refuses it)"
+                ),
+            });
+        }
+        match bytes.get(13 + 3 * bg..16 + 3 * bg) {
+            Some(&[r, g, b]) => [r, g, b],
+            _ => return Ok(img),
+        }
+    } else {
+        [0, 0, 0]
+    };
+    Ok(match img {
+        DynamicImage::ImageRgba8(mut b) => {
+            for p in b.pixels_mut().filter(|p| p[3] == 0) {
+                p.0 = [colour[0], colour[1], colour[2], 0];
+            }
+            DynamicImage::ImageRgba8(b)
+        }
+        other => other,
+    })
+}
+
 /// The allocation cap given to the `image` crate's decoders for a picture of `pixels`: its
 /// samples at 16-bit RGBA twice, plus [`METADATA_ALLOWANCE`].
 fn decoder_cap(pixels: u64) -> u64 {
     pixels.saturating_mul(16).saturating_add(METADATA_ALLOWANCE)
+}
+
+/// An 8-bit palette TIFF: its indices read by the `image` crate from a copy whose Photometric
+/// value (at `at`) says gray, then looked up in `palette` (`tiff.rs`); gray with imgcodecs'
+/// 14-bit weights, as OpenCV converts libtiff's RGBA.
+fn tiff_palette(
+    bytes: &[u8],
+    at: usize,
+    palette: &[[u8; 3]],
+    limits: &DecodeLimits,
+    mode: ReadMode,
+) -> Result<DecodedImage, DecodeError> {
+    let mut patched = try_capacity(bytes.len(), "palette TIFF copy")?;
+    patched.extend_from_slice(bytes);
+    // SHORT 1 (BlackIsZero) in the file's byte order.
+    let one = if bytes.starts_with(b"MM") {
+        [0, 1]
+    } else {
+        [1, 0]
+    };
+    patched[at..at + 2].copy_from_slice(&one);
+    let idx = decode_as(&patched, limits, ReadMode::Color)?;
+    if idx.layout != ChannelLayout::Gray {
+        return Err(DecodeError::Corrupt {
+            format: "TIFF",
+            reason: "palette image with other than one sample per pixel".into(),
+        });
+    }
+    let (layout, data) = match mode {
+        ReadMode::Color => (
+            ChannelLayout::Rgb,
+            idx.data
+                .iter()
+                .flat_map(|&i| palette[usize::from(i)])
+                .collect(),
+        ),
+        ReadMode::Gray => {
+            let gray: Vec<u8> = palette
+                .iter()
+                .map(|&[r, g, b]| super::opencv_color::utils_gray8(r, g, b))
+                .collect();
+            (
+                ChannelLayout::Gray,
+                idx.data.iter().map(|&i| gray[usize::from(i)]).collect(),
+            )
+        }
+    };
+    Ok(DecodedImage {
+        layout,
+        data,
+        ..idx
+    })
+}
+
+/// A TIFF's colour premultiplied by its unassociated alpha as libtiff's RGBA read does it
+/// (`tiff.rs`); 16-bit samples are rounded to 8 bits first. Other layouts are returned as
+/// they are.
+fn premultiply_tiff(img: DynamicImage) -> DynamicImage {
+    use super::tiff::premultiply;
+    let round = |s: u16| ((u32::from(s) + 128) / 257) as u8;
+    match img {
+        DynamicImage::ImageRgba8(mut b) => {
+            for p in b.pixels_mut() {
+                let a = p[3];
+                for v in &mut p.0[..3] {
+                    *v = premultiply(*v, a);
+                }
+            }
+            DynamicImage::ImageRgba8(b)
+        }
+        DynamicImage::ImageRgba16(b) => {
+            let (w, h) = b.dimensions();
+            DynamicImage::ImageRgb8(image::RgbImage::from_fn(w, h, |x, y| {
+                let p = b.get_pixel(x, y).0;
+                let a = round(p[3]);
+                image::Rgb([0, 1, 2].map(|c| premultiply(round(p[c]), a)))
+            }))
+        }
+        other => other,
+    }
 }
 
 /// Which arithmetic OpenCV's decoder for a format uses to make gray from colour.

@@ -19,7 +19,7 @@ pub enum InputFormat {
     WebP,
     /// `.gif`
     Gif,
-    /// `.pbm`, `.pgm`, `.ppm`, `.pnm`
+    /// `.pbm`, `.pgm`, `.ppm`, `.pnm`, `.pam` (OpenCV reads PAM too)
     Pnm,
 }
 
@@ -34,7 +34,7 @@ impl InputFormat {
             "tif" | "tiff" => InputFormat::Tiff,
             "webp" => InputFormat::WebP,
             "gif" => InputFormat::Gif,
-            "pbm" | "pgm" | "ppm" | "pnm" => InputFormat::Pnm,
+            "pbm" | "pgm" | "ppm" | "pnm" | "pam" => InputFormat::Pnm,
             _ => return None,
         })
     }
@@ -171,6 +171,10 @@ mod tests {
         assert_eq!(
             InputFormat::from_path(Path::new("x.Tiff")),
             Some(InputFormat::Tiff)
+        );
+        assert_eq!(
+            InputFormat::from_path(Path::new("x.PAM")),
+            Some(InputFormat::Pnm)
         );
         assert_eq!(InputFormat::from_path(Path::new("x.txt")), None);
         assert_eq!(InputFormat::from_path(Path::new("noext")), None);

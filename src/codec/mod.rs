@@ -2,6 +2,7 @@
 
 mod bgr;
 mod bmp;
+mod bmp_rle;
 pub mod decode;
 pub mod encode;
 pub mod format;
@@ -9,7 +10,9 @@ pub mod format;
 mod jpeg_turbo;
 mod libpng_gray;
 pub mod opencv_color;
+mod pnm;
 pub mod probe;
+mod tiff;
 
 pub use decode::{
     decode, decode_as, warning_count, DecodeError, DecodeLimits, DecodedImage, ReadMode,

@@ -1,0 +1,165 @@
+//! What OpenCV's TIFF reader does beyond the `image` crate's decoding. `cv2.imread` reads every
+//! 8-bit-output TIFF through libtiff's RGBA interface (`TIFFReadRGBAStrip`/`Tile`), which
+//! premultiplies colour by an *unassociated* alpha (`ExtraSamples` = 2) before OpenCV drops
+//! the alpha: `(v * a + 127) / 255` on 8-bit samples, with 16-bit ones first rounded to 8 bits
+//! (`(v + 128) / 257`). Associated alpha (1), an unspecified extra sample (0) and no
+//! `ExtraSamples` tag leave the colour as stored. Checked by `tools/diff_formats.py`.
+
+/// The first directory of a classic (not Big-) TIFF, read just enough for the tags below.
+struct Ifd<'a> {
+    bytes: &'a [u8],
+    big_endian: bool,
+    at: usize,
+    entries: usize,
+}
+
+impl<'a> Ifd<'a> {
+    fn first(bytes: &'a [u8]) -> Option<Self> {
+        let big_endian = match bytes.get(..4)? {
+            b"II*\0" => false,
+            b"MM\0*" => true,
+            _ => return None,
+        };
+        let mut ifd = Self {
+            bytes,
+            big_endian,
+            at: 0,
+            entries: 0,
+        };
+        ifd.at = usize::try_from(ifd.u32_at(4)?).ok()?;
+        ifd.entries = usize::from(ifd.u16_at(ifd.at)?);
+        Some(ifd)
+    }
+
+    fn u16_at(&self, at: usize) -> Option<u16> {
+        let b = self.bytes.get(at..at.checked_add(2)?)?;
+        Some(if self.big_endian {
+            u16::from_be_bytes([b[0], b[1]])
+        } else {
+            u16::from_le_bytes([b[0], b[1]])
+        })
+    }
+
+    fn u32_at(&self, at: usize) -> Option<u32> {
+        let b = self.bytes.get(at..at.checked_add(4)?)?;
+        Some(if self.big_endian {
+            u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+        } else {
+            u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+        })
+    }
+
+    /// Where the SHORT values of `tag` start, and how many there are.
+    fn shorts(&self, tag: u16) -> Option<(usize, usize)> {
+        (0..self.entries).find_map(|k| {
+            let entry = self.at + 2 + 12 * k;
+            if self.u16_at(entry)? != tag || self.u16_at(entry + 2)? != 3 {
+                return None;
+            }
+            let count = usize::try_from(self.u32_at(entry + 4)?).ok()?;
+            // Up to two SHORTs sit in the entry itself; more, at the offset it holds.
+            let at = if count <= 2 {
+                entry + 8
+            } else {
+                usize::try_from(self.u32_at(entry + 8)?).ok()?
+            };
+            Some((at, count))
+        })
+    }
+
+    fn short(&self, tag: u16) -> Option<u16> {
+        let (at, count) = self.shorts(tag)?;
+        if count == 0 {
+            return None;
+        }
+        self.u16_at(at)
+    }
+}
+
+/// Whether the first image of a classic TIFF says its first extra sample is unassociated
+/// alpha. A directory that cannot be read says no (the decoder will tell).
+pub(crate) fn unassociated_alpha(bytes: &[u8]) -> bool {
+    Ifd::first(bytes).and_then(|ifd| ifd.short(338)) == Some(2)
+}
+
+/// An 8-bit palette TIFF (which the `image` crate does not read) as libtiff's RGBA interface
+/// reads it: `(where the Photometric value sits, the palette as 8-bit RGB)`. The colour map's
+/// 16-bit entries are cut with `>> 8`, unless every one is below 256: libtiff then takes it
+/// for an old 8-bit map and uses the entries as they are. `None` for any other file.
+pub(crate) fn palette8(bytes: &[u8]) -> Option<(usize, Vec<[u8; 3]>)> {
+    let ifd = Ifd::first(bytes)?;
+    let (photometric_at, _) = ifd.shorts(262)?;
+    if ifd.u16_at(photometric_at)? != 3 || ifd.short(258)? != 8 || ifd.short(277).unwrap_or(1) != 1
+    {
+        return None;
+    }
+    let (map_at, count) = ifd.shorts(320)?;
+    if count != 768 {
+        return None;
+    }
+    let map: Vec<u16> = (0..768)
+        .map(|i| ifd.u16_at(map_at + 2 * i))
+        .collect::<Option<_>>()?;
+    let sixteen = map.iter().any(|&v| v >= 256);
+    let eight = |v: u16| if sixteen { (v >> 8) as u8 } else { v as u8 };
+    let rgb = (0..256)
+        .map(|i| [eight(map[i]), eight(map[256 + i]), eight(map[512 + i])])
+        .collect();
+    Some((photometric_at, rgb))
+}
+
+/// libtiff's `UaToAa` table entry: a colour sample premultiplied by an 8-bit alpha.
+pub(crate) fn premultiply(v: u8, a: u8) -> u8 {
+    ((u32::from(v) * u32::from(a) + 127) / 255) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A classic TIFF header and a one-entry directory holding ExtraSamples = `value`.
+    fn with_extra_sample(big_endian: bool, value: u16) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(if big_endian { b"MM\0*" } else { b"II*\0" });
+        let u16b = |v: u16| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let u32b = |v: u32| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        out.extend_from_slice(&u32b(8));
+        out.extend_from_slice(&u16b(1));
+        out.extend_from_slice(&u16b(338));
+        out.extend_from_slice(&u16b(3));
+        out.extend_from_slice(&u32b(1));
+        out.extend_from_slice(&u16b(value));
+        out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        out
+    }
+
+    #[test]
+    fn finds_unassociated_alpha_in_either_byte_order() {
+        assert!(unassociated_alpha(&with_extra_sample(false, 2)));
+        assert!(unassociated_alpha(&with_extra_sample(true, 2)));
+        assert!(!unassociated_alpha(&with_extra_sample(false, 1)));
+        assert!(!unassociated_alpha(&with_extra_sample(true, 0)));
+        // Cut inside the value (bytes 18 and 19): no.
+        assert!(!unassociated_alpha(&with_extra_sample(false, 2)[..19]));
+    }
+
+    #[test]
+    fn premultiplies_as_libtiff() {
+        assert_eq!(premultiply(255, 255), 255);
+        assert_eq!(premultiply(200, 0), 0);
+        // (200 * 128 + 127) / 255 = 100.89 -> 100.
+        assert_eq!(premultiply(200, 128), 100);
+    }
+}

@@ -1,0 +1,575 @@
+#!/usr/bin/env python3
+"""Differential test of graypipe's readers for every input format but JPEG and PNG against
+cv2.imread: makes many variants of BMP, TIFF, PNM, WebP and GIF files (with OpenCV, Pillow,
+tifffile and raw bytes), runs graypipe on them in both read modes and compares each output
+with OpenCV's:
+
+  --read color   cv2.imread(path) -> cvtColor(BGR2GRAY)
+  --read gray    cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+
+and prints a table: variant, read mode, pixels differing, max difference, who refuses the file.
+
+    pip install opencv-python-headless pillow numpy tifffile
+    cargo build --release
+    python3 tools/diff_formats.py [--bin target/release/graypipe] [--keep DIR] [--only SUBSTR]
+
+Exit status 1 when any file differs (pixels, size, or one side refusing what the other reads),
+unless the variant is listed in KNOWN (differences documented in docs/opencv-semantics.md).
+"""
+import argparse
+import io
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
+
+import cv2
+import numpy as np
+from PIL import Image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Variants whose difference is known and documented (docs/opencv-semantics.md), with why.
+KNOWN = {
+    'tif_hand_palette4_21x9.tif': '4-bit palette TIFF: the image crate reads no 4-bit gray or palette',
+    'tif_pil_LA_37x23.tif': 'gray+alpha TIFF: the image crate reads no gray+alpha TIFF',
+    'tif_tf_int8_gray_37x23.tif': 'signed 8-bit TIFF: the image crate refuses it',
+}
+
+
+def rng(seed):
+    return np.random.default_rng(seed)
+
+
+def photo(h, w, seed=1):
+    """A smooth colour picture with noise (BGR), so lossy codecs have something real to do."""
+    y, x = np.mgrid[0:h, 0:w]
+    r = rng(seed)
+    img = np.stack([(x * 255 // max(w - 1, 1)), (y * 255 // max(h - 1, 1)), ((x + y) * 3) % 256], -1)
+    img = img + r.integers(-20, 21, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def rand_bgr(h, w, seed=2):
+    return rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def pil_rgb(bgr):
+    return Image.fromarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+def pil_bytes(img, fmt, **kw):
+    b = io.BytesIO()
+    img.save(b, fmt, **kw)
+    return b.getvalue()
+
+
+# ---------------------------------------------------------------- BMP by hand
+
+def bmp(width, height, bpp, pixel_rows, palette=None, compression=0, hsize=40, topdown=False,
+        clr_used=None, core=False):
+    """A BMP from already-packed rows (bottom-up order is done here: pixel_rows top first)."""
+    rows = pixel_rows if topdown else pixel_rows[::-1]
+    data = b''.join(rows)
+    pal = b''
+    if palette is not None:
+        pal = b''.join(bytes([b, g, r]) + (b'' if core else b'\0') for (r, g, b) in palette)
+    if core:
+        info = struct.pack('<IHHHH', 12, width, height, 1, bpp)
+    else:
+        n = len(palette) if (palette is not None and clr_used is None) else (clr_used or 0)
+        info = struct.pack('<IiiHHIIiiII', hsize, width, -height if topdown else height, 1, bpp,
+                           compression, len(data), 2835, 2835, n, 0)
+        info = info.ljust(hsize, b'\0')
+    off = 14 + len(info) + len(pal)
+    return b'BM' + struct.pack('<IHHI', off + len(data), 0, 0, off) + info + pal + data
+
+
+def pack_rows(idx, bpp):
+    """Index rows (list of lists) to padded BMP rows."""
+    out = []
+    for row in idx:
+        bits = ''.join(format(int(v), f'0{bpp}b') for v in row)
+        bits += '0' * (-len(bits) % 8)
+        b = int(bits, 2).to_bytes(len(bits) // 8, 'big') if bits else b''
+        out.append(b + b'\0' * (-len(b) % 4))
+    return out
+
+
+def rows24(bgr):
+    return [bytes(r.tobytes()) + b'\0' * (-(r.size) % 4) for r in bgr]
+
+
+def rle8_rows(idx, absolute=True):
+    """RLE8: runs, absolute blocks, end-of-line, end-of-bitmap (bottom-up, so reversed here)."""
+    out = b''
+    for row in idx[::-1]:
+        row = list(map(int, row))
+        i = 0
+        while i < len(row):
+            j = i
+            while j < len(row) and row[j] == row[i] and j - i < 255:
+                j += 1
+            if j - i >= 3 or not absolute:
+                out += bytes([j - i, row[i]])
+                i = j
+            else:
+                k = i
+                while k < len(row) and k - i < 255 and not (k + 2 < len(row) and row[k] == row[k + 1] == row[k + 2]):
+                    k += 1
+                n = k - i
+                if n < 3:
+                    for v in row[i:k]:
+                        out += bytes([1, v])
+                else:
+                    out += bytes([0, n]) + bytes(row[i:k]) + (b'\0' if n % 2 else b'')
+                i = k
+        out += b'\0\0'
+    return out + b'\0\1'
+
+
+def rle4_rows(idx):
+    out = b''
+    for row in idx[::-1]:
+        row = list(map(int, row))
+        i = 0
+        while i < len(row):
+            # Encoded runs of alternating pairs: take two values, extend while pattern holds.
+            a = row[i]
+            b = row[i + 1] if i + 1 < len(row) else a
+            j = i
+            while j < len(row) and j - i < 255 and row[j] == (a if (j - i) % 2 == 0 else b):
+                j += 1
+            out += bytes([j - i, (a << 4) | b])
+            i = j
+        out += b'\0\0'
+    return out + b'\0\1'
+
+
+def _rle_bmp(width, height, bpp, stream, palette):
+    pal = b''.join(bytes([b, g, r, 0]) for (r, g, b) in palette)
+    info = struct.pack('<IiiHHIIiiII', 40, width, height, 1, bpp, 1 if bpp == 8 else 2, len(stream),
+                       2835, 2835, len(palette), 0)
+    off = 14 + 40 + len(pal)
+    return b'BM' + struct.pack('<IHHI', off + len(stream), 0, 0, off) + info + pal + stream
+
+
+def bmp_variants():
+    v = {}
+    r = rng(10)
+    for w, h in [(37, 23), (1, 1), (2, 5), (3, 7), (33, 17)]:
+        v[f'bmp24_cv_{w}x{h}.bmp'] = enc('.bmp', rand_bgr(h, w, w * h))
+    v['bmp8_cv_gray_37x23.bmp'] = enc('.bmp', rand_bgr(23, 37)[..., 0])
+    v['bmp24_topdown_31x9.bmp'] = bmp(31, 9, 24, rows24(rand_bgr(9, 31, 5)), topdown=True)
+    for bpp in (1, 4, 8):
+        n = 1 << bpp
+        pal = [tuple(map(int, c)) for c in r.integers(0, 256, (n, 3))]
+        idx = r.integers(0, n, (13, 29))
+        v[f'bmp{bpp}_palette_colour_29x13.bmp'] = bmp(29, 13, bpp, pack_rows(idx, bpp), palette=pal)
+        v[f'bmp{bpp}_palette_topdown_29x13.bmp'] = bmp(29, 13, bpp, pack_rows(idx, bpp), palette=pal,
+                                                       topdown=True)
+        v[f'bmp{bpp}_os2core_29x13.bmp'] = bmp(29, 13, bpp, pack_rows(idx, bpp), palette=pal, core=True)
+        # Fewer palette entries than the depth allows; indices stay within them.
+        if bpp > 1:
+            k = n // 2 + 1
+            idx2 = r.integers(0, k, (11, 23))
+            v[f'bmp{bpp}_short_palette_{k}_23x11.bmp'] = bmp(23, 11, bpp, pack_rows(idx2, bpp), palette=pal[:k])
+            # Indices beyond the palette.
+            v[f'bmp{bpp}_index_past_palette_23x11.bmp'] = bmp(23, 11, bpp, pack_rows(r.integers(0, n, (11, 23)), bpp),
+                                                              palette=pal[:k])
+    gpal = [(i, i, i) for i in range(256)]
+    v['bmp8_gray_palette_31x7.bmp'] = bmp(31, 7, 8, pack_rows(r.integers(0, 256, (7, 31)), 8), palette=gpal)
+    v['bmp24_os2core_21x11.bmp'] = bmp(21, 11, 24, rows24(rand_bgr(11, 21, 6)), core=True)
+    # Pillow's writers (1, 4?, 8 palette, 24).
+    rgb = pil_rgb(photo(19, 27))
+    v['bmp_pil_P_27x19.bmp'] = pil_bytes(rgb.quantize(200), 'BMP')
+    v['bmp_pil_1_27x19.bmp'] = pil_bytes(rgb.convert('1'), 'BMP')
+    v['bmp_pil_L_27x19.bmp'] = pil_bytes(rgb.convert('L'), 'BMP')
+    v['bmp_pil_RGB_27x19.bmp'] = pil_bytes(rgb, 'BMP')
+    # RLE.
+    pal8 = [tuple(map(int, c)) for c in r.integers(0, 256, (256, 3))]
+    idx = np.repeat(r.integers(0, 256, (15, 9)), 4, axis=1)[:, :33]
+    idx[:, 5:9] = r.integers(0, 256, (15, 4))
+    v['bmp_rle8_33x15.bmp'] = _rle_bmp(33, 15, 8, rle8_rows(idx), pal8)
+    v['bmp_rle8_runs_only_33x15.bmp'] = _rle_bmp(33, 15, 8, rle8_rows(idx, absolute=False), pal8)
+    # Delta escapes (0,2,dx,dy) skip pixels: OpenCV fills them with palette entry 0? Checked here.
+    s = bytes([4, 7, 0, 2, 3, 1, 5, 9, 0, 0, 6, 3, 0, 1])
+    v['bmp_rle8_delta_12x4.bmp'] = _rle_bmp(12, 4, 8, s, pal8)
+    # End of bitmap early: the rest left.
+    s = bytes([12, 5, 0, 0, 12, 6, 0, 1])
+    v['bmp_rle8_early_end_12x4.bmp'] = _rle_bmp(12, 4, 8, s, pal8)
+    pal4 = pal8[:16]
+    idx4 = r.integers(0, 16, (9, 25))
+    idx4[:, 3:12] = 5
+    v['bmp_rle4_25x9.bmp'] = _rle_bmp(25, 9, 4, rle4_rows(idx4), pal4)
+    # Odd: 24 bit with a palette before the pixels (clrUsed set), and a bigger header.
+    v['bmp24_v5_header_13x5.bmp'] = bmp(13, 5, 24, rows24(rand_bgr(5, 13, 8)), hsize=124)
+    v['bmp8_v5_header_13x5.bmp'] = bmp(13, 5, 8, pack_rows(r.integers(0, 256, (5, 13)), 8), palette=pal8, hsize=124)
+    return v
+
+
+# ---------------------------------------------------------------- TIFF
+
+def enc(ext, img, params=()):
+    ok, buf = cv2.imencode(ext, img, list(params))
+    assert ok
+    return buf.tobytes()
+
+
+def tiff_hand(width, height, spp, bps, data, photometric, extra=(), planar=1, palette=None):
+    """A minimal little-endian TIFF, one strip, uncompressed."""
+    tags = [(256, 4, [width]), (257, 4, [height]), (258, 3, [bps] * spp), (259, 3, [1]), (262, 3, [photometric]),
+            (273, 4, [0]), (277, 3, [spp]), (278, 4, [height]), (279, 4, [len(data)]), (284, 3, [planar])]
+    if palette is not None:
+        tags.append((320, 3, palette))
+    tags += list(extra)
+    tags.sort()
+    n = len(tags)
+    ifd_off = 8
+    after = ifd_off + 2 + 12 * n + 4
+    blobs = b''
+    entries = []
+    for tag, typ, vals in tags:
+        raw = b''.join(struct.pack('<H' if typ == 3 else '<I', v) for v in vals)
+        if len(raw) <= 4:
+            entries.append((tag, typ, len(vals), raw.ljust(4, b'\0'), None))
+        else:
+            entries.append((tag, typ, len(vals), None, after + len(blobs)))
+            blobs += raw + (b'\0' if len(raw) % 2 else b'')
+    data_off = after + len(blobs)
+    out = b'II*\0' + struct.pack('<I', ifd_off) + struct.pack('<H', n)
+    for tag, typ, cnt, raw, off in entries:
+        if tag == 273:
+            raw = struct.pack('<I', data_off)
+        out += struct.pack('<HHI', tag, typ, cnt) + (raw if raw is not None else struct.pack('<I', off))
+    out += b'\0\0\0\0' + blobs + data
+    return out
+
+
+def tiff_variants():
+    import tifffile
+    v = {}
+    bgr = photo(23, 37, 3)
+    rgb = pil_rgb(bgr)
+    v['tif_cv_default_37x23.tif'] = enc('.tiff', bgr)
+    v['tif_cv_gray_37x23.tif'] = enc('.tiff', bgr[..., 1])
+    v['tif_cv_none_37x23.tif'] = enc('.tiff', bgr, (cv2.IMWRITE_TIFF_COMPRESSION, 1))
+    v['tif_cv_16bit_37x23.tif'] = enc('.tiff', (bgr.astype(np.uint16) * 257 + rng(4).integers(0, 257, bgr.shape)).astype(np.uint16))
+    v['tif_cv_bgra_37x23.tif'] = enc('.tiff', np.dstack([bgr, rng(5).integers(0, 256, bgr.shape[:2], dtype=np.uint8)]))
+    v['tif_cv_float_37x23.tif'] = enc('.tiff', bgr.astype(np.float32) / 255)
+    for comp in ('raw', 'tiff_lzw', 'tiff_adobe_deflate', 'packbits'):
+        v[f'tif_pil_rgb_{comp}_37x23.tif'] = pil_bytes(rgb, 'TIFF', compression=comp)
+        v[f'tif_pil_L_{comp}_37x23.tif'] = pil_bytes(rgb.convert('L'), 'TIFF', compression=comp)
+    v['tif_pil_1_37x23.tif'] = pil_bytes(rgb.convert('1'), 'TIFF')
+    v['tif_pil_1_g4_37x23.tif'] = pil_bytes(rgb.convert('1'), 'TIFF', compression='group4')
+    v['tif_pil_P_37x23.tif'] = pil_bytes(rgb.quantize(50), 'TIFF')
+    v['tif_pil_RGBA_37x23.tif'] = pil_bytes(rgb.convert('RGBA'), 'TIFF')
+    v['tif_pil_LA_37x23.tif'] = pil_bytes(rgb.convert('LA'), 'TIFF')
+    v['tif_pil_CMYK_37x23.tif'] = pil_bytes(rgb.convert('CMYK'), 'TIFF')
+    v['tif_pil_I16_37x23.tif'] = pil_bytes(Image.fromarray((np.asarray(rgb.convert('L')).astype(np.uint16) * 250)), 'TIFF')
+    v['tif_pil_F_37x23.tif'] = pil_bytes(Image.fromarray(np.asarray(rgb.convert('L')).astype(np.float32) / 255), 'TIFF')
+    v['tif_pil_multipage.tif'] = pil_bytes(rgb, 'TIFF', save_all=True, append_images=[rgb.rotate(90, expand=True)])
+    a = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def tf(name, arr, **kw):
+        b = io.BytesIO()
+        tifffile.imwrite(b, arr, **kw)
+        v[name] = b.getvalue()
+
+    tf('tif_tf_planar_37x23.tif', np.moveaxis(a, -1, 0), photometric='rgb', planarconfig='separate')
+    tf('tif_tf_tiled_rgb_40x32.tif', cv2.cvtColor(photo(32, 40, 4), cv2.COLOR_BGR2RGB), tile=(16, 16), photometric='rgb')
+    tf('tif_tf_tiled_odd_37x23.tif', a, tile=(16, 16), photometric='rgb')
+    tf('tif_tf_strips_37x23.tif', a, rowsperstrip=5, photometric='rgb')
+    tf('tif_tf_deflate_pred_37x23.tif', a, compression='zlib', predictor=True, photometric='rgb')
+    tf('tif_tf_deflate_pred_gray16_37x23.tif', (a[..., 0].astype(np.uint16) * 300), compression='zlib', predictor=True)
+    tf('tif_tf_rgb16_37x23.tif', a.astype(np.uint16) * 257 + 100, photometric='rgb')
+    tf('tif_tf_gray16_37x23.tif', a[..., 1].astype(np.uint16) * 257 + 77)
+    tf('tif_tf_gray_minisblack_37x23.tif', a[..., 1])
+    tf('tif_tf_gray_miniswhite_37x23.tif', a[..., 1], photometric='miniswhite')
+    tf('tif_tf_float32_gray_37x23.tif', a[..., 1].astype(np.float32) / 255)
+    tf('tif_tf_float32_rgb_37x23.tif', a.astype(np.float32) / 255, photometric='rgb')
+    tf('tif_tf_int8_gray_37x23.tif', (a[..., 1].astype(np.int16) - 128).astype(np.int8))
+    tf('tif_tf_uint32_gray_37x23.tif', a[..., 1].astype(np.uint32) * 16843009)
+    tf('tif_tf_bigendian_37x23.tif', a, byteorder='>', photometric='rgb')
+    tf('tif_tf_rgba_extrasample_37x23.tif', np.dstack([a, a[..., :1]]), photometric='rgb', extrasamples=['unassalpha'])
+    tf('tif_tf_multipage_gray_first.tif', np.stack([a[..., 0], a[..., 2]]))
+    # Alpha of every kind: libtiff premultiplies only unassociated alpha.
+    alpha = rng(9).integers(0, 256, a.shape[:2], dtype=np.uint8)
+    tf('tif_tf_rgba_assoc_37x23.tif', np.dstack([a, alpha]), photometric='rgb', extrasamples=['assocalpha'])
+    tf('tif_tf_rgba_unspecified_37x23.tif', np.dstack([a, alpha]), photometric='rgb', extrasamples=['unspecified'])
+    tf('tif_tf_rgba_unassoc_37x23.tif', np.dstack([a, alpha]), photometric='rgb', extrasamples=['unassalpha'])
+    tf('tif_tf_rgba_unassoc_lzw_be_37x23.tif', np.dstack([a, alpha]), photometric='rgb', extrasamples=['unassalpha'],
+       byteorder='>', compression='zlib')
+    tf('tif_tf_rgba16_unassoc_37x23.tif', np.dstack([a, alpha]).astype(np.uint16) * 257 + 100, photometric='rgb',
+       extrasamples=['unassalpha'])
+    tf('tif_tf_rgba16_assoc_37x23.tif', np.dstack([a, alpha]).astype(np.uint16) * 257 + 100, photometric='rgb',
+       extrasamples=['assocalpha'])
+    v['tif_pil_RGBA_alpha_37x23.tif'] = pil_bytes(Image.fromarray(np.dstack([a, alpha])), 'TIFF')
+    # 4-bit gray and 4-bit palette, by hand.
+    r = rng(7)
+    idx = r.integers(0, 16, (9, 21))
+    packed = b''.join(bytes(int(''.join(format(int(x), '04b') for x in row) + '0' * (-(len(row) * 4) % 8), 2)
+                            .to_bytes((len(row) * 4 + 7) // 8, 'big')) for row in idx)
+    v['tif_hand_gray4_21x9.tif'] = tiff_hand(21, 9, 1, 4, packed, 1)
+    cmap = [int(x) for x in r.integers(0, 65536, 48)]
+    v['tif_hand_palette4_21x9.tif'] = tiff_hand(21, 9, 1, 4, packed, 3, palette=cmap)
+    cmap8 = [int(x) for x in r.integers(0, 65536, 768)]
+    idx8 = r.integers(0, 256, (9, 21)).astype(np.uint8)
+    v['tif_hand_palette8_21x9.tif'] = tiff_hand(21, 9, 1, 8, idx8.tobytes(), 3, palette=cmap8)
+    # Palette whose entries are all < 256 (8-bit colormap written by some tools).
+    cmap8s = [int(x) for x in r.integers(0, 256, 768)]
+    v['tif_hand_palette8_small_values_21x9.tif'] = tiff_hand(21, 9, 1, 8, idx8.tobytes(), 3, palette=cmap8s)
+    g2 = r.integers(0, 4, (9, 21))
+    packed2 = b''.join(bytes(int(''.join(format(int(x), '02b') for x in row) + '0' * (-(len(row) * 2) % 8), 2)
+                             .to_bytes((len(row) * 2 + 7) // 8, 'big')) for row in g2)
+    v['tif_hand_gray2_21x9.tif'] = tiff_hand(21, 9, 1, 2, packed2, 1)
+    return v
+
+
+# ---------------------------------------------------------------- PNM
+
+def pnm_variants():
+    v = {}
+    r = rng(20)
+    w, h = 13, 7
+    bits = r.integers(0, 2, (h, w))
+    v['pnm_p1_13x7.pbm'] = b'P1\n# a comment\n13 7\n' + b'\n'.join(b' '.join(b'%d' % x for x in row) for row in bits) + b'\n'
+    v['pnm_p1_nospace_13x7.pbm'] = b'P1\n13 7\n' + b'\n'.join(b''.join(b'%d' % x for x in row) for row in bits) + b'\n'
+    packed = b''.join(int(''.join(str(int(x)) for x in row).ljust(16, '0'), 2).to_bytes(2, 'big') for row in bits)
+    v['pnm_p4_13x7.pbm'] = b'P4\n13 7\n' + packed
+    v['pnm_p4_comment_13x7.pbm'] = b'P4\n# c1\n13 # c2\n7\n' + packed
+    for maxval in (1, 15, 100, 255, 1000, 4095, 65535):
+        g = r.integers(0, maxval + 1, (h, w))
+        c = r.integers(0, maxval + 1, (h, w, 3))
+        dt = '>u2' if maxval > 255 else 'u1'
+        v[f'pnm_p2_max{maxval}_13x7.pgm'] = (b'P2\n13 7\n%d\n' % maxval) + b'\n'.join(b' '.join(b'%d' % x for x in row) for row in g) + b'\n'
+        v[f'pnm_p5_max{maxval}_13x7.pgm'] = (b'P5\n13 7\n%d\n' % maxval) + g.astype(dt).tobytes()
+        v[f'pnm_p3_max{maxval}_13x7.ppm'] = (b'P3\n13 7\n%d\n' % maxval) + b'\n'.join(b' '.join(b'%d' % x for x in row.ravel()) for row in c) + b'\n'
+        v[f'pnm_p6_max{maxval}_13x7.ppm'] = (b'P6\n13 7\n%d\n' % maxval) + c.astype(dt).tobytes()
+    g = r.integers(0, 256, (h, w))
+    v['pnm_p5_comments_13x7.pgm'] = b'P5\n# one\n# two\n13 # w\n7\n# m\n255\n' + g.astype('u1').tobytes()
+    v['pnm_p5_crlf_13x7.pgm'] = b'P5\r\n13 7\r\n255\r\n' + g.astype('u1').tobytes()[:-1]  # CR then LF eats one?
+    v['pnm_p6_cv_37x23.ppm'] = enc('.ppm', rand_bgr(23, 37))
+    v['pnm_p5_cv_37x23.pgm'] = enc('.pgm', rand_bgr(23, 37)[..., 0])
+    v['pnm_p6_cv16_37x23.ppm'] = enc('.ppm', rng(3).integers(0, 65536, (23, 37, 3), dtype=np.uint16))
+    v['pnm_p6_extension_pnm_13x7.pnm'] = b'P6\n13 7\n255\n' + r.integers(0, 256, (h, w, 3)).astype('u1').tobytes()
+    v['pnm_p2_value_over_max_13x7.pgm'] = b'P2\n13 7\n100\n' + b' '.join(b'%d' % x for x in r.integers(0, 200, h * w)) + b'\n'
+    v['pnm_p5_value_over_max_13x7.pgm'] = b'P5\n13 7\n100\n' + r.integers(0, 256, h * w).astype('u1').tobytes()
+    v['pnm_p7_gray_13x7.pam'] = (b'P7\nWIDTH 13\nHEIGHT 7\nDEPTH 1\nMAXVAL 255\nTUPLTYPE GRAYSCALE\nENDHDR\n'
+                                 + g.astype('u1').tobytes())
+    return v
+
+
+# ---------------------------------------------------------------- WebP
+
+def webp_variants():
+    v = {}
+    bgr = photo(48, 64, 5)
+    for q in (10, 50, 80, 95, 100):
+        v[f'webp_cv_lossy_q{q}_64x48.webp'] = enc('.webp', bgr, (cv2.IMWRITE_WEBP_QUALITY, q))
+    v['webp_cv_lossy_odd_37x23.webp'] = enc('.webp', photo(23, 37, 6), (cv2.IMWRITE_WEBP_QUALITY, 80))
+    v['webp_cv_lossy_1x1.webp'] = enc('.webp', photo(1, 1, 6), (cv2.IMWRITE_WEBP_QUALITY, 80))
+    v['webp_cv_lossless_64x48.webp'] = enc('.webp', bgr, (cv2.IMWRITE_WEBP_QUALITY, 101))
+    v['webp_cv_lossless_bgra_37x23.webp'] = enc('.webp', np.dstack([photo(23, 37, 7), rng(8).integers(0, 256, (23, 37), dtype=np.uint8)]),
+                                                (cv2.IMWRITE_WEBP_QUALITY, 101))
+    v['webp_cv_lossy_bgra_37x23.webp'] = enc('.webp', np.dstack([photo(23, 37, 7), rng(8).integers(0, 256, (23, 37), dtype=np.uint8)]),
+                                             (cv2.IMWRITE_WEBP_QUALITY, 80))
+    rgb = pil_rgb(photo(23, 37, 9))
+    v['webp_pil_lossy_37x23.webp'] = pil_bytes(rgb, 'WEBP', quality=80)
+    v['webp_pil_lossless_37x23.webp'] = pil_bytes(rgb, 'WEBP', lossless=True)
+    v['webp_pil_lossy_rgba_37x23.webp'] = pil_bytes(rgb.convert('RGBA'), 'WEBP', quality=80)
+    v['webp_pil_gray_lossy_37x23.webp'] = pil_bytes(rgb.convert('L'), 'WEBP', quality=80)
+    # The sample photos (sample_images/photos) at qualities 5 to 100, OpenCV's and Pillow's
+    # encoders (method 6 too), and cropped to odd sizes: lossy WebP on real pictures.
+    photos = os.path.join(ROOT, 'sample_images', 'photos')
+    for f in ('astronaut.png', 'camera.png', 'chelsea_alpha.png', 'retina.jpg', 'rocket.jpg'):
+        img = cv2.imread(os.path.join(photos, f), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            continue
+        stem = 'webp_photo_' + f.split('.')[0]
+        for q in (5, 30, 60, 75, 90, 100):
+            v[f'{stem}_cv_q{q}.webp'] = enc('.webp', img, (cv2.IMWRITE_WEBP_QUALITY, q))
+        im = Image.open(os.path.join(photos, f))
+        for q in (20, 80):
+            v[f'{stem}_pil_q{q}.webp'] = pil_bytes(im, 'WEBP', quality=q)
+            v[f'{stem}_pil_q{q}_m6.webp'] = pil_bytes(im, 'WEBP', quality=q, method=6)
+        h, w = img.shape[:2]
+        v[f'{stem}_odd.webp'] = enc('.webp', img[:h - 3, :w - 5], (cv2.IMWRITE_WEBP_QUALITY, 70))
+    fr = [rgb, rgb.rotate(180)]
+    v['webp_pil_animated_37x23.webp'] = pil_bytes(fr[0], 'WEBP', save_all=True, append_images=fr[1:], quality=80)
+    return v
+
+
+# ---------------------------------------------------------------- GIF
+
+def gif_variants():
+    v = {}
+    rgb = pil_rgb(photo(23, 37, 11))
+    v['gif_pil_adaptive_37x23.gif'] = pil_bytes(rgb.quantize(64), 'GIF')
+    v['gif_pil_256_37x23.gif'] = pil_bytes(rgb.quantize(256), 'GIF')
+    v['gif_pil_interlaced_37x23.gif'] = pil_bytes(rgb.quantize(64), 'GIF', interlace=True)
+    v['gif_pil_not_interlaced_37x23.gif'] = pil_bytes(rgb.quantize(64), 'GIF', interlace=False)
+    v['gif_pil_gray_L_37x23.gif'] = pil_bytes(rgb.convert('L'), 'GIF')
+    v['gif_pil_bilevel_37x23.gif'] = pil_bytes(rgb.convert('1'), 'GIF')
+    q = rgb.quantize(16)
+    v['gif_pil_transparent_37x23.gif'] = pil_bytes(q, 'GIF', transparency=3)
+    v['gif_pil_transparent0_37x23.gif'] = pil_bytes(q, 'GIF', transparency=0)
+    frames = [rgb.quantize(32), rgb.rotate(180).quantize(32), rgb.transpose(Image.FLIP_LEFT_RIGHT).quantize(32)]
+    v['gif_pil_anim_local_palettes_37x23.gif'] = pil_bytes(frames[0], 'GIF', save_all=True, append_images=frames[1:],
+                                                           duration=50, loop=0)
+    v['gif_pil_anim_disposal2_37x23.gif'] = pil_bytes(frames[0], 'GIF', save_all=True, append_images=frames[1:],
+                                                      disposal=2, duration=50)
+    # A first frame smaller than the screen, at an offset: background shows around it.
+    v['gif_hand_offset_frame.gif'] = gif_offset_frame()
+    v['gif_hand_offset_frame_transparent.gif'] = gif_offset_frame(transparent=True)
+    v['gif_hand_bg_index_5.gif'] = gif_offset_frame(bg=5)
+    # A background index past a 4-entry global table: OpenCV refuses the file.
+    v['gif_hand_bg_past_table.gif'] = gif_offset_frame(bg=5, table_bits=2)
+    v['gif_hand_no_global_table.gif'] = gif_offset_frame(table_bits=0)
+    return v
+
+
+def lzw_gif(indices, min_code=8):
+    """GIF LZW with a clear code before every code (no compression, always valid)."""
+    clear = 1 << min_code
+    end = clear + 1
+    size = min_code + 1
+    bits = 0
+    nbits = 0
+    out = bytearray()
+
+    def put(code):
+        nonlocal bits, nbits
+        bits |= code << nbits
+        nbits += size
+        while nbits >= 8:
+            out.append(bits & 0xFF)
+            bits >>= 8
+            nbits -= 8
+
+    for i in indices:
+        put(clear)
+        put(int(i))
+    put(clear)
+    put(end)
+    if nbits:
+        out.append(bits & 0xFF)
+    blocks = b''
+    for k in range(0, len(out), 255):
+        chunk = bytes(out[k:k + 255])
+        blocks += bytes([len(chunk)]) + chunk
+    return bytes([min_code]) + blocks + b'\0'
+
+
+def gif_offset_frame(transparent=False, bg=0, table_bits=8):
+    """A 9x5 first frame at (4, 3) of a 21x13 screen; a global table of 1 << table_bits entries
+    (none for 0), or a local one of 256 when the global one has fewer than 8 bits."""
+    r = rng(30)
+    sw, sh = 21, 13
+    pal = r.integers(0, 256, (256, 3)).astype(np.uint8).tobytes()
+    fw, fh = 9, 5
+    idx = r.integers(0, 256, fw * fh)
+    idx[:5] = 7
+    flags = 0x80 | 0x70 | (table_bits - 1) if table_bits else 0x70
+    out = b'GIF89a' + struct.pack('<HHBBB', sw, sh, flags, bg, 0) + pal[:3 * (1 << table_bits) if table_bits else 0]
+    if transparent:
+        out += b'\x21\xF9\x04' + bytes([1]) + b'\0\0' + bytes([7]) + b'\0'
+    local = table_bits < 8
+    out += b'\x2C' + struct.pack('<HHHHB', 4, 3, fw, fh, 0x87 if local else 0) + (pal if local else b'') + lzw_gif(idx)
+    return out + b'\x3B'
+
+
+def liars():
+    v = {}
+    bgr = rand_bgr(9, 11, 40)
+    v['liar_png_as.bmp'] = enc('.png', bgr)
+    v['liar_bmp_as.png'] = enc('.bmp', bgr)
+    v['liar_tiff_as.jpg'] = enc('.tiff', bgr)
+    v['liar_ppm_as.tif'] = enc('.ppm', bgr)
+    v['liar_webp_as.gif'] = enc('.webp', bgr, (cv2.IMWRITE_WEBP_QUALITY, 101))
+    v['liar_gif_as.webp'] = pil_bytes(pil_rgb(bgr).quantize(32), 'GIF')
+    v['liar_pgm_as.pnm'] = enc('.pgm', bgr[..., 0])
+    v['liar_bmp2_as.jpeg'] = enc('.bmp', bgr)
+    return v
+
+
+def all_variants():
+    v = {}
+    for f in (bmp_variants, tiff_variants, pnm_variants, webp_variants, gif_variants, liars):
+        v.update(f())
+    return v
+
+
+def run(binary, src, out, mode):
+    shutil.rmtree(out, ignore_errors=True)
+    p = subprocess.run([binary, 'run', src, '-o', out, '--format', 'png', '--bit-depth', '8', '-q', '--read', mode],
+                       capture_output=True, text=True)
+    if p.returncode not in (0, 1):
+        sys.exit(f'graypipe failed ({p.returncode}): {p.stderr}')
+    return p
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--bin', default=os.path.join(ROOT, 'target', 'release', 'graypipe'))
+    ap.add_argument('--keep', help='write the variants to this folder and keep them')
+    ap.add_argument('--only', help='only variants whose name contains this')
+    ap.add_argument('--all', action='store_true', help='list matching variants too')
+    a = ap.parse_args()
+    variants = all_variants()
+    if a.only:
+        variants = {k: b for k, b in variants.items() if a.only in k}
+    tmp = tempfile.mkdtemp(prefix='diff_formats_')
+    src = a.keep or os.path.join(tmp, 'in')
+    os.makedirs(src, exist_ok=True)
+    for name, data in variants.items():
+        with open(os.path.join(src, name), 'wb') as f:
+            f.write(data)
+    rows = []
+    bad = 0
+    for mode in ('color', 'gray'):
+        out = os.path.join(tmp, 'out_' + mode)
+        run(a.bin, src, out, mode)
+        for name in sorted(variants):
+            path = os.path.join(src, name)
+            if mode == 'color':
+                c = cv2.imread(path, cv2.IMREAD_COLOR)
+                want = None if c is None else cv2.cvtColor(c, cv2.COLOR_BGR2GRAY)
+            else:
+                want = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+            outp = os.path.join(out, os.path.splitext(name)[0] + '.png')
+            got = cv2.imread(outp, cv2.IMREAD_UNCHANGED) if os.path.exists(outp) else None
+            if want is None and got is None:
+                status, ndiff, mx = 'both refuse', '-', '-'
+            elif want is None:
+                status, ndiff, mx = 'OpenCV refuses', '-', '-'
+            elif got is None:
+                status, ndiff, mx = 'graypipe refuses', '-', '-'
+            elif got.shape != want.shape:
+                status, ndiff, mx = f'size {got.shape[1]}x{got.shape[0]} vs {want.shape[1]}x{want.shape[0]}', '-', '-'
+            else:
+                d = np.abs(got.astype(int) - want.astype(int))
+                ndiff, mx = int((d > 0).sum()), int(d.max())
+                status = 'exact' if ndiff == 0 else 'DIFF'
+                ndiff = f'{ndiff}/{d.size}'
+            ok = status in ('exact', 'both refuse')
+            known = KNOWN.get(name)
+            if not ok and not known:
+                bad += 1
+            if not ok or a.all:
+                rows.append((name, mode, ndiff, mx, status + (f' (known: {known})' if known and not ok else '')))
+    w = max([len(r[0]) for r in rows] + [10])
+    print(f'{"variant":<{w}} mode   differing      max  status')
+    for r in rows:
+        print(f'{r[0]:<{w}} {r[1]:<6} {str(r[2]):<14} {str(r[3]):<4} {r[4]}')
+    print(f'{len(variants)} variants x 2 read modes; {bad} unexplained mismatches')
+    if not a.keep:
+        shutil.rmtree(tmp, ignore_errors=True)
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == '__main__':
+    main()
