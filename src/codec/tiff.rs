@@ -108,6 +108,28 @@ pub(crate) fn palette8(bytes: &[u8]) -> Option<(usize, Vec<[u8; 3]>)> {
     Some((photometric_at, rgb))
 }
 
+/// Width and height of a TIFF that [`palette8`] reads (the `image` crate, which reads the
+/// header of every other TIFF for the probe, refuses palette ones): ImageWidth and ImageLength,
+/// SHORT or LONG.
+pub(crate) fn palette8_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    palette8(bytes)?;
+    let ifd = Ifd::first(bytes)?;
+    let dimension = |tag: u16| {
+        (0..ifd.entries).find_map(|k| {
+            let entry = ifd.at + 2 + 12 * k;
+            if ifd.u16_at(entry)? != tag || ifd.u32_at(entry + 4)? == 0 {
+                return None;
+            }
+            match ifd.u16_at(entry + 2)? {
+                3 => ifd.u16_at(entry + 8).map(u32::from),
+                4 => ifd.u32_at(entry + 8),
+                _ => None,
+            }
+        })
+    };
+    Some((dimension(256)?, dimension(257)?))
+}
+
 /// libtiff's `UaToAa` table entry: a colour sample premultiplied by an 8-bit alpha.
 pub(crate) fn premultiply(v: u8, a: u8) -> u8 {
     ((u32::from(v) * u32::from(a) + 127) / 255) as u8
