@@ -117,6 +117,21 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, DecodeError> {
             });
         }
     }
+    if format == InputFormat::Pnm {
+        // P1-P6 are read by graypipe's own reader, whose header rules are OpenCV's (a number
+        // may end with any byte, for one): 8-bit gray or RGB out. PAM: the `image` crate.
+        if let Some(h) = super::pnm::header(bytes)? {
+            return Ok(ImageInfo {
+                format,
+                width: h.width,
+                height: h.height,
+                channels: h.channels,
+                bytes_per_sample: 1,
+                progressive: false,
+                file_bytes,
+            });
+        }
+    }
     if format == InputFormat::Tiff {
         // 8-bit palette TIFFs are read by graypipe (`tiff_palette`): RGB out.
         if let Some((width, height)) = super::tiff::palette8_size(bytes) {
@@ -402,5 +417,35 @@ mod tests {
             (info.format, info.width, info.height, info.channels),
             (InputFormat::Bmp, 16384, 16384, 3)
         );
+    }
+
+    #[test]
+    fn every_pnm_graypipe_reads_is_probed_at_its_size() {
+        // OpenCV's number reader ends a number with any one byte, and takes comments and white
+        // space where the `image` crate may not: a header only graypipe reads must still be
+        // sized for the memory budget.
+        for (file, w, h, ch) in [
+            (&b"P5 3 2 255 \0\0\0\0\0\0"[..], 3, 2, 1),
+            (b"P4 16x2x\0\0\0\0", 16, 2, 1),
+            (b"P5\n3 #c\n 2 255x\0\0\0\0\0\0", 3, 2, 1),
+            (b"P6 1 2 255x\0\0\0\0\0\0", 1, 2, 3),
+            (b"P1 3 2 010101", 3, 2, 1),
+            (b"P2 1 1 65535 7 ", 1, 1, 1),
+        ] {
+            let text = String::from_utf8_lossy(file);
+            let img = super::super::decode::decode_as(
+                file,
+                &Default::default(),
+                super::super::decode::ReadMode::Color,
+            )
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+            let info = probe(file).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!((info.width, info.height), (w, h), "{text}");
+            assert!(
+                info.channels >= ch
+                    && img.data.len() as u64 <= info.pixels() * u64::from(info.channels),
+                "{text}"
+            );
+        }
     }
 }
