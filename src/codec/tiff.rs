@@ -85,7 +85,8 @@ pub(crate) fn unassociated_alpha(bytes: &[u8]) -> bool {
 /// An 8-bit palette TIFF (which the `image` crate does not read) as libtiff's RGBA interface
 /// reads it: `(where the Photometric value sits, the palette as 8-bit RGB)`. The colour map's
 /// 16-bit entries are cut with `>> 8`, unless every one is below 256: libtiff then takes it
-/// for an old 8-bit map and uses the entries as they are. `None` for any other file.
+/// for an old 8-bit map and uses the entries as they are; without a readable map, the indices
+/// are gray levels. `None` for any other file.
 pub(crate) fn palette8(bytes: &[u8]) -> Option<(usize, Vec<[u8; 3]>)> {
     let ifd = Ifd::first(bytes)?;
     let (photometric_at, _) = ifd.shorts(262)?;
@@ -93,13 +94,17 @@ pub(crate) fn palette8(bytes: &[u8]) -> Option<(usize, Vec<[u8; 3]>)> {
     {
         return None;
     }
-    let (map_at, count) = ifd.shorts(320)?;
-    if count != 768 {
-        return None;
-    }
-    let map: Vec<u16> = (0..768)
-        .map(|i| ifd.u16_at(map_at + 2 * i))
-        .collect::<Option<_>>()?;
+    // A ColorMap that is missing, of another length or not inside the file is dropped by
+    // libtiff, which then reads the file as gray (TIFFReadDirectory): indices as gray levels.
+    let map: Vec<u16> = ifd
+        .shorts(320)
+        .filter(|&(_, count)| count == 768)
+        .and_then(|(map_at, _)| {
+            (0..768)
+                .map(|i| ifd.u16_at(map_at + 2 * i))
+                .collect::<Option<_>>()
+        })
+        .unwrap_or_else(|| (0..768).map(|i| (i % 256) as u16).collect());
     let sixteen = map.iter().any(|&v| v >= 256);
     let eight = |v: u16| if sixteen { (v >> 8) as u8 } else { v as u8 };
     let rgb = (0..256)
