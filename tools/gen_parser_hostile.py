@@ -46,6 +46,14 @@ def set_entry_value(data, tag, value, count=None):
     return bytes(data)
 
 
+def retag(data, tag, new_tag):
+    data = bytearray(data)
+    for at, t in tiff_entries(data):
+        if t == tag:
+            data[at:at + 2] = struct.pack("<H", new_tag)
+    return bytes(data)
+
+
 def self_patching_palette(chains):
     # Every Photometric entry (SHORT, count 3) points at its own type field, which holds 3:
     # patching the first one's value to 1 makes it a BYTE entry and the next one is found.
@@ -66,6 +74,7 @@ def cases():
         # TIFF
         "tiff_palette_self_patching_50.tif": self_patching_palette(50),
         "tiff_palette_colormap_past_end.tif": set_entry_value(pal, 320, 0xFFFFFF00),
+        "tiff_palette_colormap_missing.tif": retag(pal, 320, 65000),
         "tiff_palette_colormap_at_last_bytes.tif": set_entry_value(pal, 320, len(pal) - 100),
         "tiff_palette_photometric_in_ifd_offset.tif": set_entry_value(pal, 262, 4, 3),
         "tiff_palette_huge_size_tiny_strip.tif": set_entry_value(
