@@ -69,6 +69,7 @@ def self_patching_palette(chains):
 
 def cases():
     pal = open(os.path.join(INPUTS, "tif_hand_palette8_21x9.tif"), "rb").read()
+    gray = open(os.path.join(INPUTS, "tif_tf_gray_minisblack_37x23.tif"), "rb").read()
     gif = open(os.path.join(INPUTS, "gif_hand_bg_index_5.gif"), "rb").read()
     return {
         # TIFF
@@ -81,6 +82,8 @@ def cases():
             set_entry_value(pal, 256, 16384), 257, 16384),
         "tiff_palette_strip_past_end.tif": set_entry_value(pal, 273, 0xFFFFFFF0),
         "tiff_ifd_points_at_itself_65535_entries.tif": b"II*\0" + struct.pack("<IH", 4, 65535),
+        "tiff_photometric_count_2_23.tif": set_entry_value(gray, 262, 1, 1 << 23),
+        "tiff_software_tag_past_end.tif": set_entry_value(gray, 305, 234, 1 << 23),
         "tiff_ifd_offset_past_end.tif": b"II*\0" + struct.pack("<I", 0xFFFFFFF0) + b"\0" * 8,
         # RLE BMP
         "rle8_delta_past_the_end.bmp": rle(3, 2, 8, [0, 2, 255, 255, 1, 1, 0, 1]),

@@ -295,6 +295,7 @@ fn decode_file(
         }
     }
     if format == ImageFormat::Tiff {
+        super::tiff::check_tag_sizes(bytes)?;
         if let Some((at, palette)) = super::tiff::palette8(bytes) {
             if palette_route == Palette::Patched {
                 return Err(DecodeError::Corrupt {

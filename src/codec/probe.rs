@@ -133,6 +133,9 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, DecodeError> {
         }
     }
     if format == InputFormat::Tiff {
+        // Before the tiff crate reads the directory: a tag announcing more values than the
+        // file holds made it take up to 256 MiB.
+        super::tiff::check_tag_sizes(bytes)?;
         // 8-bit palette TIFFs are read by graypipe (`tiff_palette`): RGB out.
         if let Some((width, height)) = super::tiff::palette8_size(bytes) {
             return Ok(ImageInfo {

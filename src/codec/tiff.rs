@@ -135,6 +135,48 @@ pub(crate) fn palette8_size(bytes: &[u8]) -> Option<(u32, u32)> {
     Some((dimension(256)?, dimension(257)?))
 }
 
+/// The first tag of a classic TIFF's first directory, among those every reader needs, whose
+/// values could not fit in the whole file (`count` times the size of its type), with that size: the tiff crate reads such a
+/// tag's values into a `Vec` sized from the count before finding the data missing (up to its
+/// own 256 MiB cap, in the probe and again in the decode).
+pub(crate) fn tag_larger_than_file(bytes: &[u8]) -> Option<(u16, u64)> {
+    let ifd = Ifd::first(bytes)?;
+    // Only the tags the decoder cannot do without: libtiff (so OpenCV) skips a broken optional
+    // one (a Software string of 8 MiB not in the file), and the tiff crate reads those lazily.
+    const NEEDED: [u16; 16] = [
+        256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 322, 323, 324, 325, 339,
+    ];
+    (0..ifd.entries).find_map(|k| {
+        let entry = ifd.at + 2 + 12 * k;
+        if !NEEDED.contains(&ifd.u16_at(entry)?) {
+            return None;
+        }
+        let size: u64 = match ifd.u16_at(entry + 2)? {
+            1 | 2 | 6 | 7 => 1,
+            3 | 8 => 2,
+            4 | 9 | 11 | 13 => 4,
+            5 | 10 | 12 | 16..=18 => 8,
+            _ => return None,
+        };
+        let total = u64::from(ifd.u32_at(entry + 4)?) * size;
+        (total > bytes.len() as u64).then(|| (ifd.u16_at(entry).unwrap_or(0), total))
+    })
+}
+
+/// Refuses a TIFF with a tag [`tag_larger_than_file`] finds, before the tiff crate reads it.
+pub(crate) fn check_tag_sizes(bytes: &[u8]) -> Result<(), super::decode::DecodeError> {
+    match tag_larger_than_file(bytes) {
+        Some((tag, total)) => Err(super::decode::DecodeError::Corrupt {
+            format: "TIFF",
+            reason: format!(
+                "tag {tag} announces {total} bytes of values, more than the whole file ({} bytes)",
+                bytes.len()
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// libtiff's `UaToAa` table entry: a colour sample premultiplied by an 8-bit alpha.
 pub(crate) fn premultiply(v: u8, a: u8) -> u8 {
     ((u32::from(v) * u32::from(a) + 127) / 255) as u8
