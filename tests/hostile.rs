@@ -399,3 +399,62 @@ fn an_output_folder_swapped_for_a_link_to_the_inputs_after_the_plan_replaces_no_
         }
     }
 }
+
+/// Crafted files for graypipe's own parsers (tools/gen_parser_hostile.py, which also recorded
+/// what cv2.imread makes of each): no panic, a file OpenCV refuses is refused with a reason, and
+/// one OpenCV reads is read to the same size and sample sum, except the differences listed.
+#[test]
+fn crafted_parser_files_are_read_or_refused_as_opencv_does() {
+    use graypipe::codec::{decode_as, DecodeLimits, ReadMode};
+    // OpenCV reads these; graypipe refuses them, with a reason (see docs/hostile-cases.md).
+    let refused_here_only: [&str; 0] = [];
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hostile/parsers");
+    let expected: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    let mut differ = Vec::new();
+    for (name, want) in expected.as_object().unwrap() {
+        let bytes = fs::read(dir.join(name)).unwrap();
+        let got = std::panic::catch_unwind(|| {
+            decode_as(&bytes, &DecodeLimits::default(), ReadMode::Color)
+        })
+        .unwrap_or_else(|_| panic!("{name}: panicked"));
+        match (want.as_str(), got) {
+            (Some(_), Err(e)) => assert!(!e.to_string().is_empty(), "{name}"),
+            (Some(_), Ok(img)) => differ.push(format!(
+                "{name}: OpenCV refuses, graypipe reads {}x{}",
+                img.width, img.height
+            )),
+            (None, Ok(img)) => {
+                // As OpenCV's BGR: gray counts three times, alpha not at all.
+                let ch = img.layout.channels();
+                let sum: u64 = img
+                    .data
+                    .chunks_exact(ch)
+                    .map(|p| match ch {
+                        1 | 2 => 3 * u64::from(p[0]),
+                        _ => p[..3].iter().map(|&v| u64::from(v)).sum(),
+                    })
+                    .sum();
+                let size = [u64::from(img.height), u64::from(img.width)];
+                let want_size: Vec<u64> = want["size"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_u64().unwrap())
+                    .collect();
+                if want_size != size || want["sum"].as_u64() != Some(sum) {
+                    differ.push(format!(
+                        "{name}: OpenCV {want}, graypipe {size:?} sum {sum}"
+                    ));
+                }
+            }
+            (None, Err(e)) => {
+                if !refused_here_only.contains(&name.as_str()) {
+                    differ.push(format!("{name}: OpenCV reads it, graypipe refuses: {e}"));
+                }
+            }
+        }
+    }
+    assert!(differ.is_empty(), "{differ:#?}");
+}

@@ -219,6 +219,24 @@ pub fn decode_as(
     limits: &DecodeLimits,
     mode: ReadMode,
 ) -> Result<DecodedImage, DecodeError> {
+    decode_file(bytes, limits, mode, Palette::Route)
+}
+
+/// Whether a palette TIFF takes the palette route ([`tiff_palette`]), or is the patched copy
+/// that route decodes, which must not take it again: a patch can turn a later entry of the
+/// directory into the Photometric one, and each turn would copy the file and recurse.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Palette {
+    Route,
+    Patched,
+}
+
+fn decode_file(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    mode: ReadMode,
+    palette_route: Palette,
+) -> Result<DecodedImage, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -277,7 +295,16 @@ pub fn decode_as(
         }
     }
     if format == ImageFormat::Tiff {
+        super::tiff::check_tag_sizes(bytes)?;
         if let Some((at, palette)) = super::tiff::palette8(bytes) {
+            if palette_route == Palette::Patched {
+                return Err(DecodeError::Corrupt {
+                    format: name,
+                    reason: "more than one Photometric entry says palette (a directory \
+                             built to make the palette reader loop)"
+                        .into(),
+                });
+            }
             return tiff_palette(bytes, at, &palette, limits, mode);
         }
     }
@@ -438,7 +465,7 @@ fn tiff_palette(
         [1, 0]
     };
     patched[at..at + 2].copy_from_slice(&one);
-    let idx = decode_as(&patched, limits, ReadMode::Color)?;
+    let idx = decode_file(&patched, limits, ReadMode::Color, Palette::Patched)?;
     if idx.layout != ChannelLayout::Gray {
         return Err(DecodeError::Corrupt {
             format: "TIFF",
@@ -1058,5 +1085,49 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("cannot decode PNG"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod hostile_tiff_tests {
+    use super::*;
+
+    /// A little-endian TIFF whose directory holds `chains` Photometric entries of type SHORT,
+    /// count 3, each pointing at its own type field (which holds 3, "palette"), then
+    /// BitsPerSample 8 and a 768-entry ColorMap. Patching the first Photometric value to 1
+    /// turns its entry into type BYTE, so the next one is found: one more palette file.
+    fn self_patching_palette_tiff(chains: usize) -> Vec<u8> {
+        let entries = chains + 2;
+        let map_at = 8 + 2 + 12 * entries + 4;
+        let mut out = b"II*\0".to_vec();
+        out.extend(8u32.to_le_bytes());
+        out.extend((entries as u16).to_le_bytes());
+        let entry = |out: &mut Vec<u8>, tag: u16, count: u32, value: u32| {
+            out.extend(tag.to_le_bytes());
+            out.extend(3u16.to_le_bytes());
+            out.extend(count.to_le_bytes());
+            out.extend(value.to_le_bytes());
+        };
+        for k in 0..chains {
+            let own_type_field = 8 + 2 + 12 * k + 2;
+            entry(&mut out, 262, 3, own_type_field as u32);
+        }
+        entry(&mut out, 258, 1, 8);
+        entry(&mut out, 320, 768, map_at as u32);
+        out.extend(0u32.to_le_bytes());
+        out.extend(std::iter::repeat_n(0u8, 768 * 2));
+        out
+    }
+
+    #[test]
+    fn a_palette_tiff_whose_patch_makes_another_palette_tiff_is_decoded_once() {
+        // Before: every level copied the file and decoded the copy again, 20000 levels deep
+        // (a stack overflow, and 20000 copies of a 240 KB file).
+        let file = self_patching_palette_tiff(20_000);
+        assert!(super::super::tiff::palette8(&file).is_some());
+        for mode in [ReadMode::Color, ReadMode::Gray] {
+            let e = decode_as(&file, &DecodeLimits::default(), mode).unwrap_err();
+            assert!(matches!(e, DecodeError::Corrupt { .. }), "{e}");
+        }
     }
 }

@@ -93,13 +93,22 @@ impl Stream<'_> {
     }
 }
 
-/// Decodes a P1-P6 file as `cv2.imread` does, or `Ok(None)` for a PAM (`P7`), which the `image`
-/// crate reads.
-pub(crate) fn decode(
-    bytes: &[u8],
-    limits: &DecodeLimits,
-    mode: ReadMode,
-) -> Result<Option<DecodedImage>, DecodeError> {
+/// What a P1-P6 header says, and where its data starts.
+pub(crate) struct Header {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// 3 for P3 and P6, else 1.
+    pub channels: u8,
+    kind: u8,
+    maxval: u32,
+    data_at: usize,
+}
+
+/// Reads a P1-P6 header as OpenCV does (for the decoder, and for the probe: the `image` crate
+/// refuses headers OpenCV reads), or `Ok(None)` for a PAM (`P7`).
+pub(crate) fn header(bytes: &[u8]) -> Result<Option<Header>, DecodeError> {
     let kind = match bytes {
         [b'P', k @ b'1'..=b'6', s, ..] if is_space(*s) => *k,
         [b'P', b'7', ..] => return Ok(None),
@@ -110,8 +119,6 @@ pub(crate) fn decode(
         }
     };
     let mut s = Stream { bytes, pos: 2 };
-    let channels: usize = if matches!(kind, b'3' | b'6') { 3 } else { 1 };
-    let binary = kind >= b'4';
     let bilevel = matches!(kind, b'1' | b'4');
     let width = s.number(0)?;
     let height = s.number(0)?;
@@ -121,6 +128,41 @@ pub(crate) fn decode(
             "maximum value {maxval} (OpenCV reads 1 to 65535)"
         )));
     }
+    Ok(Some(Header {
+        width,
+        height,
+        channels: if matches!(kind, b'3' | b'6') { 3 } else { 1 },
+        kind,
+        maxval,
+        data_at: s.pos,
+    }))
+}
+
+/// Decodes a P1-P6 file as `cv2.imread` does, or `Ok(None)` for a PAM (`P7`), which the `image`
+/// crate reads.
+pub(crate) fn decode(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    mode: ReadMode,
+) -> Result<Option<DecodedImage>, DecodeError> {
+    let Some(Header {
+        width,
+        height,
+        channels,
+        kind,
+        maxval,
+        data_at,
+    }) = header(bytes)?
+    else {
+        return Ok(None);
+    };
+    let channels = usize::from(channels);
+    let binary = kind >= b'4';
+    let bilevel = matches!(kind, b'1' | b'4');
+    let mut s = Stream {
+        bytes,
+        pos: data_at,
+    };
     check_size(width, height, limits)?;
     let (w, h) = (width as usize, height as usize);
     let wide = maxval > 255;

@@ -98,13 +98,50 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, DecodeError> {
         _ => return Err(DecodeError::UnknownFormat),
     };
     if format == InputFormat::Bmp {
-        // 16- and 32-bit BMPs are read by graypipe's own reader, as OpenCV reads them (the
-        // `image` crate may not even accept their header): 8-bit RGB out.
-        if let super::bmp::Route::Own(h) = super::bmp::header(bytes)? {
+        // 16- and 32-bit and RLE BMPs are read by graypipe's own readers, as OpenCV reads them
+        // (the `image` crate may not even accept their header): 8-bit RGB out.
+        let size = match super::bmp::header(bytes)? {
+            super::bmp::Route::Own(h) => Some((h.width, h.height)),
+            super::bmp::Route::Rle(h) => Some((h.width, h.height)),
+            super::bmp::Route::Other => None,
+        };
+        if let Some((width, height)) = size {
+            return Ok(ImageInfo {
+                format,
+                width,
+                height,
+                channels: 3,
+                bytes_per_sample: 1,
+                progressive: false,
+                file_bytes,
+            });
+        }
+    }
+    if format == InputFormat::Pnm {
+        // P1-P6 are read by graypipe's own reader, whose header rules are OpenCV's (a number
+        // may end with any byte, for one): 8-bit gray or RGB out. PAM: the `image` crate.
+        if let Some(h) = super::pnm::header(bytes)? {
             return Ok(ImageInfo {
                 format,
                 width: h.width,
                 height: h.height,
+                channels: h.channels,
+                bytes_per_sample: 1,
+                progressive: false,
+                file_bytes,
+            });
+        }
+    }
+    if format == InputFormat::Tiff {
+        // Before the tiff crate reads the directory: a tag announcing more values than the
+        // file holds made it take up to 256 MiB.
+        super::tiff::check_tag_sizes(bytes)?;
+        // 8-bit palette TIFFs are read by graypipe (`tiff_palette`): RGB out.
+        if let Some((width, height)) = super::tiff::palette8_size(bytes) {
+            return Ok(ImageInfo {
+                format,
+                width,
+                height,
                 channels: 3,
                 bytes_per_sample: 1,
                 progressive: false,
@@ -335,5 +372,83 @@ mod tests {
         let sof = j.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
         assert!(probe(&j[..sof + 5]).is_err());
         assert!(probe(&j[..sof]).is_err());
+    }
+
+    #[test]
+    fn a_palette_tiff_is_probed_at_its_size_as_rgb() {
+        // The `image` crate refuses palette TIFFs, which graypipe reads itself: the probe failed
+        // and the memory budget admitted the file at its own size (a 94 KiB deflated 8192 x
+        // 8192 palette TIFF then decoded to 192 MiB of RGB).
+        let file =
+            include_bytes!("../../tests/fixtures/read_modes/inputs/tif_hand_palette8_21x9.tif");
+        let info = probe(file).unwrap();
+        assert_eq!(
+            (
+                info.format,
+                info.width,
+                info.height,
+                info.channels,
+                info.bytes_per_sample
+            ),
+            (InputFormat::Tiff, 21, 9, 3, 1)
+        );
+        let img = super::super::decode::decode(file, &Default::default()).unwrap();
+        assert_eq!(img.data.len() as u64, info.pixels() * 3);
+    }
+
+    #[test]
+    fn an_rle_bmp_the_image_crate_refuses_is_probed_at_its_size_as_rgb() {
+        // A top-down RLE8 file (OpenCV reads it; the `image` crate refuses its header), 3 x 2
+        // announced as 16384 x 16384: before, the probe failed and the budget admitted it at
+        // its 72 bytes, then its decode took 1 GiB.
+        let mut file = b"BM".to_vec();
+        for v in [72u32, 0, 70, 40] {
+            file.extend(v.to_le_bytes());
+        }
+        for v in [16384i32, -16384] {
+            file.extend(v.to_le_bytes());
+        }
+        file.extend([1, 0, 8, 0]);
+        for v in [1u32, 0, 0, 0, 4, 0] {
+            file.extend(v.to_le_bytes());
+        }
+        file.extend([0, 0, 255, 0, 0, 255, 0, 0, 255, 0, 0, 0, 255, 255, 255, 0]);
+        file.extend([0, 1]);
+        assert_eq!(file.len(), 72);
+        let info = probe(&file).unwrap();
+        assert_eq!(
+            (info.format, info.width, info.height, info.channels),
+            (InputFormat::Bmp, 16384, 16384, 3)
+        );
+    }
+
+    #[test]
+    fn every_pnm_graypipe_reads_is_probed_at_its_size() {
+        // OpenCV's number reader ends a number with any one byte, and takes comments and white
+        // space where the `image` crate may not: a header only graypipe reads must still be
+        // sized for the memory budget.
+        for (file, w, h, ch) in [
+            (&b"P5 3 2 255 \0\0\0\0\0\0"[..], 3, 2, 1),
+            (b"P4 16x2x\0\0\0\0", 16, 2, 1),
+            (b"P5\n3 #c\n 2 255x\0\0\0\0\0\0", 3, 2, 1),
+            (b"P6 1 2 255x\0\0\0\0\0\0", 1, 2, 3),
+            (b"P1 3 2 010101", 3, 2, 1),
+            (b"P2 1 1 65535 7 ", 1, 1, 1),
+        ] {
+            let text = String::from_utf8_lossy(file);
+            let img = super::super::decode::decode_as(
+                file,
+                &Default::default(),
+                super::super::decode::ReadMode::Color,
+            )
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+            let info = probe(file).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!((info.width, info.height), (w, h), "{text}");
+            assert!(
+                info.channels >= ch
+                    && img.data.len() as u64 <= info.pixels() * u64::from(info.channels),
+                "{text}"
+            );
+        }
     }
 }

@@ -85,7 +85,8 @@ pub(crate) fn unassociated_alpha(bytes: &[u8]) -> bool {
 /// An 8-bit palette TIFF (which the `image` crate does not read) as libtiff's RGBA interface
 /// reads it: `(where the Photometric value sits, the palette as 8-bit RGB)`. The colour map's
 /// 16-bit entries are cut with `>> 8`, unless every one is below 256: libtiff then takes it
-/// for an old 8-bit map and uses the entries as they are. `None` for any other file.
+/// for an old 8-bit map and uses the entries as they are; without a readable map, the indices
+/// are gray levels. `None` for any other file.
 pub(crate) fn palette8(bytes: &[u8]) -> Option<(usize, Vec<[u8; 3]>)> {
     let ifd = Ifd::first(bytes)?;
     let (photometric_at, _) = ifd.shorts(262)?;
@@ -93,19 +94,87 @@ pub(crate) fn palette8(bytes: &[u8]) -> Option<(usize, Vec<[u8; 3]>)> {
     {
         return None;
     }
-    let (map_at, count) = ifd.shorts(320)?;
-    if count != 768 {
-        return None;
-    }
-    let map: Vec<u16> = (0..768)
-        .map(|i| ifd.u16_at(map_at + 2 * i))
-        .collect::<Option<_>>()?;
+    // A ColorMap that is missing, of another length or not inside the file is dropped by
+    // libtiff, which then reads the file as gray (TIFFReadDirectory): indices as gray levels.
+    let map: Vec<u16> = ifd
+        .shorts(320)
+        .filter(|&(_, count)| count == 768)
+        .and_then(|(map_at, _)| {
+            (0..768)
+                .map(|i| ifd.u16_at(map_at + 2 * i))
+                .collect::<Option<_>>()
+        })
+        .unwrap_or_else(|| (0..768).map(|i| (i % 256) as u16).collect());
     let sixteen = map.iter().any(|&v| v >= 256);
     let eight = |v: u16| if sixteen { (v >> 8) as u8 } else { v as u8 };
     let rgb = (0..256)
         .map(|i| [eight(map[i]), eight(map[256 + i]), eight(map[512 + i])])
         .collect();
     Some((photometric_at, rgb))
+}
+
+/// Width and height of a TIFF that [`palette8`] reads (the `image` crate, which reads the
+/// header of every other TIFF for the probe, refuses palette ones): ImageWidth and ImageLength,
+/// SHORT or LONG.
+pub(crate) fn palette8_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    palette8(bytes)?;
+    let ifd = Ifd::first(bytes)?;
+    let dimension = |tag: u16| {
+        (0..ifd.entries).find_map(|k| {
+            let entry = ifd.at + 2 + 12 * k;
+            if ifd.u16_at(entry)? != tag || ifd.u32_at(entry + 4)? == 0 {
+                return None;
+            }
+            match ifd.u16_at(entry + 2)? {
+                3 => ifd.u16_at(entry + 8).map(u32::from),
+                4 => ifd.u32_at(entry + 8),
+                _ => None,
+            }
+        })
+    };
+    Some((dimension(256)?, dimension(257)?))
+}
+
+/// The first tag of a classic TIFF's first directory, among those every reader needs, whose
+/// values could not fit in the whole file (`count` times the size of its type), with that size: the tiff crate reads such a
+/// tag's values into a `Vec` sized from the count before finding the data missing (up to its
+/// own 256 MiB cap, in the probe and again in the decode).
+pub(crate) fn tag_larger_than_file(bytes: &[u8]) -> Option<(u16, u64)> {
+    let ifd = Ifd::first(bytes)?;
+    // Only the tags the decoder cannot do without: libtiff (so OpenCV) skips a broken optional
+    // one (a Software string of 8 MiB not in the file), and the tiff crate reads those lazily.
+    const NEEDED: [u16; 16] = [
+        256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 322, 323, 324, 325, 339,
+    ];
+    (0..ifd.entries).find_map(|k| {
+        let entry = ifd.at + 2 + 12 * k;
+        if !NEEDED.contains(&ifd.u16_at(entry)?) {
+            return None;
+        }
+        let size: u64 = match ifd.u16_at(entry + 2)? {
+            1 | 2 | 6 | 7 => 1,
+            3 | 8 => 2,
+            4 | 9 | 11 | 13 => 4,
+            5 | 10 | 12 | 16..=18 => 8,
+            _ => return None,
+        };
+        let total = u64::from(ifd.u32_at(entry + 4)?) * size;
+        (total > bytes.len() as u64).then(|| (ifd.u16_at(entry).unwrap_or(0), total))
+    })
+}
+
+/// Refuses a TIFF with a tag [`tag_larger_than_file`] finds, before the tiff crate reads it.
+pub(crate) fn check_tag_sizes(bytes: &[u8]) -> Result<(), super::decode::DecodeError> {
+    match tag_larger_than_file(bytes) {
+        Some((tag, total)) => Err(super::decode::DecodeError::Corrupt {
+            format: "TIFF",
+            reason: format!(
+                "tag {tag} announces {total} bytes of values, more than the whole file ({} bytes)",
+                bytes.len()
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// libtiff's `UaToAa` table entry: a colour sample premultiplied by an 8-bit alpha.
