@@ -36,7 +36,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KNOWN = {
     'tif_hand_palette4_21x9.tif': '4-bit palette TIFF: the image crate reads no 4-bit gray or palette',
     'tif_pil_LA_37x23.tif': 'gray+alpha TIFF: the image crate reads no gray+alpha TIFF',
-    'tif_tf_int8_gray_37x23.tif': 'signed 8-bit TIFF: the image crate refuses it',
 }
 
 

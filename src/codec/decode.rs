@@ -307,6 +307,12 @@ fn decode_file(
             }
             return tiff_palette(bytes, at, &palette, limits, mode);
         }
+        // Only once: the patched copy decoded below must not take this route again.
+        if palette_route == Palette::Route {
+            if let Some(at) = super::tiff::signed8(bytes) {
+                return tiff_signed8(bytes, at, limits, mode);
+            }
+        }
     }
     // P1-P6 as OpenCV's own reader does (the `image` crate rescales samples to the maximum
     // value; OpenCV scales only ASCII 8-bit ones); PAM below.
@@ -496,6 +502,33 @@ fn tiff_palette(
         data,
         ..idx
     })
+}
+
+/// A signed 8-bit gray TIFF as libtiff's RGBA interface reads it (`tiff.rs`): the stored
+/// bytes as unsigned levels, read by the `image` crate from a copy whose SampleFormat value
+/// (at `at`) says unsigned.
+fn tiff_signed8(
+    bytes: &[u8],
+    at: usize,
+    limits: &DecodeLimits,
+    mode: ReadMode,
+) -> Result<DecodedImage, DecodeError> {
+    let mut patched = try_capacity(bytes.len(), "signed TIFF copy")?;
+    patched.extend_from_slice(bytes);
+    // SHORT 1 (unsigned integer) in the file's byte order.
+    let one = if bytes.starts_with(b"MM") {
+        [0, 1]
+    } else {
+        [1, 0]
+    };
+    let Some(value) = patched.get_mut(at..at + 2) else {
+        return Err(DecodeError::Corrupt {
+            format: "TIFF",
+            reason: "SampleFormat value outside the file".into(),
+        });
+    };
+    value.copy_from_slice(&one);
+    decode_file(&patched, limits, mode, Palette::Patched)
 }
 
 /// A TIFF's colour premultiplied by its unassociated alpha as libtiff's RGBA read does it

@@ -148,6 +148,19 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, DecodeError> {
                 file_bytes,
             });
         }
+        // Signed 8-bit gray TIFFs are read by graypipe (`tiff_signed8`): gray out, as an
+        // unsigned one.
+        if let Some((width, height)) = super::tiff::signed8_size(bytes) {
+            return Ok(ImageInfo {
+                format,
+                width,
+                height,
+                channels: 1,
+                bytes_per_sample: 1,
+                progressive: false,
+                file_bytes,
+            });
+        }
     }
     let mut limits = Limits::default();
     limits.max_alloc = Some(METADATA_ALLOWANCE);
@@ -394,6 +407,27 @@ mod tests {
         );
         let img = super::super::decode::decode(file, &Default::default()).unwrap();
         assert_eq!(img.data.len() as u64, info.pixels() * 3);
+    }
+
+    #[test]
+    fn a_signed_8_bit_tiff_is_probed_at_its_size_as_gray() {
+        // The `image` crate refuses signed samples, which graypipe reads itself as unsigned
+        // bytes (libtiff's RGBA read): the probe must not fail and admit it at its file size.
+        let file =
+            include_bytes!("../../tests/fixtures/read_modes/inputs/tif_tf_int8_gray_37x23.tif");
+        let info = probe(file).unwrap();
+        assert_eq!(
+            (
+                info.format,
+                info.width,
+                info.height,
+                info.channels,
+                info.bytes_per_sample
+            ),
+            (InputFormat::Tiff, 37, 23, 1, 1)
+        );
+        let img = super::super::decode::decode(file, &Default::default()).unwrap();
+        assert_eq!(img.data.len() as u64, info.pixels());
     }
 
     #[test]

@@ -118,6 +118,35 @@ pub(crate) fn palette8(bytes: &[u8]) -> Option<(usize, Vec<[u8; 3]>)> {
 /// SHORT or LONG.
 pub(crate) fn palette8_size(bytes: &[u8]) -> Option<(u32, u32)> {
     palette8(bytes)?;
+    size(bytes)
+}
+
+/// Where the SampleFormat value of a one-sample, 8-bit, BlackIsZero TIFF that says signed
+/// integers (2) sits. The `image` crate refuses such a file; libtiff's RGBA interface, which
+/// OpenCV reads it through, ignores SampleFormat and takes the stored bytes as unsigned levels
+/// (-128 reads 128), so the file reads as the same bytes marked unsigned. `None` for any other file.
+pub(crate) fn signed8(bytes: &[u8]) -> Option<usize> {
+    let ifd = Ifd::first(bytes)?;
+    let (at, count) = ifd.shorts(339)?;
+    if count != 1
+        || ifd.u16_at(at)? != 2
+        || ifd.short(262)? != 1
+        || ifd.short(258)? != 8
+        || ifd.short(277).unwrap_or(1) != 1
+    {
+        return None;
+    }
+    Some(at)
+}
+
+/// Width and height of a TIFF that [`signed8`] reads (the `image` crate refuses its header).
+pub(crate) fn signed8_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    signed8(bytes)?;
+    size(bytes)
+}
+
+/// ImageWidth and ImageLength of a classic TIFF's first directory, SHORT or LONG.
+fn size(bytes: &[u8]) -> Option<(u32, u32)> {
     let ifd = Ifd::first(bytes)?;
     let dimension = |tag: u16| {
         (0..ifd.entries).find_map(|k| {
