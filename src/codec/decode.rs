@@ -312,6 +312,9 @@ fn decode_file(
             if let Some(at) = super::tiff::signed8(bytes) {
                 return tiff_signed8(bytes, at, limits, mode);
             }
+            if let Some(layout) = super::tiff::gray_alpha8(bytes) {
+                return tiff_gray_alpha8(bytes, layout, limits);
+            }
         }
     }
     // P1-P6 as OpenCV's own reader does (the `image` crate rescales samples to the maximum
@@ -529,6 +532,80 @@ fn tiff_signed8(
     };
     value.copy_from_slice(&one);
     decode_file(&patched, limits, mode, Palette::Patched)
+}
+
+/// An 8-bit gray+alpha TIFF as libtiff's RGBA interface reads it (`tiff.rs`): the gray samples
+/// as stored, alpha dropped, in both read modes. The `image` crate reads a copy that says one
+/// sample per pixel and twice the width (the same strip bytes); every other byte is gray.
+fn tiff_gray_alpha8(
+    bytes: &[u8],
+    found: super::tiff::GrayAlpha,
+    limits: &DecodeLimits,
+) -> Result<DecodedImage, DecodeError> {
+    let corrupt = |reason: &str| DecodeError::Corrupt {
+        format: "TIFF",
+        reason: reason.into(),
+    };
+    let super::tiff::GrayAlpha {
+        width,
+        height,
+        spp_at,
+        width_at,
+        width_type,
+        bps_count_at,
+    } = found;
+    check_size(width, height, limits)?;
+    let big = bytes.starts_with(b"MM");
+    let wide = width
+        .checked_mul(2)
+        .ok_or_else(|| corrupt("gray+alpha width too large"))?;
+    let mut patched = try_capacity(bytes.len(), "gray+alpha TIFF copy")?;
+    patched.extend_from_slice(bytes);
+    let new_width: Vec<u8> = match (width_type, big) {
+        (3, _) => {
+            let w = u16::try_from(wide).map_err(|_| corrupt("gray+alpha width too large"))?;
+            if big {
+                w.to_be_bytes().to_vec()
+            } else {
+                w.to_le_bytes().to_vec()
+            }
+        }
+        (_, true) => wide.to_be_bytes().to_vec(),
+        (_, false) => wide.to_le_bytes().to_vec(),
+    };
+    let one = if big { [0, 1] } else { [1, 0] };
+    let one_long = if big {
+        1u32.to_be_bytes()
+    } else {
+        1u32.to_le_bytes()
+    };
+    for (at, value) in [
+        (width_at, &new_width[..]),
+        (spp_at, &one[..]),
+        (bps_count_at, &one_long[..]),
+    ] {
+        patched
+            .get_mut(at..at + value.len())
+            .ok_or_else(|| corrupt("directory entry outside the file"))?
+            .copy_from_slice(value);
+    }
+    // The copy's pixels are twice the file's, already checked against the limit above.
+    let wide_limits = DecodeLimits {
+        max_pixels: limits.max_pixels.saturating_mul(2),
+    };
+    let img = decode_file(&patched, &wide_limits, ReadMode::Gray, Palette::Patched)?;
+    if img.layout != ChannelLayout::Gray
+        || img.data.len() as u64 != u64::from(wide) * u64::from(height)
+    {
+        return Err(corrupt("gray+alpha image read with another layout"));
+    }
+    Ok(DecodedImage {
+        layout: ChannelLayout::Gray,
+        data: img.data.iter().step_by(2).copied().collect(),
+        width,
+        height,
+        ..img
+    })
 }
 
 /// A TIFF's colour premultiplied by its unassociated alpha as libtiff's RGBA read does it

@@ -145,6 +145,62 @@ pub(crate) fn signed8_size(bytes: &[u8]) -> Option<(u32, u32)> {
     size(bytes)
 }
 
+/// An 8-bit gray+alpha TIFF (two samples, BlackIsZero, contiguous strips, no predictor), which
+/// the `image` crate refuses: `(width, height, where SamplesPerPixel sits, where ImageWidth
+/// sits and its type, in a [`GrayAlpha`])`. libtiff's RGBA interface (so OpenCV) reads the gray sample as it is,
+/// whatever ExtraSamples says (no premultiplying), and OpenCV drops the alpha. Such strips hold
+/// the same bytes as a one-sample image twice as wide. `None` for any other file.
+pub(crate) fn gray_alpha8(bytes: &[u8]) -> Option<GrayAlpha> {
+    let ifd = Ifd::first(bytes)?;
+    let (bps_at, bps_count) = ifd.shorts(258)?;
+    let (spp_at, spp_count) = ifd.shorts(277)?;
+    if spp_count != 1
+        || ifd.u16_at(spp_at)? != 2
+        || ifd.short(262)? != 1
+        || !(1..=2).contains(&bps_count)
+        || (0..bps_count).any(|i| ifd.u16_at(bps_at + 2 * i) != Some(8))
+        || ifd.short(284).unwrap_or(1) != 1
+        || ifd.short(317).unwrap_or(1) != 1
+        || ifd.short(339).unwrap_or(1) != 1
+        || ifd.short(274).unwrap_or(1) != 1
+        || (0..ifd.entries).any(|k| ifd.u16_at(ifd.at + 2 + 12 * k) == Some(322))
+    {
+        return None;
+    }
+    let (width, height) = size(bytes)?;
+    let (width_at, width_type) = (0..ifd.entries).find_map(|k| {
+        let entry = ifd.at + 2 + 12 * k;
+        (ifd.u16_at(entry)? == 256).then_some(())?;
+        Some((entry + 8, ifd.u16_at(entry + 2)?))
+    })?;
+    // BitsPerSample's count, made 1 in the copy (two values for one sample are refused).
+    let bps_count_at = (0..ifd.entries).find_map(|k| {
+        let entry = ifd.at + 2 + 12 * k;
+        (ifd.u16_at(entry)? == 258).then_some(entry + 4)
+    })?;
+    Some(GrayAlpha {
+        width,
+        height,
+        spp_at,
+        width_at,
+        width_type,
+        bps_count_at,
+    })
+}
+
+/// Where [`gray_alpha8`] found what the decoder patches in its one-sample copy.
+pub(crate) struct GrayAlpha {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    /// The SamplesPerPixel value.
+    pub(crate) spp_at: usize,
+    /// The ImageWidth value, of `width_type` (3 SHORT, 4 LONG).
+    pub(crate) width_at: usize,
+    pub(crate) width_type: u16,
+    /// The BitsPerSample count (a LONG).
+    pub(crate) bps_count_at: usize,
+}
+
 /// ImageWidth and ImageLength of a classic TIFF's first directory, SHORT or LONG.
 fn size(bytes: &[u8]) -> Option<(u32, u32)> {
     let ifd = Ifd::first(bytes)?;
