@@ -34,7 +34,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Variants whose difference is known and documented (docs/opencv-semantics.md), with why.
 KNOWN = {
-    'tif_hand_palette4_21x9.tif': '4-bit palette TIFF: the image crate reads no 4-bit gray or palette',
 }
 
 

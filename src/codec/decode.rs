@@ -315,6 +315,9 @@ fn decode_file(
             if let Some(layout) = super::tiff::gray_alpha8(bytes) {
                 return tiff_gray_alpha8(bytes, layout, limits);
             }
+            if let Some(found) = super::tiff::palette4(bytes) {
+                return tiff_palette4(bytes, found, limits, mode);
+            }
         }
     }
     // P1-P6 as OpenCV's own reader does (the `image` crate rescales samples to the maximum
@@ -602,6 +605,94 @@ fn tiff_gray_alpha8(
     Ok(DecodedImage {
         layout: ChannelLayout::Gray,
         data: img.data.iter().step_by(2).copied().collect(),
+        width,
+        height,
+        ..img
+    })
+}
+
+/// A 4-bit palette TIFF as libtiff's RGBA interface reads it (`tiff.rs`): the `image` crate
+/// reads a copy that says 8-bit gray, half as wide (the same strip bytes); each byte holds two
+/// indices, high nibble first, looked up in the colours; gray with imgcodecs' 14-bit weights.
+fn tiff_palette4(
+    bytes: &[u8],
+    found: super::tiff::Palette4,
+    limits: &DecodeLimits,
+    mode: ReadMode,
+) -> Result<DecodedImage, DecodeError> {
+    let super::tiff::Palette4 {
+        width,
+        height,
+        photometric_at,
+        bps_at,
+        width_at,
+        width_type,
+        rgb,
+    } = found;
+    check_size(width, height, limits)?;
+    let corrupt = |reason: &str| DecodeError::Corrupt {
+        format: "TIFF",
+        reason: reason.into(),
+    };
+    let big = bytes.starts_with(b"MM");
+    let half = width.div_ceil(2);
+    let new_width: Vec<u8> = match (width_type, big) {
+        (3, _) => {
+            let w = u16::try_from(half).map_err(|_| corrupt("palette width too large"))?;
+            if big {
+                w.to_be_bytes().to_vec()
+            } else {
+                w.to_le_bytes().to_vec()
+            }
+        }
+        (_, true) => half.to_be_bytes().to_vec(),
+        (_, false) => half.to_le_bytes().to_vec(),
+    };
+    let short = |v: u16| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let (one, eight) = (short(1), short(8));
+    let mut patched = try_capacity(bytes.len(), "palette TIFF copy")?;
+    patched.extend_from_slice(bytes);
+    for (at, value) in [
+        (width_at, &new_width[..]),
+        (photometric_at, &one[..]),
+        (bps_at, &eight[..]),
+    ] {
+        patched
+            .get_mut(at..at + value.len())
+            .ok_or_else(|| corrupt("directory entry outside the file"))?
+            .copy_from_slice(value);
+    }
+    let img = decode_file(&patched, limits, ReadMode::Gray, Palette::Patched)?;
+    if img.layout != ChannelLayout::Gray
+        || img.data.len() as u64 != u64::from(half) * u64::from(height)
+    {
+        return Err(corrupt("4-bit palette image read with another layout"));
+    }
+    let w = width as usize;
+    let indices = img.data.chunks(half as usize).flat_map(|row| {
+        row.iter()
+            .flat_map(|&b| [usize::from(b >> 4), usize::from(b & 15)])
+            .take(w)
+    });
+    let (layout, data) = match mode {
+        ReadMode::Color => (ChannelLayout::Rgb, indices.flat_map(|i| rgb[i]).collect()),
+        ReadMode::Gray => {
+            let gray: Vec<u8> = rgb
+                .iter()
+                .map(|&[r, g, b]| super::opencv_color::utils_gray8(r, g, b))
+                .collect();
+            (ChannelLayout::Gray, indices.map(|i| gray[i]).collect())
+        }
+    };
+    Ok(DecodedImage {
+        layout,
+        data,
         width,
         height,
         ..img

@@ -161,6 +161,18 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, DecodeError> {
                 file_bytes,
             });
         }
+        // 4-bit palette TIFFs are read by graypipe (`tiff_palette4`): RGB out.
+        if let Some(found) = super::tiff::palette4(bytes) {
+            return Ok(ImageInfo {
+                format,
+                width: found.width,
+                height: found.height,
+                channels: 3,
+                bytes_per_sample: 1,
+                progressive: false,
+                file_bytes,
+            });
+        }
         // Signed 8-bit gray TIFFs are read by graypipe (`tiff_signed8`): gray out, as an
         // unsigned one.
         if let Some((width, height)) = super::tiff::signed8_size(bytes) {
@@ -449,6 +461,24 @@ mod tests {
             max_pixels: 37 * 23,
         };
         assert!(super::super::decode::decode(file, &exact).is_ok());
+    }
+
+    #[test]
+    fn a_4_bit_palette_tiff_is_probed_at_its_size_as_rgb() {
+        let file =
+            include_bytes!("../../tests/fixtures/read_modes/inputs/tif_hand_palette4_21x9.tif");
+        let info = probe(file).unwrap();
+        assert_eq!(
+            (
+                info.width,
+                info.height,
+                info.channels,
+                info.bytes_per_sample
+            ),
+            (21, 9, 3, 1)
+        );
+        let img = super::super::decode::decode(file, &Default::default()).unwrap();
+        assert_eq!(img.data.len() as u64, info.pixels() * 3);
     }
 
     #[test]

@@ -201,6 +201,72 @@ pub(crate) struct GrayAlpha {
     pub(crate) bps_count_at: usize,
 }
 
+/// A 4-bit palette TIFF (contiguous strips, no predictor, MSB-first), which the `image` crate
+/// refuses: its 16 colours as libtiff's RGBA interface reads them (the rules of [`palette8`]),
+/// and where its Photometric, BitsPerSample and ImageWidth values sit. Its rows hold the same
+/// bytes as an 8-bit gray image half as wide (rounded up), two indices a byte, high nibble first.
+/// `None` for any other file, or one without a readable 48-entry colour map.
+pub(crate) fn palette4(bytes: &[u8]) -> Option<Palette4> {
+    let ifd = Ifd::first(bytes)?;
+    let (photometric_at, _) = ifd.shorts(262)?;
+    let (bps_at, bps_count) = ifd.shorts(258)?;
+    if ifd.u16_at(photometric_at)? != 3
+        || bps_count != 1
+        || ifd.u16_at(bps_at)? != 4
+        || ifd.short(277).unwrap_or(1) != 1
+        || ifd.short(284).unwrap_or(1) != 1
+        || ifd.short(317).unwrap_or(1) != 1
+        || ifd.short(266).unwrap_or(1) != 1
+        || ifd.short(274).unwrap_or(1) != 1
+        || (0..ifd.entries).any(|k| ifd.u16_at(ifd.at + 2 + 12 * k) == Some(322))
+    {
+        return None;
+    }
+    let (map_at, count) = ifd.shorts(320)?;
+    if count != 48 {
+        return None;
+    }
+    let map: Vec<u16> = (0..48)
+        .map(|i| ifd.u16_at(map_at + 2 * i))
+        .collect::<Option<_>>()?;
+    let sixteen = map.iter().any(|&v| v >= 256);
+    let eight = |v: u16| if sixteen { (v >> 8) as u8 } else { v as u8 };
+    let mut rgb = [[0u8; 3]; 16];
+    for (i, c) in rgb.iter_mut().enumerate() {
+        *c = [eight(map[i]), eight(map[16 + i]), eight(map[32 + i])];
+    }
+    let (width, height) = size(bytes)?;
+    let (width_at, width_type) = (0..ifd.entries).find_map(|k| {
+        let entry = ifd.at + 2 + 12 * k;
+        (ifd.u16_at(entry)? == 256).then_some(())?;
+        Some((entry + 8, ifd.u16_at(entry + 2)?))
+    })?;
+    Some(Palette4 {
+        width,
+        height,
+        photometric_at,
+        bps_at,
+        width_at,
+        width_type,
+        rgb,
+    })
+}
+
+/// What [`palette4`] found.
+pub(crate) struct Palette4 {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    /// The Photometric value.
+    pub(crate) photometric_at: usize,
+    /// The BitsPerSample value.
+    pub(crate) bps_at: usize,
+    /// The ImageWidth value, of `width_type` (3 SHORT, 4 LONG).
+    pub(crate) width_at: usize,
+    pub(crate) width_type: u16,
+    /// The colours, as 8-bit RGB.
+    pub(crate) rgb: [[u8; 3]; 16],
+}
+
 /// ImageWidth and ImageLength of a classic TIFF's first directory, SHORT or LONG.
 fn size(bytes: &[u8]) -> Option<(u32, u32)> {
     let ifd = Ifd::first(bytes)?;
