@@ -168,11 +168,7 @@ pub(crate) fn gray_alpha8(bytes: &[u8]) -> Option<GrayAlpha> {
         return None;
     }
     let (width, height) = size(bytes)?;
-    let (width_at, width_type) = (0..ifd.entries).find_map(|k| {
-        let entry = ifd.at + 2 + 12 * k;
-        (ifd.u16_at(entry)? == 256).then_some(())?;
-        Some((entry + 8, ifd.u16_at(entry + 2)?))
-    })?;
+    let (width_at, width_type) = width_entry(&ifd)?;
     // BitsPerSample's count, made 1 in the copy (two values for one sample are refused).
     let bps_count_at = (0..ifd.entries).find_map(|k| {
         let entry = ifd.at + 2 + 12 * k;
@@ -236,11 +232,7 @@ pub(crate) fn palette4(bytes: &[u8]) -> Option<Palette4> {
         *c = [eight(map[i]), eight(map[16 + i]), eight(map[32 + i])];
     }
     let (width, height) = size(bytes)?;
-    let (width_at, width_type) = (0..ifd.entries).find_map(|k| {
-        let entry = ifd.at + 2 + 12 * k;
-        (ifd.u16_at(entry)? == 256).then_some(())?;
-        Some((entry + 8, ifd.u16_at(entry + 2)?))
-    })?;
+    let (width_at, width_type) = width_entry(&ifd)?;
     Some(Palette4 {
         width,
         height,
@@ -265,6 +257,19 @@ pub(crate) struct Palette4 {
     pub(crate) width_type: u16,
     /// The colours, as 8-bit RGB.
     pub(crate) rgb: [[u8; 3]; 16],
+}
+
+/// Where the ImageWidth value that [`size`] reads sits, and its type (3 SHORT, 4 LONG): the
+/// same entry, so a directory with two ImageWidth entries is patched where it is read.
+fn width_entry(ifd: &Ifd) -> Option<(usize, u16)> {
+    (0..ifd.entries).find_map(|k| {
+        let entry = ifd.at + 2 + 12 * k;
+        if ifd.u16_at(entry)? != 256 || ifd.u32_at(entry + 4)? == 0 {
+            return None;
+        }
+        let kind = ifd.u16_at(entry + 2)?;
+        matches!(kind, 3 | 4).then_some((entry + 8, kind))
+    })
 }
 
 /// ImageWidth and ImageLength of a classic TIFF's first directory, SHORT or LONG.
