@@ -34,9 +34,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Variants whose difference is known and documented (docs/opencv-semantics.md), with why.
 KNOWN = {
-    'tif_hand_palette4_21x9.tif': '4-bit palette TIFF: the image crate reads no 4-bit gray or palette',
-    'tif_pil_LA_37x23.tif': 'gray+alpha TIFF: the image crate reads no gray+alpha TIFF',
-    'tif_tf_int8_gray_37x23.tif': 'signed 8-bit TIFF: the image crate refuses it',
 }
 
 
@@ -292,6 +289,11 @@ def tiff_variants():
     tf('tif_tf_float32_gray_37x23.tif', a[..., 1].astype(np.float32) / 255)
     tf('tif_tf_float32_rgb_37x23.tif', a.astype(np.float32) / 255, photometric='rgb')
     tf('tif_tf_int8_gray_37x23.tif', (a[..., 1].astype(np.int16) - 128).astype(np.int8))
+    # Gray+alpha with alpha below 255: libtiff's RGBA read keeps the gray as stored (no premultiplying).
+    la = np.stack([a[..., 1], a[..., 2]], axis=-1)
+    tf('tif_tf_LA_unassoc_deflate_37x23.tif', la, photometric='minisblack', extrasamples=['unassalpha'],
+       compression='zlib', rowsperstrip=5)
+    tf('tif_tf_LA_assoc_bigendian_37x23.tif', la, photometric='minisblack', extrasamples=['assocalpha'], byteorder='>')
     tf('tif_tf_uint32_gray_37x23.tif', a[..., 1].astype(np.uint32) * 16843009)
     tf('tif_tf_bigendian_37x23.tif', a, byteorder='>', photometric='rgb')
     tf('tif_tf_rgba_extrasample_37x23.tif', np.dstack([a, a[..., :1]]), photometric='rgb', extrasamples=['unassalpha'])

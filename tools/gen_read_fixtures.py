@@ -175,7 +175,7 @@ def make_inputs(d):
 # transparency, interlace, animations) it makes, but those graypipe is documented not to read
 # as OpenCV does (docs/opencv-semantics.md). The ones OpenCV refuses go to the refused list.
 KEPT_VARIANTS = ('bmp', 'pnm_', 'tif_', 'gif_')
-NOT_EXACT = {'tif_hand_palette4_21x9.tif', 'tif_pil_LA_37x23.tif', 'tif_tf_int8_gray_37x23.tif'}
+NOT_EXACT = set()
 # Written by from_diff_formats: variants OpenCV refuses in both read modes.
 REFUSED_VARIANTS = []
 

@@ -307,6 +307,18 @@ fn decode_file(
             }
             return tiff_palette(bytes, at, &palette, limits, mode);
         }
+        // Only once: the patched copy decoded below must not take this route again.
+        if palette_route == Palette::Route {
+            if let Some(at) = super::tiff::signed8(bytes) {
+                return tiff_signed8(bytes, at, limits, mode);
+            }
+            if let Some(layout) = super::tiff::gray_alpha8(bytes) {
+                return tiff_gray_alpha8(bytes, layout, limits);
+            }
+            if let Some(found) = super::tiff::palette4(bytes) {
+                return tiff_palette4(bytes, found, limits, mode);
+            }
+        }
     }
     // P1-P6 as OpenCV's own reader does (the `image` crate rescales samples to the maximum
     // value; OpenCV scales only ASCII 8-bit ones); PAM below.
@@ -495,6 +507,195 @@ fn tiff_palette(
         layout,
         data,
         ..idx
+    })
+}
+
+/// A signed 8-bit gray TIFF as libtiff's RGBA interface reads it (`tiff.rs`): the stored
+/// bytes as unsigned levels, read by the `image` crate from a copy whose SampleFormat value
+/// (at `at`) says unsigned.
+fn tiff_signed8(
+    bytes: &[u8],
+    at: usize,
+    limits: &DecodeLimits,
+    mode: ReadMode,
+) -> Result<DecodedImage, DecodeError> {
+    let mut patched = try_capacity(bytes.len(), "signed TIFF copy")?;
+    patched.extend_from_slice(bytes);
+    // SHORT 1 (unsigned integer) in the file's byte order.
+    let one = if bytes.starts_with(b"MM") {
+        [0, 1]
+    } else {
+        [1, 0]
+    };
+    let Some(value) = patched.get_mut(at..at + 2) else {
+        return Err(DecodeError::Corrupt {
+            format: "TIFF",
+            reason: "SampleFormat value outside the file".into(),
+        });
+    };
+    value.copy_from_slice(&one);
+    decode_file(&patched, limits, mode, Palette::Patched)
+}
+
+/// An 8-bit gray+alpha TIFF as libtiff's RGBA interface reads it (`tiff.rs`): the gray samples
+/// as stored, alpha dropped, in both read modes. The `image` crate reads a copy that says one
+/// sample per pixel and twice the width (the same strip bytes); every other byte is gray.
+fn tiff_gray_alpha8(
+    bytes: &[u8],
+    found: super::tiff::GrayAlpha,
+    limits: &DecodeLimits,
+) -> Result<DecodedImage, DecodeError> {
+    let corrupt = |reason: &str| DecodeError::Corrupt {
+        format: "TIFF",
+        reason: reason.into(),
+    };
+    let super::tiff::GrayAlpha {
+        width,
+        height,
+        spp_at,
+        width_at,
+        width_type,
+        bps_count_at,
+    } = found;
+    check_size(width, height, limits)?;
+    let big = bytes.starts_with(b"MM");
+    let wide = width
+        .checked_mul(2)
+        .ok_or_else(|| corrupt("gray+alpha width too large"))?;
+    let mut patched = try_capacity(bytes.len(), "gray+alpha TIFF copy")?;
+    patched.extend_from_slice(bytes);
+    let new_width: Vec<u8> = match (width_type, big) {
+        (3, _) => {
+            let w = u16::try_from(wide).map_err(|_| corrupt("gray+alpha width too large"))?;
+            if big {
+                w.to_be_bytes().to_vec()
+            } else {
+                w.to_le_bytes().to_vec()
+            }
+        }
+        (_, true) => wide.to_be_bytes().to_vec(),
+        (_, false) => wide.to_le_bytes().to_vec(),
+    };
+    let one = if big { [0, 1] } else { [1, 0] };
+    let one_long = if big {
+        1u32.to_be_bytes()
+    } else {
+        1u32.to_le_bytes()
+    };
+    for (at, value) in [
+        (width_at, &new_width[..]),
+        (spp_at, &one[..]),
+        (bps_count_at, &one_long[..]),
+    ] {
+        patched
+            .get_mut(at..at + value.len())
+            .ok_or_else(|| corrupt("directory entry outside the file"))?
+            .copy_from_slice(value);
+    }
+    // The copy's pixels are twice the file's, already checked against the limit above.
+    let wide_limits = DecodeLimits {
+        max_pixels: limits.max_pixels.saturating_mul(2),
+    };
+    let img = decode_file(&patched, &wide_limits, ReadMode::Gray, Palette::Patched)?;
+    if img.layout != ChannelLayout::Gray
+        || img.data.len() as u64 != u64::from(wide) * u64::from(height)
+    {
+        return Err(corrupt("gray+alpha image read with another layout"));
+    }
+    Ok(DecodedImage {
+        layout: ChannelLayout::Gray,
+        data: img.data.iter().step_by(2).copied().collect(),
+        width,
+        height,
+        ..img
+    })
+}
+
+/// A 4-bit palette TIFF as libtiff's RGBA interface reads it (`tiff.rs`): the `image` crate
+/// reads a copy that says 8-bit gray, half as wide (the same strip bytes); each byte holds two
+/// indices, high nibble first, looked up in the colours; gray with imgcodecs' 14-bit weights.
+fn tiff_palette4(
+    bytes: &[u8],
+    found: super::tiff::Palette4,
+    limits: &DecodeLimits,
+    mode: ReadMode,
+) -> Result<DecodedImage, DecodeError> {
+    let super::tiff::Palette4 {
+        width,
+        height,
+        photometric_at,
+        bps_at,
+        width_at,
+        width_type,
+        rgb,
+    } = found;
+    check_size(width, height, limits)?;
+    let corrupt = |reason: &str| DecodeError::Corrupt {
+        format: "TIFF",
+        reason: reason.into(),
+    };
+    let big = bytes.starts_with(b"MM");
+    let half = width.div_ceil(2);
+    let new_width: Vec<u8> = match (width_type, big) {
+        (3, _) => {
+            let w = u16::try_from(half).map_err(|_| corrupt("palette width too large"))?;
+            if big {
+                w.to_be_bytes().to_vec()
+            } else {
+                w.to_le_bytes().to_vec()
+            }
+        }
+        (_, true) => half.to_be_bytes().to_vec(),
+        (_, false) => half.to_le_bytes().to_vec(),
+    };
+    let short = |v: u16| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let (one, eight) = (short(1), short(8));
+    let mut patched = try_capacity(bytes.len(), "palette TIFF copy")?;
+    patched.extend_from_slice(bytes);
+    for (at, value) in [
+        (width_at, &new_width[..]),
+        (photometric_at, &one[..]),
+        (bps_at, &eight[..]),
+    ] {
+        patched
+            .get_mut(at..at + value.len())
+            .ok_or_else(|| corrupt("directory entry outside the file"))?
+            .copy_from_slice(value);
+    }
+    let img = decode_file(&patched, limits, ReadMode::Gray, Palette::Patched)?;
+    if img.layout != ChannelLayout::Gray
+        || img.data.len() as u64 != u64::from(half) * u64::from(height)
+    {
+        return Err(corrupt("4-bit palette image read with another layout"));
+    }
+    let w = width as usize;
+    let indices = img.data.chunks(half as usize).flat_map(|row| {
+        row.iter()
+            .flat_map(|&b| [usize::from(b >> 4), usize::from(b & 15)])
+            .take(w)
+    });
+    let (layout, data) = match mode {
+        ReadMode::Color => (ChannelLayout::Rgb, indices.flat_map(|i| rgb[i]).collect()),
+        ReadMode::Gray => {
+            let gray: Vec<u8> = rgb
+                .iter()
+                .map(|&[r, g, b]| super::opencv_color::utils_gray8(r, g, b))
+                .collect();
+            (ChannelLayout::Gray, indices.map(|i| gray[i]).collect())
+        }
+    };
+    Ok(DecodedImage {
+        layout,
+        data,
+        width,
+        height,
+        ..img
     })
 }
 

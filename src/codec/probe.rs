@@ -148,6 +148,44 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, DecodeError> {
                 file_bytes,
             });
         }
+        // 8-bit gray+alpha TIFFs are read by graypipe (`tiff_gray_alpha8`): a two-sample copy
+        // decoded, then gray out; three bytes a pixel in all, RGB-sized.
+        if let Some(found) = super::tiff::gray_alpha8(bytes) {
+            return Ok(ImageInfo {
+                format,
+                width: found.width,
+                height: found.height,
+                channels: 3,
+                bytes_per_sample: 1,
+                progressive: false,
+                file_bytes,
+            });
+        }
+        // 4-bit palette TIFFs are read by graypipe (`tiff_palette4`): RGB out.
+        if let Some(found) = super::tiff::palette4(bytes) {
+            return Ok(ImageInfo {
+                format,
+                width: found.width,
+                height: found.height,
+                channels: 3,
+                bytes_per_sample: 1,
+                progressive: false,
+                file_bytes,
+            });
+        }
+        // Signed 8-bit gray TIFFs are read by graypipe (`tiff_signed8`): gray out, as an
+        // unsigned one.
+        if let Some((width, height)) = super::tiff::signed8_size(bytes) {
+            return Ok(ImageInfo {
+                format,
+                width,
+                height,
+                channels: 1,
+                bytes_per_sample: 1,
+                progressive: false,
+                file_bytes,
+            });
+        }
     }
     let mut limits = Limits::default();
     limits.max_alloc = Some(METADATA_ALLOWANCE);
@@ -394,6 +432,74 @@ mod tests {
         );
         let img = super::super::decode::decode(file, &Default::default()).unwrap();
         assert_eq!(img.data.len() as u64, info.pixels() * 3);
+    }
+
+    #[test]
+    fn a_gray_alpha_tiff_is_probed_at_its_size_as_rgb() {
+        // The `image` crate refuses gray+alpha TIFFs, which graypipe reads itself through a
+        // two-sample copy (two bytes a pixel) then a gray output: RGB-sized covers both.
+        let file = include_bytes!("../../tests/fixtures/read_modes/inputs/tif_pil_LA_37x23.tif");
+        let info = probe(file).unwrap();
+        assert_eq!(
+            (
+                info.width,
+                info.height,
+                info.channels,
+                info.bytes_per_sample
+            ),
+            (37, 23, 3, 1)
+        );
+        let img = super::super::decode::decode(file, &Default::default()).unwrap();
+        assert_eq!(img.data.len() as u64, info.pixels());
+        // Over the pixel limit by its own size (the copy is twice as wide, but its limit is
+        // doubled only after this check).
+        let small = super::super::decode::DecodeLimits {
+            max_pixels: 37 * 23 - 1,
+        };
+        assert!(super::super::decode::decode(file, &small).is_err());
+        let exact = super::super::decode::DecodeLimits {
+            max_pixels: 37 * 23,
+        };
+        assert!(super::super::decode::decode(file, &exact).is_ok());
+    }
+
+    #[test]
+    fn a_4_bit_palette_tiff_is_probed_at_its_size_as_rgb() {
+        let file =
+            include_bytes!("../../tests/fixtures/read_modes/inputs/tif_hand_palette4_21x9.tif");
+        let info = probe(file).unwrap();
+        assert_eq!(
+            (
+                info.width,
+                info.height,
+                info.channels,
+                info.bytes_per_sample
+            ),
+            (21, 9, 3, 1)
+        );
+        let img = super::super::decode::decode(file, &Default::default()).unwrap();
+        assert_eq!(img.data.len() as u64, info.pixels() * 3);
+    }
+
+    #[test]
+    fn a_signed_8_bit_tiff_is_probed_at_its_size_as_gray() {
+        // The `image` crate refuses signed samples, which graypipe reads itself as unsigned
+        // bytes (libtiff's RGBA read): the probe must not fail and admit it at its file size.
+        let file =
+            include_bytes!("../../tests/fixtures/read_modes/inputs/tif_tf_int8_gray_37x23.tif");
+        let info = probe(file).unwrap();
+        assert_eq!(
+            (
+                info.format,
+                info.width,
+                info.height,
+                info.channels,
+                info.bytes_per_sample
+            ),
+            (InputFormat::Tiff, 37, 23, 1, 1)
+        );
+        let img = super::super::decode::decode(file, &Default::default()).unwrap();
+        assert_eq!(img.data.len() as u64, info.pixels());
     }
 
     #[test]

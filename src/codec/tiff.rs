@@ -118,6 +118,162 @@ pub(crate) fn palette8(bytes: &[u8]) -> Option<(usize, Vec<[u8; 3]>)> {
 /// SHORT or LONG.
 pub(crate) fn palette8_size(bytes: &[u8]) -> Option<(u32, u32)> {
     palette8(bytes)?;
+    size(bytes)
+}
+
+/// Where the SampleFormat value of a one-sample, 8-bit, BlackIsZero TIFF that says signed
+/// integers (2) sits. The `image` crate refuses such a file; libtiff's RGBA interface, which
+/// OpenCV reads it through, ignores SampleFormat and takes the stored bytes as unsigned levels
+/// (-128 reads 128), so the file reads as the same bytes marked unsigned. `None` for any other file.
+pub(crate) fn signed8(bytes: &[u8]) -> Option<usize> {
+    let ifd = Ifd::first(bytes)?;
+    let (at, count) = ifd.shorts(339)?;
+    if count != 1
+        || ifd.u16_at(at)? != 2
+        || ifd.short(262)? != 1
+        || ifd.short(258)? != 8
+        || ifd.short(277).unwrap_or(1) != 1
+    {
+        return None;
+    }
+    Some(at)
+}
+
+/// Width and height of a TIFF that [`signed8`] reads (the `image` crate refuses its header).
+pub(crate) fn signed8_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    signed8(bytes)?;
+    size(bytes)
+}
+
+/// An 8-bit gray+alpha TIFF (two samples, BlackIsZero, contiguous strips, no predictor), which
+/// the `image` crate refuses: `(width, height, where SamplesPerPixel sits, where ImageWidth
+/// sits and its type, in a [`GrayAlpha`])`. libtiff's RGBA interface (so OpenCV) reads the gray sample as it is,
+/// whatever ExtraSamples says (no premultiplying), and OpenCV drops the alpha. Such strips hold
+/// the same bytes as a one-sample image twice as wide. `None` for any other file.
+pub(crate) fn gray_alpha8(bytes: &[u8]) -> Option<GrayAlpha> {
+    let ifd = Ifd::first(bytes)?;
+    let (bps_at, bps_count) = ifd.shorts(258)?;
+    let (spp_at, spp_count) = ifd.shorts(277)?;
+    if spp_count != 1
+        || ifd.u16_at(spp_at)? != 2
+        || ifd.short(262)? != 1
+        || !(1..=2).contains(&bps_count)
+        || (0..bps_count).any(|i| ifd.u16_at(bps_at + 2 * i) != Some(8))
+        || ifd.short(284).unwrap_or(1) != 1
+        || ifd.short(317).unwrap_or(1) != 1
+        || ifd.short(339).unwrap_or(1) != 1
+        || ifd.short(274).unwrap_or(1) != 1
+        || (0..ifd.entries).any(|k| ifd.u16_at(ifd.at + 2 + 12 * k) == Some(322))
+    {
+        return None;
+    }
+    let (width, height) = size(bytes)?;
+    let (width_at, width_type) = width_entry(&ifd)?;
+    // BitsPerSample's count, made 1 in the copy (two values for one sample are refused).
+    let bps_count_at = (0..ifd.entries).find_map(|k| {
+        let entry = ifd.at + 2 + 12 * k;
+        (ifd.u16_at(entry)? == 258).then_some(entry + 4)
+    })?;
+    Some(GrayAlpha {
+        width,
+        height,
+        spp_at,
+        width_at,
+        width_type,
+        bps_count_at,
+    })
+}
+
+/// Where [`gray_alpha8`] found what the decoder patches in its one-sample copy.
+pub(crate) struct GrayAlpha {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    /// The SamplesPerPixel value.
+    pub(crate) spp_at: usize,
+    /// The ImageWidth value, of `width_type` (3 SHORT, 4 LONG).
+    pub(crate) width_at: usize,
+    pub(crate) width_type: u16,
+    /// The BitsPerSample count (a LONG).
+    pub(crate) bps_count_at: usize,
+}
+
+/// A 4-bit palette TIFF (contiguous strips, no predictor, MSB-first), which the `image` crate
+/// refuses: its 16 colours as libtiff's RGBA interface reads them (the rules of [`palette8`]),
+/// and where its Photometric, BitsPerSample and ImageWidth values sit. Its rows hold the same
+/// bytes as an 8-bit gray image half as wide (rounded up), two indices a byte, high nibble first.
+/// `None` for any other file, or one without a readable 48-entry colour map.
+pub(crate) fn palette4(bytes: &[u8]) -> Option<Palette4> {
+    let ifd = Ifd::first(bytes)?;
+    let (photometric_at, _) = ifd.shorts(262)?;
+    let (bps_at, bps_count) = ifd.shorts(258)?;
+    if ifd.u16_at(photometric_at)? != 3
+        || bps_count != 1
+        || ifd.u16_at(bps_at)? != 4
+        || ifd.short(277).unwrap_or(1) != 1
+        || ifd.short(284).unwrap_or(1) != 1
+        || ifd.short(317).unwrap_or(1) != 1
+        || ifd.short(266).unwrap_or(1) != 1
+        || ifd.short(274).unwrap_or(1) != 1
+        || (0..ifd.entries).any(|k| ifd.u16_at(ifd.at + 2 + 12 * k) == Some(322))
+    {
+        return None;
+    }
+    let (map_at, count) = ifd.shorts(320)?;
+    if count != 48 {
+        return None;
+    }
+    let map: Vec<u16> = (0..48)
+        .map(|i| ifd.u16_at(map_at + 2 * i))
+        .collect::<Option<_>>()?;
+    let sixteen = map.iter().any(|&v| v >= 256);
+    let eight = |v: u16| if sixteen { (v >> 8) as u8 } else { v as u8 };
+    let mut rgb = [[0u8; 3]; 16];
+    for (i, c) in rgb.iter_mut().enumerate() {
+        *c = [eight(map[i]), eight(map[16 + i]), eight(map[32 + i])];
+    }
+    let (width, height) = size(bytes)?;
+    let (width_at, width_type) = width_entry(&ifd)?;
+    Some(Palette4 {
+        width,
+        height,
+        photometric_at,
+        bps_at,
+        width_at,
+        width_type,
+        rgb,
+    })
+}
+
+/// What [`palette4`] found.
+pub(crate) struct Palette4 {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    /// The Photometric value.
+    pub(crate) photometric_at: usize,
+    /// The BitsPerSample value.
+    pub(crate) bps_at: usize,
+    /// The ImageWidth value, of `width_type` (3 SHORT, 4 LONG).
+    pub(crate) width_at: usize,
+    pub(crate) width_type: u16,
+    /// The colours, as 8-bit RGB.
+    pub(crate) rgb: [[u8; 3]; 16],
+}
+
+/// Where the ImageWidth value that [`size`] reads sits, and its type (3 SHORT, 4 LONG): the
+/// same entry, so a directory with two ImageWidth entries is patched where it is read.
+fn width_entry(ifd: &Ifd) -> Option<(usize, u16)> {
+    (0..ifd.entries).find_map(|k| {
+        let entry = ifd.at + 2 + 12 * k;
+        if ifd.u16_at(entry)? != 256 || ifd.u32_at(entry + 4)? == 0 {
+            return None;
+        }
+        let kind = ifd.u16_at(entry + 2)?;
+        matches!(kind, 3 | 4).then_some((entry + 8, kind))
+    })
+}
+
+/// ImageWidth and ImageLength of a classic TIFF's first directory, SHORT or LONG.
+fn size(bytes: &[u8]) -> Option<(u32, u32)> {
     let ifd = Ifd::first(bytes)?;
     let dimension = |tag: u16| {
         (0..ifd.entries).find_map(|k| {
