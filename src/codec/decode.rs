@@ -458,6 +458,53 @@ fn decoder_cap(pixels: u64) -> u64 {
     pixels.saturating_mul(16).saturating_add(METADATA_ALLOWANCE)
 }
 
+/// The error of a TIFF read through a patched copy.
+fn tiff_corrupt(reason: &str) -> DecodeError {
+    DecodeError::Corrupt {
+        format: "TIFF",
+        reason: reason.into(),
+    }
+}
+
+/// A copy of the TIFF `bytes` (asked for fallibly, named `what`) with `values` written into
+/// its directory: what the readers below hand the `image` crate for the TIFF kinds it refuses.
+fn patched_tiff(
+    bytes: &[u8],
+    what: &'static str,
+    values: &[(usize, super::tiff::Value)],
+) -> Result<Vec<u8>, DecodeError> {
+    let mut copy = try_capacity(bytes.len(), what)?;
+    copy.extend_from_slice(bytes);
+    for &(at, value) in values {
+        value
+            .write(&mut copy, at)
+            .ok_or_else(|| tiff_corrupt("directory entry outside the file"))?;
+    }
+    Ok(copy)
+}
+
+/// Palette `indices` as `cv2.imread` gives them in `mode`: RGB, or gray with imgcodecs' 14-bit
+/// weights (OpenCV converts libtiff's RGBA).
+fn from_palette(
+    indices: impl Iterator<Item = usize>,
+    colours: &[[u8; 3]],
+    mode: ReadMode,
+) -> (ChannelLayout, Vec<u8>) {
+    match mode {
+        ReadMode::Color => (
+            ChannelLayout::Rgb,
+            indices.flat_map(|i| colours[i]).collect(),
+        ),
+        ReadMode::Gray => {
+            let gray: Vec<u8> = colours
+                .iter()
+                .map(|&[r, g, b]| super::opencv_color::utils_gray8(r, g, b))
+                .collect();
+            (ChannelLayout::Gray, indices.map(|i| gray[i]).collect())
+        }
+    }
+}
+
 /// An 8-bit palette TIFF: its indices read by the `image` crate from a copy whose Photometric
 /// value (at `at`) says gray, then looked up in `palette` (`tiff.rs`); gray with imgcodecs'
 /// 14-bit weights, as OpenCV converts libtiff's RGBA.
@@ -468,41 +515,20 @@ fn tiff_palette(
     limits: &DecodeLimits,
     mode: ReadMode,
 ) -> Result<DecodedImage, DecodeError> {
-    let mut patched = try_capacity(bytes.len(), "palette TIFF copy")?;
-    patched.extend_from_slice(bytes);
-    // SHORT 1 (BlackIsZero) in the file's byte order.
-    let one = if bytes.starts_with(b"MM") {
-        [0, 1]
-    } else {
-        [1, 0]
-    };
-    patched[at..at + 2].copy_from_slice(&one);
+    // Photometric 1: BlackIsZero.
+    let patched = patched_tiff(
+        bytes,
+        "palette TIFF copy",
+        &[(at, super::tiff::Value::Short(1))],
+    )?;
     let idx = decode_file(&patched, limits, ReadMode::Color, Palette::Patched)?;
     if idx.layout != ChannelLayout::Gray {
-        return Err(DecodeError::Corrupt {
-            format: "TIFF",
-            reason: "palette image with other than one sample per pixel".into(),
-        });
+        return Err(tiff_corrupt(
+            "palette image with other than one sample per pixel",
+        ));
     }
-    let (layout, data) = match mode {
-        ReadMode::Color => (
-            ChannelLayout::Rgb,
-            idx.data
-                .iter()
-                .flat_map(|&i| palette[usize::from(i)])
-                .collect(),
-        ),
-        ReadMode::Gray => {
-            let gray: Vec<u8> = palette
-                .iter()
-                .map(|&[r, g, b]| super::opencv_color::utils_gray8(r, g, b))
-                .collect();
-            (
-                ChannelLayout::Gray,
-                idx.data.iter().map(|&i| gray[usize::from(i)]).collect(),
-            )
-        }
-    };
+    let indices = idx.data.iter().map(|&i| usize::from(i));
+    let (layout, data) = from_palette(indices, palette, mode);
     Ok(DecodedImage {
         layout,
         data,
@@ -519,21 +545,12 @@ fn tiff_signed8(
     limits: &DecodeLimits,
     mode: ReadMode,
 ) -> Result<DecodedImage, DecodeError> {
-    let mut patched = try_capacity(bytes.len(), "signed TIFF copy")?;
-    patched.extend_from_slice(bytes);
-    // SHORT 1 (unsigned integer) in the file's byte order.
-    let one = if bytes.starts_with(b"MM") {
-        [0, 1]
-    } else {
-        [1, 0]
-    };
-    let Some(value) = patched.get_mut(at..at + 2) else {
-        return Err(DecodeError::Corrupt {
-            format: "TIFF",
-            reason: "SampleFormat value outside the file".into(),
-        });
-    };
-    value.copy_from_slice(&one);
+    // SampleFormat 1: unsigned integer.
+    let patched = patched_tiff(
+        bytes,
+        "signed TIFF copy",
+        &[(at, super::tiff::Value::Short(1))],
+    )?;
     decode_file(&patched, limits, mode, Palette::Patched)
 }
 
@@ -545,10 +562,6 @@ fn tiff_gray_alpha8(
     found: super::tiff::GrayAlpha,
     limits: &DecodeLimits,
 ) -> Result<DecodedImage, DecodeError> {
-    let corrupt = |reason: &str| DecodeError::Corrupt {
-        format: "TIFF",
-        reason: reason.into(),
-    };
     let super::tiff::GrayAlpha {
         width,
         height,
@@ -558,40 +571,21 @@ fn tiff_gray_alpha8(
         bps_count_at,
     } = found;
     check_size(width, height, limits)?;
-    let big = bytes.starts_with(b"MM");
+    use super::tiff::Value;
     let wide = width
         .checked_mul(2)
-        .ok_or_else(|| corrupt("gray+alpha width too large"))?;
-    let mut patched = try_capacity(bytes.len(), "gray+alpha TIFF copy")?;
-    patched.extend_from_slice(bytes);
-    let new_width: Vec<u8> = match (width_type, big) {
-        (3, _) => {
-            let w = u16::try_from(wide).map_err(|_| corrupt("gray+alpha width too large"))?;
-            if big {
-                w.to_be_bytes().to_vec()
-            } else {
-                w.to_le_bytes().to_vec()
-            }
-        }
-        (_, true) => wide.to_be_bytes().to_vec(),
-        (_, false) => wide.to_le_bytes().to_vec(),
-    };
-    let one = if big { [0, 1] } else { [1, 0] };
-    let one_long = if big {
-        1u32.to_be_bytes()
-    } else {
-        1u32.to_le_bytes()
-    };
-    for (at, value) in [
-        (width_at, &new_width[..]),
-        (spp_at, &one[..]),
-        (bps_count_at, &one_long[..]),
-    ] {
-        patched
-            .get_mut(at..at + value.len())
-            .ok_or_else(|| corrupt("directory entry outside the file"))?
-            .copy_from_slice(value);
-    }
+        .ok_or_else(|| tiff_corrupt("gray+alpha width too large"))?;
+    let new_width =
+        Value::width(width_type, wide).ok_or_else(|| tiff_corrupt("gray+alpha width too large"))?;
+    let patched = patched_tiff(
+        bytes,
+        "gray+alpha TIFF copy",
+        &[
+            (width_at, new_width),
+            (spp_at, Value::Short(1)),
+            (bps_count_at, Value::Long(1)),
+        ],
+    )?;
     // The copy's pixels are twice the file's, already checked against the limit above.
     let wide_limits = DecodeLimits {
         max_pixels: limits.max_pixels.saturating_mul(2),
@@ -600,7 +594,7 @@ fn tiff_gray_alpha8(
     if img.layout != ChannelLayout::Gray
         || img.data.len() as u64 != u64::from(wide) * u64::from(height)
     {
-        return Err(corrupt("gray+alpha image read with another layout"));
+        return Err(tiff_corrupt("gray+alpha image read with another layout"));
     }
     Ok(DecodedImage {
         layout: ChannelLayout::Gray,
@@ -630,49 +624,24 @@ fn tiff_palette4(
         rgb,
     } = found;
     check_size(width, height, limits)?;
-    let corrupt = |reason: &str| DecodeError::Corrupt {
-        format: "TIFF",
-        reason: reason.into(),
-    };
-    let big = bytes.starts_with(b"MM");
+    use super::tiff::Value;
     let half = width.div_ceil(2);
-    let new_width: Vec<u8> = match (width_type, big) {
-        (3, _) => {
-            let w = u16::try_from(half).map_err(|_| corrupt("palette width too large"))?;
-            if big {
-                w.to_be_bytes().to_vec()
-            } else {
-                w.to_le_bytes().to_vec()
-            }
-        }
-        (_, true) => half.to_be_bytes().to_vec(),
-        (_, false) => half.to_le_bytes().to_vec(),
-    };
-    let short = |v: u16| {
-        if big {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        }
-    };
-    let (one, eight) = (short(1), short(8));
-    let mut patched = try_capacity(bytes.len(), "palette TIFF copy")?;
-    patched.extend_from_slice(bytes);
-    for (at, value) in [
-        (width_at, &new_width[..]),
-        (photometric_at, &one[..]),
-        (bps_at, &eight[..]),
-    ] {
-        patched
-            .get_mut(at..at + value.len())
-            .ok_or_else(|| corrupt("directory entry outside the file"))?
-            .copy_from_slice(value);
-    }
+    let new_width =
+        Value::width(width_type, half).ok_or_else(|| tiff_corrupt("palette width too large"))?;
+    let patched = patched_tiff(
+        bytes,
+        "palette TIFF copy",
+        &[
+            (width_at, new_width),
+            (photometric_at, Value::Short(1)),
+            (bps_at, Value::Short(8)),
+        ],
+    )?;
     let img = decode_file(&patched, limits, ReadMode::Gray, Palette::Patched)?;
     if img.layout != ChannelLayout::Gray
         || img.data.len() as u64 != u64::from(half) * u64::from(height)
     {
-        return Err(corrupt("4-bit palette image read with another layout"));
+        return Err(tiff_corrupt("4-bit palette image read with another layout"));
     }
     let w = width as usize;
     let indices = img.data.chunks(half as usize).flat_map(|row| {
@@ -680,16 +649,7 @@ fn tiff_palette4(
             .flat_map(|&b| [usize::from(b >> 4), usize::from(b & 15)])
             .take(w)
     });
-    let (layout, data) = match mode {
-        ReadMode::Color => (ChannelLayout::Rgb, indices.flat_map(|i| rgb[i]).collect()),
-        ReadMode::Gray => {
-            let gray: Vec<u8> = rgb
-                .iter()
-                .map(|&[r, g, b]| super::opencv_color::utils_gray8(r, g, b))
-                .collect();
-            (ChannelLayout::Gray, indices.map(|i| gray[i]).collect())
-        }
-    };
+    let (layout, data) = from_palette(indices, &rgb, mode);
     Ok(DecodedImage {
         layout,
         data,

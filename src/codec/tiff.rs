@@ -105,12 +105,65 @@ pub(crate) fn palette8(bytes: &[u8]) -> Option<(usize, Vec<[u8; 3]>)> {
                 .collect::<Option<_>>()
         })
         .unwrap_or_else(|| (0..768).map(|i| (i % 256) as u16).collect());
+    Some((photometric_at, colours(&map)))
+}
+
+/// A ColorMap (all reds, then all greens, then all blues) as 8-bit RGB, as libtiff's RGBA
+/// interface takes it: 16-bit entries cut with `>> 8`, unless every one is below 256 (an old
+/// 8-bit map, used as it is).
+fn colours(map: &[u16]) -> Vec<[u8; 3]> {
+    let n = map.len() / 3;
     let sixteen = map.iter().any(|&v| v >= 256);
     let eight = |v: u16| if sixteen { (v >> 8) as u8 } else { v as u8 };
-    let rgb = (0..256)
-        .map(|i| [eight(map[i]), eight(map[256 + i]), eight(map[512 + i])])
-        .collect();
-    Some((photometric_at, rgb))
+    (0..n)
+        .map(|i| [eight(map[i]), eight(map[n + i]), eight(map[2 * n + i])])
+        .collect()
+}
+
+/// A value written into a copy of a TIFF's directory, in the file's byte order.
+#[derive(Clone, Copy)]
+pub(crate) enum Value {
+    Short(u16),
+    Long(u32),
+}
+
+impl Value {
+    /// An ImageWidth of `width` in an entry of `width_type` (3 SHORT, otherwise LONG); None
+    /// when it does not fit a SHORT.
+    pub(crate) fn width(width_type: u16, width: u32) -> Option<Self> {
+        Some(if width_type == 3 {
+            Value::Short(u16::try_from(width).ok()?)
+        } else {
+            Value::Long(width)
+        })
+    }
+
+    /// Writes the value at `at` of `file` (a TIFF: its byte order is read from its header);
+    /// None when that is outside the file.
+    pub(crate) fn write(self, file: &mut [u8], at: usize) -> Option<()> {
+        let big = file.starts_with(b"MM");
+        let (bytes, len) = match self {
+            Value::Short(v) => {
+                let b = if big {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                };
+                ([b[0], b[1], 0, 0], 2)
+            }
+            Value::Long(v) => (
+                if big {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                },
+                4,
+            ),
+        };
+        file.get_mut(at..at.checked_add(len)?)?
+            .copy_from_slice(&bytes[..len]);
+        Some(())
+    }
 }
 
 /// Width and height of a TIFF that [`palette8`] reads (the `image` crate, which reads the
@@ -225,12 +278,7 @@ pub(crate) fn palette4(bytes: &[u8]) -> Option<Palette4> {
     let map: Vec<u16> = (0..48)
         .map(|i| ifd.u16_at(map_at + 2 * i))
         .collect::<Option<_>>()?;
-    let sixteen = map.iter().any(|&v| v >= 256);
-    let eight = |v: u16| if sixteen { (v >> 8) as u8 } else { v as u8 };
-    let mut rgb = [[0u8; 3]; 16];
-    for (i, c) in rgb.iter_mut().enumerate() {
-        *c = [eight(map[i]), eight(map[16 + i]), eight(map[32 + i])];
-    }
+    let rgb = colours(&map);
     let (width, height) = size(bytes)?;
     let (width_at, width_type) = width_entry(&ifd)?;
     Some(Palette4 {
@@ -255,8 +303,8 @@ pub(crate) struct Palette4 {
     /// The ImageWidth value, of `width_type` (3 SHORT, 4 LONG).
     pub(crate) width_at: usize,
     pub(crate) width_type: u16,
-    /// The colours, as 8-bit RGB.
-    pub(crate) rgb: [[u8; 3]; 16],
+    /// The 16 colours, as 8-bit RGB.
+    pub(crate) rgb: Vec<[u8; 3]>,
 }
 
 /// Where the ImageWidth value that [`size`] reads sits, and its type (3 SHORT, 4 LONG): the
