@@ -334,7 +334,8 @@ pub struct SweepArgs {
     pub workers: Option<WorkerList>,
 
     /// Sweep the processors themselves: run each point on this many cores (CPU affinity per
-    /// run, Linux), a list or range as for --workers. Amdahl's n is then the cores allowed.
+    /// run, Linux; one CPU per physical core before SMT siblings, within the cgroup's CPU
+    /// quota), a list or range as for --workers. Amdahl's n is then the cores allowed.
     #[arg(long, value_name = "LIST")]
     pub cores: Option<WorkerList>,
 
@@ -359,8 +360,9 @@ pub struct SweepArgs {
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100000))]
     pub max_runs: u32,
 
-    /// Discard and re-run (up to 10 times per point) runs during which other processes took
-    /// more than 10% of the machine.
+    /// Before each counted run, wait until other processes take at most 10% of the run's
+    /// CPUs for 3 s (at most 30 s per run, 300 s in all); every run is kept, and the output
+    /// says when it gave up and which runs were loaded.
     #[arg(long)]
     pub quiet_machine: bool,
 
