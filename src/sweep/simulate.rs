@@ -254,8 +254,8 @@ mod tests {
 
     #[test]
     fn usl_on_64_cores_recovers_sigma_kappa_and_the_peak_and_amdahl_is_withheld() {
-        let (sigma, kappa) = (0.02, 0.0005);
-        let peak = ((1.0 - sigma) / kappa as f64).sqrt();
+        let (sigma, kappa): (f64, f64) = (0.02, 0.0005);
+        let peak = ((1.0 - sigma) / kappa).sqrt();
         let counts = [1, 2, 4, 8, 16, 24, 32, 48, 64];
         let trials = 30;
         let (mut cover_s, mut cover_k, mut peaks, mut amdahl_open, mut decided) = (0, 0, 0, 0, 0);
