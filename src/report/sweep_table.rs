@@ -202,7 +202,10 @@ pub fn conclusions(e: &EngineSummary, rows: &[PointRow]) -> Vec<String> {
             }
             out.extend(holdout_line("Amdahl fit", &e.gates.amdahl, secs));
         }
-        None => out.push("  no Amdahl fit: one processor count only".into()),
+        None => out.push(
+            "  no Amdahl fit: fewer than two processor counts to fit (starved rows are left out)"
+                .into(),
+        ),
     }
     match &e.usl {
         Some(u) => {
@@ -224,7 +227,7 @@ pub fn conclusions(e: &EngineSummary, rows: &[PointRow]) -> Vec<String> {
             out.extend(holdout_line("USL", &e.gates.usl, |x| format!("{x:.2} files/s")));
         }
         None => out.push(format!(
-            "  USL: too few points ({} processor count(s); the USL needs {}: sweep --cores on a machine with more cores)",
+            "  USL: too few points ({} processor count(s) to fit; the USL needs {}: sweep --cores on a machine with more cores)",
             e.processor_counts,
             usl::MIN_COUNTS
         )),

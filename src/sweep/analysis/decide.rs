@@ -110,16 +110,6 @@ pub fn decide(rows: &[&PointRow]) -> Decision {
             )
         })
         .collect();
-    if !unfit.is_empty() {
-        return Decision {
-            cannot_decide: Some(format!(
-                "cannot decide: the job did not get its processors at {} (re-run on a quiet machine)",
-                unfit.join(", ")
-            )),
-            noise,
-            ..Decision::default()
-        };
-    }
     let Some(best) = rows
         .iter()
         .max_by(|a, b| a.images_per_second.total_cmp(&b.images_per_second))
@@ -159,6 +149,19 @@ pub fn decide(rows: &[&PointRow]) -> Decision {
             }
         })
         .collect();
+    // A starved or loaded point could have been the best: nothing is decided, but the
+    // candidates are still shown.
+    if !unfit.is_empty() {
+        return Decision {
+            cannot_decide: Some(format!(
+                "cannot decide: the job did not get its processors at {} (re-run on a quiet machine)",
+                unfit.join(", ")
+            )),
+            noise,
+            candidates,
+            ..Decision::default()
+        };
+    }
     let Some(chosen) = candidates
         .iter()
         .position(|c| c.standing == Standing::Within)

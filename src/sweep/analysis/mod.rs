@@ -434,9 +434,15 @@ fn amdahl_part(
                 predictions = preds;
             }
         }
-        None if !engine_rows.is_empty() => warnings.push(format!(
-            "{engine}: one processor count only, so no Amdahl fit (sweep more --workers or --cores)"
-        )),
+        None if !engine_rows.is_empty() => warnings.push(if engine_rows.iter().any(|r| r.starved) {
+            format!(
+                "{engine}: {counts} processor count(s) left to fit once the starved rows are left out, so no Amdahl fit (re-run on a quiet machine)"
+            )
+        } else {
+            format!(
+                "{engine}: one processor count only, so no Amdahl fit (sweep more --workers or --cores)"
+            )
+        }),
         None => {}
     }
     AmdahlPart {
