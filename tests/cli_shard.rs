@@ -452,10 +452,11 @@ fn merge_refuses_shards_that_ran_different_jobs() {
     let r1 = t.path().join("r1.json");
     run_one_shard(&input, &out, &r1, "1/2", &["--threshold", "otsu"]);
     let merged = t.path().join("m.json");
-    // (setting of shard 2, what the merge must name)
     let other_input = t.path().join("copy");
     copy_tree(&input, &other_input);
-    let cases: &[(&[&str], &str, Option<&Path>, Option<&Path>)] = &[
+    // (shard 2's options, what the merge must name, its input, its output folder)
+    type Case<'a> = (&'a [&'a str], &'a str, Option<&'a Path>, Option<&'a Path>);
+    let cases: &[Case] = &[
         (&["--threshold", "128"], "operation is", None, None),
         (
             &["--threshold", "otsu", "--luma", "bt709"],
