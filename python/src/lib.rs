@@ -65,7 +65,9 @@ fn guard<T>(py: Python<'_>, what: &str, body: impl FnOnce() -> PyResult<T>) -> P
 fn buffer(len: usize) -> PyResult<Vec<u8>> {
     let mut v = Vec::new();
     v.try_reserve_exact(len).map_err(|_| {
-        PyMemoryError::new_err(format!("graypipe: cannot allocate {len} bytes for the output"))
+        PyMemoryError::new_err(format!(
+            "graypipe: cannot allocate {len} bytes for the output"
+        ))
     })?;
     Ok(v)
 }
@@ -326,7 +328,9 @@ fn threshold<'py>(
     spec: &str,
     maxval: f64,
 ) -> PyResult<(Option<f64>, Bound<'py, PyAny>)> {
-    guard(py, "threshold", || threshold_checked(py, gray, spec, maxval))
+    guard(py, "threshold", || {
+        threshold_checked(py, gray, spec, maxval)
+    })
 }
 
 fn threshold_checked<'py>(
