@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use graypipe::batch::{
-    read_path_list, GlobFilter, NameTemplate, PlanOptions, Selection, SelectionError,
+    read_path_list_within, GlobFilter, NameTemplate, PlanOptions, Selection, SelectionError,
 };
 use graypipe::codec::{DecodeLimits, FormatChoice, PngCompression, ReadMode};
 use graypipe::ops::{Luma, Operation};
@@ -199,26 +199,22 @@ impl JobArgs {
                 .then(|| GlobFilter::new(globs))
                 .transpose()
         };
+        // The list is held within the memory budget the run will use.
+        let budget = self
+            .max_memory
+            .unwrap_or_else(graypipe::pipeline::memory::default_budget);
         let listed = match &self.files_from {
             None => Vec::new(),
-            Some(list) if list.as_os_str() == "-" => read_path_list(
-                std::io::stdin().lock(),
-                self.null,
-                graypipe::batch::discover::MAX_LIST_BYTES,
-                list,
-            )?,
+            Some(list) if list.as_os_str() == "-" => {
+                read_path_list_within(std::io::stdin().lock(), self.null, budget, list)?
+            }
             Some(list) => {
                 let file =
                     std::fs::File::open(list).map_err(|e| SelectionError::ListUnreadable {
                         list: list.clone(),
                         reason: graypipe::error::io_reason(&e),
                     })?;
-                read_path_list(
-                    file,
-                    self.null,
-                    graypipe::batch::discover::MAX_LIST_BYTES,
-                    list,
-                )?
+                read_path_list_within(file, self.null, budget, list)?
             }
         };
         Ok(PlanOptions {
