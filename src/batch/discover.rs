@@ -2,6 +2,7 @@
 //! in a stable sorted order) and files listed in a `--files-from` list, narrowed by a
 //! [`Selection`] (globs, extensions, hidden names, depth).
 
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -92,8 +93,10 @@ pub fn discover_selected(inputs: &[PathBuf], follow_links: bool, selection: &Sel
         }
         walk_folder(root, follow_links, selection, &mut listing);
     }
+    // A file listed twice (`in/a.png` and `./in/a.png`, or through a link) is taken once.
+    let mut listed_ids = HashSet::new();
     for path in &selection.listed {
-        take_listed(path, selection, &mut listing);
+        take_listed(path, selection, &mut listing, &mut listed_ids);
     }
     listing
 }
@@ -101,7 +104,13 @@ pub fn discover_selected(inputs: &[PathBuf], follow_links: bool, selection: &Sel
 /// A `--files-from` entry: named after its path when that is relative and stays below the
 /// current folder, after its file name otherwise; filtered like a walked file, on that name.
 /// Folders are skipped: `find` and `fd` list a folder and then its files.
-fn take_listed(path: &Path, selection: &Selection, listing: &mut Listing) {
+/// `taken`: the identities of the listed files taken so far; one listed again is skipped.
+fn take_listed(
+    path: &Path,
+    selection: &Selection,
+    listing: &mut Listing,
+    taken: &mut HashSet<(u64, u64)>,
+) {
     let (relative, root) = match below_current_folder(path) {
         Some(rel) => (rel, Some(PathBuf::from("."))),
         None => match path.file_name() {
@@ -119,6 +128,9 @@ fn take_listed(path: &Path, selection: &Selection, listing: &mut Listing) {
         return;
     };
     if meta.is_dir() || !selection.takes_file(&relative) {
+        return;
+    }
+    if identity(&meta).is_some_and(|id| !taken.insert(id)) {
         return;
     }
     listing.found.push(Discovered {
@@ -139,6 +151,17 @@ fn below_current_folder(path: &Path) -> Option<PathBuf> {
         }
     }
     (!rel.as_os_str().is_empty()).then_some(rel)
+}
+
+#[cfg(unix)]
+fn identity(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
 }
 
 fn is_hidden(name: &OsStr) -> bool {
@@ -189,8 +212,13 @@ fn walk_folder(root: &Path, follow_links: bool, selection: &Selection, listing: 
         if !entry.file_type().is_file() {
             continue;
         }
-        let name = entry.file_name().to_string_lossy();
-        if name.starts_with(TEMP_PREFIX) {
+        // Only graypipe's own temporary files (`.graypipe-<pid>-<unique>.tmp`) are left out
+        // here; a picture merely named `.graypipe-...` is taken with --hidden like any other.
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(crate::atomic_write::is_temp_name)
+        {
             continue;
         }
         let relative = entry

@@ -125,7 +125,7 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     if args.dry_run {
         return dry_run(&plan);
     }
-    let stale = remove_stale_temps(&plan, report_to.as_ref(), started);
+    let stale = remove_stale_temps(&plan, &args.output, report_to.as_ref(), started);
     if stale > 0 && !args.quiet {
         stderr_line(&format!(
             "graypipe: removed {stale} temporary file(s) left by an earlier graypipe that was killed"
@@ -303,31 +303,30 @@ fn write_report(target: &ReportTarget, report: &RunReport) -> Result<(), String>
                 .map(|_| ())
                 .map_err(|e| graypipe::error::io_reason(&e))
         }
-        ReportTarget::File(path) => {
-            if let Ok(meta) = std::fs::symlink_metadata(path) {
-                if !meta.file_type().is_file() {
-                    return Err(graypipe::input::kind_of(&meta)
-                        .unwrap_or("is a symbolic link now")
-                        .to_string());
-                }
-            }
-            graypipe::atomic_write::write_atomic(path, &json)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
+        ReportTarget::File(path) => graypipe::write_target::write_record(path, &json),
     }
 }
 
-/// Clears the temporary files killed runs left in the folders this run writes to.
-fn remove_stale_temps(plan: &Plan, report: Option<&ReportTarget>, started: SystemTime) -> usize {
+/// Clears the temporary files killed runs left in the output tree (all of it: a resume with
+/// nothing left to convert cleans up too), the folders this run writes to and the report's
+/// folder; never inside an input folder.
+fn remove_stale_temps(
+    plan: &Plan,
+    out_dir: &Path,
+    report: Option<&ReportTarget>,
+    started: SystemTime,
+) -> usize {
     use graypipe::atomic_write::folder_of;
-    let mut dirs: BTreeSet<&Path> = plan.jobs.iter().map(|j| folder_of(&j.output)).collect();
+    let mut dirs: BTreeSet<&Path> = plan
+        .jobs
+        .iter()
+        .chain(&plan.skipped)
+        .map(|j| folder_of(&j.output))
+        .collect();
     if let Some(ReportTarget::File(p)) = report {
         dirs.insert(folder_of(p));
     }
-    dirs.into_iter()
-        .map(|d| graypipe::atomic_write::remove_stale_temps(d, started))
-        .sum()
+    graypipe::atomic_write::remove_stale_temps_below(out_dir, dirs, &plan.input_folders(), started)
 }
 
 /// `--json`: the record as one line on stdout, and nothing else there.
