@@ -6,10 +6,12 @@ use super::args::SweepArgs;
 use super::run_cmd::on_interrupt;
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE};
 use graypipe::pipeline::CancelToken;
+use graypipe::report::compare_table::compare_text;
 use graypipe::report::export::{
     export, CsvExporter, Exporter, JsonExporter, MarkdownExporter, SvgExporter,
 };
 use graypipe::report::sweep_table::sweep_text;
+use graypipe::sweep::compare::{compare, ComparedSweep, DEFAULT_THRESHOLD};
 use graypipe::sweep::{run_sweep, SweepError, SweepPlan};
 
 /// Runs the command; returns the exit status.
@@ -22,6 +24,17 @@ pub fn execute(args: &SweepArgs) -> i32 {
             eprintln!("graypipe: {e}");
             return EXIT_USAGE;
         }
+    };
+    // The reference sweep is read before any run: a bad file costs no measuring.
+    let reference = match &args.compare {
+        Some(path) => match super::compare_cmd::read_sweep(path) {
+            Ok(r) => Some((path.display().to_string(), r)),
+            Err(e) => {
+                super::output::stderr_line(&format!("graypipe: --compare: {e}"));
+                return EXIT_USAGE;
+            }
+        },
+        None => None,
     };
     let plan = SweepPlan {
         inputs: job.inputs.clone(),
@@ -95,6 +108,17 @@ pub fn execute(args: &SweepArgs) -> i32 {
         (&args.plot, &SvgExporter),
     ];
     let mut status = printed;
+    if let Some((name, a)) = &reference {
+        let b = ComparedSweep::from_record(&record);
+        let c = compare(a, &b, DEFAULT_THRESHOLD);
+        let text = compare_text(&c, (name, "this sweep"));
+        let printed = super::output::print_or_fail(&format!("\n{text}"));
+        let (check, lines) = super::compare_cmd::regression_check(&c, args.fail_if_slower);
+        for l in lines {
+            super::output::stderr_line(&l);
+        }
+        status = status.max(printed).max(check);
+    }
     for (path, exporter) in exports {
         if let Some(path) = path {
             if let Err(e) = export(exporter, &record, path) {

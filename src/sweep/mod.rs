@@ -5,6 +5,7 @@
 pub mod amdahl;
 pub mod analysis;
 pub mod bootstrap;
+pub mod compare;
 pub mod machine;
 pub mod probe;
 pub mod rng;
