@@ -38,11 +38,11 @@ pub struct Cli {
 pub enum Command {
     /// Convert images to gray (and threshold them), mirroring the input tree into DIR.
     #[command(after_help = super::EXIT_STATUS_HELP)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run the same job over a range of worker counts (and engines) and print Amdahl-style
     /// speedup tables, per-stage timings and recommendations.
     #[command(after_help = super::EXIT_STATUS_HELP)]
-    Sweep(SweepArgs),
+    Sweep(Box<SweepArgs>),
     /// Amdahl's law: the theoretical table for a parallel fraction, or a refit of a saved sweep.
     Amdahl(AmdahlArgs),
     /// Compare two sweeps saved with `sweep --export-json`: per point the ratio of median
@@ -397,6 +397,11 @@ pub struct SweepArgs {
     /// Draw speedup, throughput, efficiency and per-stage CPU against processors as SVG.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+
+    /// Every column of the table (by default it is narrowed to 120 columns: the Amdahl-fit
+    /// and Karp-Flatt columns, then intervals, are left out first).
+    #[arg(long)]
+    pub wide: bool,
 
     /// Compare this sweep (B) against one saved with --export-json (A), as `graypipe compare`
     /// does, after the table.

@@ -114,7 +114,41 @@ pub struct SweepRecord {
     pub serial_baseline: Option<PointSamples>,
     /// The table, fits and recommendations: [`analyse`] of the runs above.
     pub analysis: SweepAnalysis,
+    /// The run that failed files, which ended the sweep's measuring (None: every run wrote
+    /// every file). Its timing is no sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_run: Option<FailedRun>,
 }
+
+/// A run in which files failed: the sweep stops measuring there, since a run that did not
+/// do the whole job times something else (a full scratch disk, a damaged input).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedRun {
+    /// Engine.
+    pub engine: Engine,
+    /// Worker count.
+    pub workers: usize,
+    /// Cores allowed.
+    pub cores_allowed: usize,
+    /// Which run of the sweep it was (1-based, warm-up runs included).
+    pub run: usize,
+    /// Files that failed in it.
+    pub failed: usize,
+    /// The first [`MAX_FAILED_FILES_RECORDED`] failures, in plan order.
+    pub failures: Vec<FailedFile>,
+}
+
+/// One file that failed in a sweep's run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedFile {
+    /// The input, as listed (lossy text).
+    pub input: String,
+    /// Why, in words (e.g. "no space left on device").
+    pub reason: String,
+}
+
+/// Failures kept in the record of a failed run (all are counted).
+pub const MAX_FAILED_FILES_RECORDED: usize = 20;
 
 /// Analyses a record's runs again with the very same function and inputs as the sweep did
 /// (`graypipe amdahl --from`): the result equals `record.analysis`.
@@ -162,6 +196,17 @@ pub enum SweepError {
     /// A temporary folder could not be made.
     #[error("cannot create a temporary folder: {0}")]
     Scratch(std::io::Error),
+    /// `--keep-output` or `--scratch` cannot hold the job's outputs (inside an input, not a
+    /// folder, ...): refused before any run.
+    #[error("--{option} {path}: {reason}")]
+    BadOutputFolder {
+        /// `keep-output` or `scratch`.
+        option: &'static str,
+        /// As given.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// Listing the inputs failed.
     #[error("{0}")]
     Plan(String),
@@ -227,7 +272,11 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    fn run_once(&mut self, pt: &PointSamples, out: Option<&Path>) -> Result<RunSample, SweepError> {
+    fn run_once(
+        &mut self,
+        pt: &PointSamples,
+        out: Option<&Path>,
+    ) -> Result<(RunSample, Vec<FailedFile>), SweepError> {
         let p = self.plan;
         if self.cancel.is_cancelled() {
             return Err(SweepError::Interrupted {
@@ -322,9 +371,44 @@ impl Runner<'_> {
             failed: summary.failed(),
             megapixels: summary.megapixels(),
         };
+        let failures = summary
+            .failures()
+            .take(MAX_FAILED_FILES_RECORDED)
+            .map(|e| FailedFile {
+                input: e.input.to_string_lossy().into_owned(),
+                reason: e.reason.clone(),
+            })
+            .collect();
         self.finished_outputs.push(tmp);
-        Ok(sample)
+        Ok((sample, failures))
     }
+}
+
+/// Refuses, before any run, an output folder the job cannot use: `--keep-output` not empty or
+/// where `run` would refuse it (inside an input, not a folder), and a `--scratch` folder in
+/// which no temporary folder can be made or whose runs' outputs `run` would refuse (inside an
+/// input: later runs would list earlier runs' outputs).
+fn preflight(p: &SweepPlan) -> Result<(), SweepError> {
+    let bad = |option, path: &Path, reason: String| SweepError::BadOutputFolder {
+        option,
+        path: crate::error::printable_path(path),
+        reason,
+    };
+    if let Some(k) = &p.keep_output {
+        if !empty_or_missing(k) {
+            return Err(SweepError::KeepOutputNotEmpty(k.clone()));
+        }
+        plan(&p.inputs, k, &p.plan_options).map_err(|e| bad("keep-output", k, e.to_string()))?;
+    }
+    if let Some(dir) = &p.scratch {
+        let tmp = tempfile::Builder::new()
+            .prefix("graypipe-sweep-")
+            .tempdir_in(dir)
+            .map_err(|e| bad("scratch", dir, crate::error::io_reason(&e)))?;
+        plan(&p.inputs, tmp.path(), &p.plan_options)
+            .map_err(|e| bad("scratch", dir, e.to_string()))?;
+    }
+    Ok(())
 }
 
 fn needs_more(pt: &PointSamples, p: &SweepPlan) -> bool {
@@ -342,11 +426,7 @@ pub fn run_sweep(
     cancel: &CancelToken,
     on_progress: &mut dyn FnMut(SweepProgress),
 ) -> Result<SweepRecord, SweepError> {
-    if let Some(k) = &p.keep_output {
-        if !empty_or_missing(k) {
-            return Err(SweepError::KeepOutputNotEmpty(k.clone()));
-        }
-    }
+    preflight(p)?;
     let allowed = probe::allowed_cpus().unwrap_or_default();
     let all_cores = if allowed.is_empty() {
         crate::pipeline::logical_cores()
@@ -381,14 +461,15 @@ pub fn run_sweep(
     let mut job = None;
     let mut reruns = vec![0usize; per_round];
     let mut round = 0;
-    loop {
+    let mut failed_run = None;
+    'rounds: loop {
         let counted = round >= p.warmup;
         let mut ran = 0;
         for (i, pt) in serial.iter_mut().chain(points.iter_mut()).enumerate() {
             if counted && !needs_more(pt, p) {
                 continue;
             }
-            let sample = runner.run_once(pt, None)?;
+            let (sample, failures) = runner.run_once(pt, None)?;
             ran += 1;
             done += 1;
             job.get_or_insert_with(|| JobInfo {
@@ -398,6 +479,17 @@ pub fn run_sweep(
                 files: sample.files,
                 megapixels: sample.megapixels,
             });
+            if sample.failed > 0 {
+                failed_run = Some(FailedRun {
+                    engine: pt.engine,
+                    workers: pt.workers,
+                    cores_allowed: pt.cores_allowed,
+                    run: done,
+                    failed: sample.failed,
+                    failures,
+                });
+                break 'rounds;
+            }
             let loaded = sample.other_load.is_some_and(|l| l > BUSY_MACHINE);
             if counted && p.quiet_machine && loaded && reruns[i] < MAX_QUIET_RERUNS {
                 reruns[i] += 1;
@@ -417,9 +509,19 @@ pub fn run_sweep(
             break;
         }
     }
-    if let (Some(k), Some(pt)) = (&p.keep_output, points.last()) {
+    if let (Some(k), Some(pt), None) = (&p.keep_output, points.last(), &failed_run) {
         let pt = pt.clone();
-        runner.run_once(&pt, Some(k))?;
+        let (sample, failures) = runner.run_once(&pt, Some(k))?;
+        if sample.failed > 0 {
+            failed_run = Some(FailedRun {
+                engine: pt.engine,
+                workers: pt.workers,
+                cores_allowed: pt.cores_allowed,
+                run: done + 1,
+                failed: sample.failed,
+                failures,
+            });
+        }
     }
     let record = SweepRecord {
         graypipe_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -453,6 +555,7 @@ pub fn run_sweep(
             },
             warnings: Vec::new(),
         },
+        failed_run,
     };
     let analysis = reanalyse(&record);
     Ok(SweepRecord { analysis, ..record })
