@@ -872,3 +872,58 @@ fn the_table_fits_120_columns_unless_wide() {
     );
     assert!(!wide.contains("--wide for all"));
 }
+
+#[test]
+fn the_plot_shows_the_load_each_run_and_no_red_green_pair() {
+    let t = tempfile::tempdir().unwrap();
+    let input = tiles(t.path(), 3);
+    let svg = t.path().join("s.svg");
+    let o = graypipe(&[
+        "sweep",
+        s(&input),
+        "--workers",
+        "1,2",
+        "--engine",
+        "staged,rayon",
+        "--warmup",
+        "0",
+        "--repeat",
+        "3",
+        "--min-time",
+        "0",
+        "--plot",
+        s(&svg),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let words: String = doc
+        .descendants()
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(words.contains("other load"), "the caption names the load");
+    assert!(words.contains("faint: each run"));
+    assert!(words.contains("outside stages"));
+    let fills: std::collections::BTreeSet<String> = doc
+        .descendants()
+        .filter_map(|n| n.attribute("fill").or(n.attribute("stroke")))
+        .map(str::to_uppercase)
+        .collect();
+    // Okabe-Ito blue and orange for the two engines; none of plotters' default red and green.
+    assert!(
+        fills.contains("#0072B2") && fills.contains("#E69F00"),
+        "{fills:?}"
+    );
+    for red_or_green in ["#FF0000", "#00FF00", "#E6194B", "#3CB44B"] {
+        assert!(!fills.contains(red_or_green), "{red_or_green} in {fills:?}");
+    }
+    // Every run is drawn: at least as many faint markers as counted runs (2 engines x 2
+    // points x 3 runs, on three panels).
+    let faint = doc
+        .descendants()
+        .filter(|n| n.attribute("opacity").is_some_and(|o| o.starts_with("0.3")))
+        .count();
+    assert!(faint >= 3 * 12, "{faint} faint markers");
+}

@@ -1,10 +1,15 @@
-//! `--plot F.svg`: four panels over n, drawn with plotters: speedup (measured with 95%
-//! whiskers, ideal, Amdahl fit), throughput (with the USL curve when fitted), efficiency, and
-//! per-stage CPU time as stacked bars per n. Workers past the allowed cores are shaded as
-//! oversubscribed; the x axis turns log2 past 16; the caption names the machine and the runs.
+//! `--plot F.svg`: four panels over n, drawn with plotters: speedup (medians with 95%
+//! whiskers and every run as a faint marker, ideal, the Amdahl fit when the analysis kept it),
+//! throughput (with the USL curve when fitted), efficiency, and per-stage time as stacked bars
+//! per n with the wall time outside the stages on top. Engines have colour-blind-safe colours
+//! (Okabe-Ito) and distinct markers; fitted lines are dashed in the legend as on the chart.
+//! Workers past the allowed cores are shaded as oversubscribed; the x axis turns log2 past 16;
+//! the caption names the machine, the runs, the other load and the first warnings.
 
+use plotters::chart::SeriesAnno;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 use super::Exporter;
@@ -42,6 +47,8 @@ struct Panel<'x, DB: DrawingBackend> {
     /// The y range reaches at least this.
     floor_top: f64,
     value: &'x dyn Fn(&PointRow) -> Option<Measured>,
+    /// Every counted run's value (drawn faint beside the median).
+    runs: &'x dyn Fn(&PointRow) -> Vec<f64>,
     extra: &'x Extra<'x, DB>,
 }
 
@@ -110,17 +117,69 @@ fn nudge(engine_index: usize, engines: usize, log2: bool) -> f64 {
     (engine_index as f64 - (engines as f64 - 1.0) / 2.0) * step
 }
 
+/// Engine colours: Okabe and Ito's colour-blind-safe palette (blue, orange, reddish purple,
+/// then the rest), never a red/green pair; each engine also has its own marker.
+const ENGINE_COLOURS: [RGBColor; 6] = [
+    RGBColor(0x00, 0x72, 0xb2),
+    RGBColor(0xe6, 0x9f, 0x00),
+    RGBColor(0xcc, 0x79, 0xa7),
+    RGBColor(0x00, 0x00, 0x00),
+    RGBColor(0x56, 0xb4, 0xe9),
+    RGBColor(0x00, 0x9e, 0x73),
+];
+
 fn colour(i: usize) -> RGBAColor {
-    Palette99::pick(i).to_rgba()
+    ENGINE_COLOURS[i % ENGINE_COLOURS.len()].to_rgba()
 }
 
+/// Draws an engine's markers (circle, triangle, square, then around again) at `pts`.
+fn draw_markers<'a, 'b, DB: DrawingBackend + 'a>(
+    chart: &'b mut Chart<'a, DB>,
+    i: usize,
+    pts: Vec<(f64, f64)>,
+    size: i32,
+    style: ShapeStyle,
+) -> Result<&'b mut SeriesAnno<'a, DB>, Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    Ok(match i % 3 {
+        0 => chart.draw_series(pts.into_iter().map(|p| Circle::new(p, size, style)))?,
+        1 => chart.draw_series(
+            pts.into_iter()
+                .map(|p| TriangleMarker::new(p, size + 1, style)),
+        )?,
+        _ => chart.draw_series(pts.into_iter().map(|p| {
+            EmptyElement::at(p) + Rectangle::new([(-size, -size), (size, size)], style)
+        }))?,
+    })
+}
+
+/// The legend sample of an engine's marker.
+fn legend_marker<DB: DrawingBackend>(anno: &mut SeriesAnno<'_, DB>, i: usize, style: ShapeStyle) {
+    match i % 3 {
+        0 => anno.legend(move |(x, y)| Circle::new((x + 10, y), 5, style)),
+        1 => anno.legend(move |(x, y)| TriangleMarker::new((x + 10, y), 6, style)),
+        _ => anno.legend(move |(x, y)| Rectangle::new([(x + 5, y - 5), (x + 15, y + 5)], style)),
+    };
+}
+
+/// A legend sample for a dashed line, dashed as the line is drawn.
+fn dashed_sample(
+    style: ShapeStyle,
+) -> impl Fn((i32, i32)) -> DashedPathElement<std::vec::IntoIter<(i32, i32)>, i32> {
+    move |(x, y)| DashedPathElement::new(vec![(x, y), (x + 20, y)], 6, 4, style)
+}
+
+/// Stage colours (Okabe-Ito's other hues), and grey for wall time outside the stages.
 const STAGE_COLOURS: [RGBColor; 5] = [
-    RGBColor(0x8d, 0xa0, 0xcb),
-    RGBColor(0xfc, 0x8d, 0x62),
-    RGBColor(0x66, 0xc2, 0xa5),
-    RGBColor(0xe7, 0x8a, 0xc3),
-    RGBColor(0xa6, 0xd8, 0x54),
+    RGBColor(0x56, 0xb4, 0xe9),
+    RGBColor(0xe6, 0x9f, 0x00),
+    RGBColor(0x00, 0x9e, 0x73),
+    RGBColor(0xf0, 0xe4, 0x42),
+    RGBColor(0xcc, 0x79, 0xa7),
 ];
+const OUTSIDE_STAGES: RGBColor = RGBColor(0xbb, 0xbb, 0xbb);
 
 /// Shades the oversubscribed zone: x past the smallest worker count that exceeded its cores.
 fn shade<DB: DrawingBackend>(
@@ -204,6 +263,19 @@ where
                 })
             })
             .collect();
+        let dx = nudge(i, record.analysis.engines.len(), ax.log2);
+        let faint: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| r.engine == e.engine)
+            .flat_map(|r| {
+                let x = ax.t(x_of(record, r)) + dx - 0.025;
+                (panel.runs)(r)
+                    .into_iter()
+                    .filter(|v| v.is_finite())
+                    .map(move |v| (x, v))
+            })
+            .collect();
+        draw_markers(&mut chart, i, faint, 2, c.mix(0.3).filled())?;
         chart.draw_series(pts.iter().filter_map(|&(x, m)| {
             m.interval
                 .map(|(lo, hi)| ErrorBar::new_vertical(x, lo, m.value, hi, c.stroke_width(2), 10))
@@ -212,13 +284,12 @@ where
             pts.iter().map(|&(x, m)| (x, m.value)),
             c.stroke_width(1),
         ))?;
-        chart
-            .draw_series(
-                pts.iter()
-                    .map(|&(x, m)| Circle::new((x, m.value), 4, c.filled())),
-            )?
-            .label(format!("{} measured (median, 95% interval)", e.engine))
-            .legend(move |(x, y)| Circle::new((x + 10, y), 4, c.filled()));
+        let medians = pts.iter().map(|&(x, m)| (x, m.value)).collect();
+        let anno = draw_markers(&mut chart, i, medians, 5, c.filled())?.label(format!(
+            "{} median, 95% interval; faint: each run",
+            e.engine
+        ));
+        legend_marker(anno, i, c.filled());
     }
     legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
@@ -234,9 +305,12 @@ where
     let rows = &record.analysis.rows;
     let engines: Vec<_> = record.analysis.engines.iter().map(|e| e.engine).collect();
     let k = engines.len().max(1) as f64;
+    // The processor-seconds each run had: median wall x n. What the stages did not use of it
+    // (start-up, listing, waiting) is drawn grey on top.
+    let had = |r: &PointRow| r.median_seconds * r.processors as f64;
     let top = rows
         .iter()
-        .map(|r| r.stages.seconds.iter().sum::<f64>())
+        .map(|r| r.stages.seconds.iter().sum::<f64>().max(had(r)))
         .fold(1e-6, f64::max)
         * 1.45; // headroom for the legend
     let cpu = rows.iter().all(|r| r.stages.clock == StageClock::Cpu);
@@ -284,8 +358,18 @@ where
                 )])?;
                 base += h;
             }
+            if had(r) > base {
+                chart.draw_series([Rectangle::new(
+                    [(x0, base), (x0 + width * 0.9, had(r))],
+                    OUTSIDE_STAGES.filled(),
+                )])?;
+            }
         }
     }
+    chart
+        .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())?
+        .label("outside stages (median wall x n - stage time)")
+        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], OUTSIDE_STAGES.filled()));
     for s in Stage::ALL {
         let c = STAGE_COLOURS[s.index()];
         chart
@@ -319,6 +403,8 @@ where
         .x_labels(ax.ticks())
         .x_label_formatter(&|v| ax.label(*v))
         .disable_x_mesh()
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(BLACK.mix(0.08))
         .x_desc(x_desc)
         .y_label_formatter(&y_label)
         .y_desc(y_desc)
@@ -342,6 +428,43 @@ where
         .border_style(BLACK.mix(0.5))
         .draw()?;
     Ok(())
+}
+
+/// Each run's value of a figure that is inversely proportional to wall time (speedup,
+/// throughput, efficiency), from its value at the median.
+fn per_run(r: &PointRow, at_median: Option<f64>) -> Vec<f64> {
+    match at_median {
+        Some(v) if r.median_seconds > 0.0 => r
+            .runs_seconds
+            .iter()
+            .filter(|&&t| t > 0.0)
+            .map(|t| v * r.median_seconds / t)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The caption's load line: other processes' share of the machine during the runs.
+fn load_line(record: &SweepRecord) -> String {
+    let loads: Vec<f64> = record
+        .analysis
+        .rows
+        .iter()
+        .filter_map(|r| r.other_load)
+        .collect();
+    if loads.is_empty() {
+        return "other load: not measured on this platform".into();
+    }
+    let max = loads.iter().copied().fold(0.0, f64::max);
+    let mut sorted = loads.clone();
+    sorted.sort_by(f64::total_cmp);
+    let med = sorted[sorted.len() / 2];
+    format!(
+        "other load (share of the machine other processes took during the runs, median per point): median {:.0}%, highest {:.0}%{}",
+        med * 100.0,
+        max * 100.0,
+        if max > 0.1 { " - timings include waiting for CPUs others held" } else { "" }
+    )
 }
 
 /// The speedup axis, naming the baseline.
@@ -371,7 +494,9 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Res {
     let root = SVGBackend::with_string(buf, (1280, 960)).into_drawing_area();
     root.fill(&WHITE)?;
     let (title_area, rest) = root.split_vertically(40);
-    let (body, foot) = rest.split_vertically(960 - 40 - 56);
+    let warnings = &record.analysis.warnings;
+    let foot_lines = 3 + warnings.len().min(3);
+    let (body, foot) = rest.split_vertically(960 - 40 - 8 - 20 * foot_lines as i32);
     title_area.titled(
         &format!(
             "graypipe sweep: {} files, {:.2} MP per run, {} -> {}",
@@ -397,9 +522,33 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Res {
             "{}-{} counted runs per point after {} warm-up round(s); points are medians, whiskers bootstrap 95% intervals over runs; n = min(workers, cores allowed)",
             rmin, rmax, record.schedule.warmup
         ),
-        (12, 28),
+        (12, 26),
         ("sans-serif", 14),
     ))?;
+    foot.draw(&Text::new(load_line(record), (12, 46), ("sans-serif", 14)))?;
+    // At most three lines of warnings: the first ones, then how many more the text has.
+    let shown = if warnings.len() > 3 {
+        2
+    } else {
+        warnings.len()
+    };
+    for (k, w) in warnings.iter().take(shown).enumerate() {
+        let mut w = format!("warning: {w}");
+        if w.chars().count() > 175 {
+            w = w.chars().take(172).collect::<String>() + "...";
+        }
+        foot.draw(&Text::new(w, (12, 66 + 20 * k as i32), ("sans-serif", 13)))?;
+    }
+    if warnings.len() > shown {
+        foot.draw(&Text::new(
+            format!(
+                "... and {} more warning(s) in the text report",
+                warnings.len() - shown
+            ),
+            (12, 66 + 20 * shown as i32),
+            ("sans-serif", 13),
+        ))?;
+    }
     let panels = body.split_evenly((2, 2));
     let baseline = speedup_axis(record);
     let cores = record.machine.logical_cores.max(1) as f64;
@@ -419,6 +568,18 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Res {
                 continue;
             };
             let c = colour(i);
+            if e.ceiling.is_none() {
+                // The analysis rejected the fit (P outside [0, 1], too wide, or a gate said
+                // no): not drawn, only named.
+                chart
+                    .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+                    .label(format!(
+                        "{} Amdahl fit rejected by the analysis: not drawn",
+                        e.engine
+                    ))
+                    .legend(dashed_sample(RGBColor(0xaa, 0xaa, 0xaa).stroke_width(2)));
+                continue;
+            }
             let curve = (0..=200).map(|k| {
                 let x = 1.0 + (max_x - 1.0) * k as f64 / 200.0;
                 let n = if record.schedule.cores.is_some() {
@@ -434,7 +595,7 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Res {
                     "{} Amdahl fit T(n) = a + b/n, P = {:.3}",
                     e.engine, f.parallel_fraction
                 ))
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(2)));
+                .legend(dashed_sample(c.stroke_width(2)));
         }
         Ok(())
     };
@@ -452,6 +613,7 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Res {
                     interval: r.speedup_interval.map(|i| (i.low, i.high)),
                 })
             },
+            runs: &|r| per_run(r, r.speedup),
             extra: &amdahl_curves,
         },
     )?;
@@ -469,7 +631,7 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Res {
                     "{} USL fit, sigma {:.3}, kappa {:.4}",
                     e.engine, u.params.sigma, u.params.kappa
                 ))
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], c.stroke_width(2)));
+                .legend(dashed_sample(c.stroke_width(2)));
         }
         Ok(())
     };
@@ -487,6 +649,7 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Res {
                     interval: r.images_per_second_interval.map(|i| (i.low, i.high)),
                 })
             },
+            runs: &|r| per_run(r, Some(r.images_per_second)),
             extra: &usl_curves,
         },
     )?;
@@ -517,6 +680,7 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Res {
                         .map(|i| (i.low * 100.0, i.high * 100.0)),
                 })
             },
+            runs: &|r| per_run(r, r.efficiency.map(|e| e * 100.0)),
             extra: &full,
         },
     )?;
