@@ -926,4 +926,27 @@ fn the_plot_shows_the_load_each_run_and_no_red_green_pair() {
         .filter(|n| n.attribute("opacity").is_some_and(|o| o.starts_with("0.3")))
         .count();
     assert!(faint >= 3 * 12, "{faint} faint markers");
+
+    // --plot-scale log: the first panel is the time per run on log-log axes.
+    let o = graypipe(&[
+        "sweep",
+        s(&input),
+        "--workers",
+        "1,2",
+        "--warmup",
+        "0",
+        "--repeat",
+        "2",
+        "--min-time",
+        "0",
+        "--plot",
+        s(&svg),
+        "--plot-scale",
+        "log",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("Time per run (log-log)") && text.contains("ideal T1/n"));
+    assert!(!text.contains(">Speedup<"));
 }

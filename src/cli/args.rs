@@ -398,6 +398,11 @@ pub struct SweepArgs {
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
 
+    /// `linear`: the first panel is the speedup; `log`: it is the median time per run on
+    /// log-log axes (log2 n, log10 seconds) with the ideal T1/n.
+    #[arg(long, value_enum, default_value = "linear", requires = "plot")]
+    pub plot_scale: PlotScale,
+
     /// Every column of the table (by default it is narrowed to 120 columns: the Amdahl-fit
     /// and Karp-Flatt columns, then intervals, are left out first).
     #[arg(long)]
@@ -416,6 +421,15 @@ pub struct SweepArgs {
     /// No progress line.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `--plot-scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlotScale {
+    /// Speedup on linear axes.
+    Linear,
+    /// Time per run on log-log axes.
+    Log,
 }
 
 /// `graypipe compare`.

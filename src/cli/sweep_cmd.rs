@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::args::SweepArgs;
+use super::args::{PlotScale, SweepArgs};
 use super::run_cmd::on_interrupt;
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE};
 use graypipe::pipeline::CancelToken;
@@ -176,11 +176,14 @@ pub fn execute(args: &SweepArgs) -> i32 {
         &record,
         (!args.wide).then_some(TABLE_WIDTH),
     ));
+    let svg = SvgExporter {
+        log_time: args.plot_scale == PlotScale::Log,
+    };
     let exports: [(&Option<std::path::PathBuf>, &dyn Exporter); 4] = [
         (&args.export_json, &JsonExporter),
         (&args.export_csv, &CsvExporter),
         (&args.export_markdown, &MarkdownExporter),
-        (&args.plot, &SvgExporter),
+        (&args.plot, &svg),
     ];
     let mut status = printed;
     if let Some(f) = &record.failed_run {

@@ -18,7 +18,12 @@ use crate::sweep::analysis::{PointRow, StageClock};
 use crate::sweep::{Baseline, SweepRecord};
 
 /// An SVG chart drawn with plotters.
-pub struct SvgExporter;
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SvgExporter {
+    /// `--plot-scale log`: the first panel shows the median time per run against n on
+    /// log-log axes (log2 n, log10 seconds) with the ideal T1/n, instead of the speedup.
+    pub log_time: bool,
+}
 
 /// Panel titles (tests look for them).
 pub const PANELS: [&str; 4] = [
@@ -44,8 +49,11 @@ struct Measured {
 struct Panel<'x, DB: DrawingBackend> {
     title: &'x str,
     y_desc: &'x str,
-    /// The y range reaches at least this.
+    /// The y range reaches at least this (with `log_y`, down to at least this).
     floor_top: f64,
+    /// Values are log10 of the quantity: the y range fits them (not from 0) and the labels
+    /// show the quantity.
+    log_y: bool,
     value: &'x dyn Fn(&PointRow) -> Option<Measured>,
     /// Every counted run's value (drawn faint beside the median).
     runs: &'x dyn Fn(&PointRow) -> Vec<f64>,
@@ -186,7 +194,7 @@ fn shade<DB: DrawingBackend>(
     chart: &mut Chart<'_, DB>,
     record: &SweepRecord,
     ax: XAxis,
-    top: f64,
+    (bottom, top): (f64, f64),
 ) -> Res
 where
     DB::ErrorType: 'static,
@@ -209,7 +217,7 @@ where
         let from = ax.t((prev + first) / 2.0).max(ax.range().start);
         chart
             .draw_series([Rectangle::new(
-                [(from, 0.0), (ax.range().end, top)],
+                [(from, bottom), (ax.range().end, top)],
                 RGBColor(0xdd, 0xdd, 0xdd).mix(0.5).filled(),
             )])?
             .label("oversubscribed: more workers than cores")
@@ -233,13 +241,31 @@ where
     DB::ErrorType: 'static,
 {
     let rows = &record.analysis.rows;
-    let top = rows
+    let highs = rows
         .iter()
         .filter_map(panel.value)
         .map(|m| m.interval.map_or(m.value, |i| i.1.max(m.value)))
-        .filter(|v| v.is_finite())
-        .fold(panel.floor_top, f64::max)
-        * 1.55; // headroom for the legend
+        .chain(rows.iter().flat_map(|r| (panel.runs)(r)))
+        .filter(|v| v.is_finite());
+    let (bottom, top) = if panel.log_y {
+        let lows = rows
+            .iter()
+            .filter_map(panel.value)
+            .map(|m| m.interval.map_or(m.value, |i| i.0.min(m.value)))
+            .chain(rows.iter().flat_map(|r| (panel.runs)(r)))
+            .filter(|v| v.is_finite())
+            .fold(f64::INFINITY, f64::min);
+        let high = highs.fold(f64::NEG_INFINITY, f64::max);
+        let (low, high) = if lows.is_finite() && high.is_finite() {
+            (lows.min(panel.floor_top), high)
+        } else {
+            (-1.0, 1.0)
+        };
+        // A decade of headroom above for the legend.
+        (low - 0.3, high + 0.3 + (high - low).max(0.5))
+    } else {
+        (0.0, highs.fold(panel.floor_top, f64::max) * 1.55) // headroom for the legend
+    };
     let x_desc = if record.schedule.cores.is_some() {
         format!("n = cores allowed{}", if ax.log2 { " (log2)" } else { "" })
     } else {
@@ -248,8 +274,15 @@ where
             if ax.log2 { " (log2)" } else { "" }
         )
     };
-    let mut chart = panel_chart(area, panel.title, ax, top, x_desc, panel.y_desc)?;
-    shade(&mut chart, record, ax, top)?;
+    let mut chart = panel_chart(
+        area,
+        panel.title,
+        ax,
+        (bottom, top, panel.log_y),
+        x_desc,
+        panel.y_desc,
+    )?;
+    shade(&mut chart, record, ax, (bottom, top))?;
     (panel.extra)(&mut chart, top)?;
     for (i, e) in record.analysis.engines.iter().enumerate() {
         let c = colour(i);
@@ -344,7 +377,7 @@ where
             .collect();
         format!("seconds summed over threads ({})", clocks.join(", "))
     };
-    let mut chart = panel_chart(area, PANELS[3], ax, top, x_desc, &y_desc)?;
+    let mut chart = panel_chart(area, PANELS[3], ax, (0.0, top, false), x_desc, &y_desc)?;
     let width = if ax.log2 { 0.6 } else { 0.7 } / k;
     for (ei, engine) in engines.iter().enumerate() {
         for r in rows.iter().filter(|r| r.engine == *engine) {
@@ -385,7 +418,7 @@ fn panel_chart<'a, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
     title: &str,
     ax: XAxis,
-    top: f64,
+    (bottom, top, log_y): (f64, f64, bool),
     x_desc: String,
     y_desc: &str,
 ) -> Result<Chart<'a, DB>, Box<dyn std::error::Error>>
@@ -397,7 +430,14 @@ where
         .margin(10)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(ax.range(), 0f64..top)?;
+        .build_cartesian_2d(ax.range(), bottom..top)?;
+    // Two significant digits: 0.063, 0.25, 1.6, 40.
+    let log_label = |v: &f64| {
+        let x = 10f64.powf(*v);
+        let digits = (1 - x.log10().floor() as i32).clamp(0, 6) as usize;
+        format!("{x:.digits$}")
+    };
+    let label: &dyn Fn(&f64) -> String = if log_y { &log_label } else { &y_label };
     chart
         .configure_mesh()
         .x_labels(ax.ticks())
@@ -406,7 +446,7 @@ where
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(BLACK.mix(0.08))
         .x_desc(x_desc)
-        .y_label_formatter(&y_label)
+        .y_label_formatter(label)
         .y_desc(y_desc)
         .draw()?;
     Ok(chart)
@@ -467,6 +507,65 @@ fn load_line(record: &SweepRecord) -> String {
     )
 }
 
+/// `--plot-scale log`: median time per run against n on log-log axes, each run faint, with the
+/// ideal T1/n per engine (dotted by the analysis' T1).
+fn time_panel(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    record: &SweepRecord,
+    ax: XAxis,
+    max_x: f64,
+) -> Res {
+    let log = |t: f64| if t > 0.0 { t.log10() } else { f64::NAN };
+    let ideal = |chart: &mut Chart<'_, SVGBackend>, _top: f64| -> Res {
+        for (i, e) in record.analysis.engines.iter().enumerate() {
+            let Some(t1) = e.baseline_seconds else {
+                continue;
+            };
+            let c = colour(i).mix(0.6);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    (0..=50).map(|k| {
+                        let x = 1.0 + (max_x - 1.0) * f64::from(k) / 50.0;
+                        (ax.t(x), log(t1 / x))
+                    }),
+                    3,
+                    3,
+                    c.stroke_width(1),
+                ))?
+                .label(format!("{} ideal T1/n", e.engine))
+                .legend(dashed_sample(c.stroke_width(1)));
+        }
+        Ok(())
+    };
+    whisker_panel(
+        area,
+        record,
+        ax,
+        &Panel {
+            title: "Time per run (log-log)",
+            y_desc: "median wall seconds per run (log scale)",
+            // The ideal lines end at T1 / the largest n.
+            floor_top: record
+                .analysis
+                .engines
+                .iter()
+                .filter_map(|e| e.baseline_seconds)
+                .map(|t1| log(t1 / max_x))
+                .filter(|v| v.is_finite())
+                .fold(f64::INFINITY, f64::min),
+            log_y: true,
+            value: &|r| {
+                Some(Measured {
+                    value: log(r.median_seconds),
+                    interval: r.median_interval.map(|i| (log(i.low), log(i.high))),
+                })
+            },
+            runs: &|r| r.runs_seconds.iter().map(|&t| log(t)).collect(),
+            extra: &ideal,
+        },
+    )
+}
+
 /// The speedup axis, naming the baseline.
 fn speedup_axis(record: &SweepRecord) -> String {
     let engines = &record.analysis.engines;
@@ -484,7 +583,7 @@ fn speedup_axis(record: &SweepRecord) -> String {
     }
 }
 
-fn draw(record: &SweepRecord, buf: &mut String) -> Res {
+fn draw(record: &SweepRecord, log_time: bool, buf: &mut String) -> Res {
     let rows = &record.analysis.rows;
     let max_x = rows.iter().map(|r| x_of(record, r)).fold(2.0, f64::max);
     let ax = XAxis {
@@ -599,24 +698,33 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Res {
         }
         Ok(())
     };
-    whisker_panel(
-        &panels[0],
-        record,
-        ax,
-        &Panel {
-            title: PANELS[0],
-            y_desc: &baseline,
-            floor_top: 2.0,
-            value: &|r| {
-                r.speedup.map(|s| Measured {
-                    value: s,
-                    interval: r.speedup_interval.map(|i| (i.low, i.high)),
-                })
+    if log_time {
+        let log_x = XAxis {
+            log2: true,
+            max: max_x,
+        };
+        time_panel(&panels[0], record, log_x, max_x)?;
+    } else {
+        whisker_panel(
+            &panels[0],
+            record,
+            ax,
+            &Panel {
+                title: PANELS[0],
+                y_desc: &baseline,
+                floor_top: 2.0,
+                log_y: false,
+                value: &|r| {
+                    r.speedup.map(|s| Measured {
+                        value: s,
+                        interval: r.speedup_interval.map(|i| (i.low, i.high)),
+                    })
+                },
+                runs: &|r| per_run(r, r.speedup),
+                extra: &amdahl_curves,
             },
-            runs: &|r| per_run(r, r.speedup),
-            extra: &amdahl_curves,
-        },
-    )?;
+        )?;
+    }
     let usl_curves = |chart: &mut Chart<'_, SVGBackend>, _top: f64| -> Res {
         for (i, e) in record.analysis.engines.iter().enumerate() {
             let Some(u) = e.usl else { continue };
@@ -643,6 +751,7 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Res {
             title: PANELS[1],
             y_desc: "images per second (files / median wall)",
             floor_top: 0.0,
+            log_y: false,
             value: &|r| {
                 Some(Measured {
                     value: r.images_per_second,
@@ -672,6 +781,7 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Res {
             title: PANELS[2],
             y_desc: "efficiency S/n, %",
             floor_top: 100.0,
+            log_y: false,
             value: &|r| {
                 r.efficiency.map(|e| Measured {
                     value: e * 100.0,
@@ -692,7 +802,7 @@ fn draw(record: &SweepRecord, buf: &mut String) -> Res {
 impl Exporter for SvgExporter {
     fn serialize(&self, record: &SweepRecord) -> Result<Vec<u8>, String> {
         let mut buf = String::new();
-        draw(record, &mut buf).map_err(|e| format!("cannot draw the plot: {e}"))?;
+        draw(record, self.log_time, &mut buf).map_err(|e| format!("cannot draw the plot: {e}"))?;
         Ok(buf.into_bytes())
     }
 }
