@@ -164,7 +164,12 @@ pub fn execute(args: &SweepArgs) -> i32 {
                 };
             }
             eprintln!("graypipe: {e}");
-            return EXIT_USAGE;
+            // Refusals come before any run (2); a scratch folder that stops working mid-sweep
+            // (a full disk) is a failure of the work (1).
+            return match e {
+                SweepError::Scratch(_) => EXIT_FAILED,
+                _ => EXIT_USAGE,
+            };
         }
     };
     if show {

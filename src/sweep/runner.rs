@@ -193,8 +193,9 @@ pub enum SweepError {
         /// Why.
         reason: String,
     },
-    /// A temporary folder could not be made.
-    #[error("cannot create a temporary folder: {0}")]
+    /// A temporary folder could not be made (mid-sweep: a full scratch disk says "no space
+    /// left on device").
+    #[error("cannot create a temporary folder: {}", crate::error::io_reason(.0))]
     Scratch(std::io::Error),
     /// `--keep-output` or `--scratch` cannot hold the job's outputs (inside an input, not a
     /// folder, ...): refused before any run.
