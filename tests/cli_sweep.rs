@@ -86,6 +86,7 @@ fn a_small_sweep_ties_its_numbers_together_and_amdahl_from_reproduces_it_exactly
         s(&md),
         "--plot",
         s(&svg),
+        "--wide",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let table = String::from_utf8(o.stdout).unwrap();
@@ -546,4 +547,499 @@ fn a_cpu_hog_closes_the_gates_and_flags_starved_rows() {
         "hog: {choice}, quiet: {quiet_choice}"
     );
     assert!(text.contains("starved"));
+}
+
+/// A one-point sweep of `input` exported to `json`, with extra options.
+fn small_sweep(input: &Path, json: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "sweep",
+        s(input),
+        "--workers",
+        "1",
+        "--warmup",
+        "1",
+        "--repeat",
+        "20",
+        "--min-time",
+        "0",
+        "--export-json",
+        s(json),
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    let o = graypipe(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn compare_finds_a_real_slowdown_and_not_a_rerun_of_the_same_build() {
+    let t = tempfile::tempdir().unwrap();
+    // Runs of some tens of milliseconds: a scheduler stall on this shared machine must not
+    // outweigh them.
+    let input = tiles(t.path(), 48);
+    let (a, b, slow) = (
+        t.path().join("a.json"),
+        t.path().join("b.json"),
+        t.path().join("slow.json"),
+    );
+    small_sweep(&input, &a, &["--png-compression", "fast"]);
+    small_sweep(&input, &slow, &["--png-compression", "high"]);
+
+    // The strongest deflate level is several times slower than the fastest: found, with its
+    // interval, and the regression check fails.
+    let o = graypipe(&["compare", s(&a), s(&slow), "--fail-if-slower", "5"]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    assert!(out.contains("SLOWER: B takes"), "{out}");
+    assert!(
+        stderr(&o).contains("--fail-if-slower 5: staged at 1 workers"),
+        "{}",
+        stderr(&o)
+    );
+    let o = graypipe(&["compare", s(&a), s(&slow), "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let c: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let p = &c["points"][0];
+    assert_eq!(p["verdict"], "slower");
+    assert_eq!(p["runs"], serde_json::json!([20, 20]));
+    let (low, ratio, high) = (
+        f(&p["interval"]["low"]),
+        f(&p["ratio"]),
+        f(&p["interval"]["high"]),
+    );
+    assert!(1.05 < low && low <= ratio && ratio <= high, "{p}");
+    // The ratio is the ratio of the exported medians.
+    let walls = |path: &Path| -> Vec<f64> {
+        let r: Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+        r["points"][0]["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| f(&r["wall_seconds"]))
+            .collect()
+    };
+    assert!(close(ratio, median(&walls(&slow)) / median(&walls(&a))));
+    // Backwards it is a speed-up, and no regression.
+    let o = graypipe(&["compare", s(&slow), s(&a), "--fail-if-slower", "5"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("FASTER"));
+
+    // The same build and job, measured interleaved: A's runs split into its odd and even runs
+    // (two sweeps run one after the other on this shared machine differ by whatever else ran
+    // meanwhile, which compare rightly reports; interleaving takes that out). No verdict.
+    let r: Value = serde_json::from_slice(&fs::read(&a).unwrap()).unwrap();
+    let half = |parity: usize, path: &Path| {
+        let mut h = r.clone();
+        let runs: Vec<Value> = r["points"][0]["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == parity)
+            .map(|(_, v)| v.clone())
+            .collect();
+        h["points"][0]["runs"] = Value::Array(runs);
+        fs::write(path, serde_json::to_vec(&h).unwrap()).unwrap();
+    };
+    let odd = t.path().join("odd.json");
+    half(0, &b);
+    half(1, &odd);
+    let o = graypipe(&[
+        "compare",
+        s(&b),
+        s(&odd),
+        "--threshold",
+        "15",
+        "--fail-if-slower",
+        "15",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(out.contains("no difference"), "{out}");
+    assert!(!out.contains("SLOWER") && !out.contains("FASTER"), "{out}");
+
+    // sweep --compare: the same comparison after the sweep's own table.
+    let o = graypipe(&[
+        "sweep",
+        s(&input),
+        "--workers",
+        "1",
+        "--warmup",
+        "0",
+        "--repeat",
+        "10",
+        "--min-time",
+        "0",
+        "--png-compression",
+        "high",
+        "--compare",
+        s(&a),
+        "--fail-if-slower",
+        "5",
+        "-q",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("B = this sweep") && out.contains("SLOWER"),
+        "{out}"
+    );
+}
+
+#[test]
+fn compare_refuses_what_is_not_a_sweep_and_points_it_cannot_match() {
+    let t = tempfile::tempdir().unwrap();
+    let input = tiles(t.path(), 2);
+    let a = t.path().join("a.json");
+    small_sweep(&input, &a, &[]);
+    let junk = t.path().join("junk.json");
+    fs::write(&junk, "{\"points\": 3}").unwrap();
+    for bad in [s(&junk), "/dev/zero", s(t.path())] {
+        let o = graypipe(&["compare", s(&a), bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
+        assert!(stderr(&o).starts_with("graypipe: "), "{}", stderr(&o));
+    }
+    // A bad reference is refused before any run.
+    let o = graypipe(&["sweep", s(&input), "--compare", s(&junk), "-q"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--compare") && o.stdout.is_empty());
+    // Nothing in common: a regression check that checked nothing fails.
+    let other = t.path().join("other.json");
+    let mut r: Value = serde_json::from_slice(&fs::read(&a).unwrap()).unwrap();
+    r["points"][0]["workers"] = 7.into();
+    fs::write(&other, serde_json::to_vec(&r).unwrap()).unwrap();
+    let o = graypipe(&["compare", s(&a), s(&other), "--fail-if-slower", "5"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.contains("no point was measured in both sweeps"),
+        "{out}"
+    );
+    assert!(
+        out.contains("in A only") && out.contains("in B only"),
+        "{out}"
+    );
+    let o = graypipe(&["compare", s(&a), s(&a), "--threshold", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// Entries of `dir` (none when it is missing).
+fn entries(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir).map_or_else(
+        |_| Vec::new(),
+        |d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        },
+    )
+}
+
+#[test]
+fn bad_keep_output_and_scratch_folders_are_refused_before_any_run() {
+    let t = tempfile::tempdir().unwrap();
+    let input = tiles(t.path(), 2);
+    let scratch = t.path().join("scratch");
+    fs::create_dir(&scratch).unwrap();
+    let picture = input.join(entries(&input)[0].clone());
+    let inside = input.join("kept");
+    let cases: [(&str, &str, &str); 5] = [
+        ("--keep-output", s(&inside), "is inside input folder"),
+        ("--keep-output", s(&picture), "is a file, not a folder"),
+        ("--scratch", s(&input), "is inside input folder"),
+        (
+            "--scratch",
+            "/nonexistent-graypipe-scratch",
+            "no such file or folder",
+        ),
+        ("--scratch", s(&picture), "--scratch"),
+    ];
+    for (option, value, says) in cases {
+        let o = graypipe(&[
+            "sweep",
+            s(&input),
+            "--workers",
+            "1",
+            "--repeat",
+            "1000",
+            "--min-time",
+            "1000",
+            option,
+            value,
+            "--export-json",
+            s(&t.path().join("s.json")),
+            "-q",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{option} {value}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(says),
+            "{option} {value}: {}",
+            stderr(&o)
+        );
+        assert!(o.stdout.is_empty(), "no table: nothing was measured");
+        assert!(!t.path().join("s.json").exists());
+    }
+    // Nothing was written into the input, nor left in the scratch folder.
+    assert_eq!(entries(&input).len(), 2);
+    assert!(entries(&scratch).is_empty());
+    assert!(!inside.exists());
+}
+
+#[test]
+fn a_run_that_fails_a_file_is_no_sample_and_names_the_file() {
+    let t = tempfile::tempdir().unwrap();
+    let input = tiles(t.path(), 3);
+    fs::write(input.join("broken.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    let json = t.path().join("s.json");
+    let o = graypipe(&[
+        "sweep",
+        s(&input),
+        "--workers",
+        "1",
+        "--warmup",
+        "0",
+        "--repeat",
+        "5",
+        "--min-time",
+        "0",
+        "--export-json",
+        s(&json),
+        "-q",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("broken.png: "), "{err}");
+    assert!(err.contains("sweep stopped: run 1"), "{err}");
+    let r: Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
+    let failed = &r["failed_run"];
+    assert_eq!(failed["failed"], 1, "{failed}");
+    assert_eq!(failed["run"], 1);
+    assert!(failed["failures"][0]["input"]
+        .as_str()
+        .unwrap()
+        .ends_with("broken.png"));
+    // The failed run is no timing sample.
+    assert!(r["points"][0]["runs"].as_array().unwrap().is_empty());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("sweep stopped at run 1"));
+}
+
+/// A full scratch disk: a 256 KiB tmpfs (mounting needs root and a kernel that allows it
+/// here; where it cannot be mounted the case is reported and the damaged-file case above
+/// covers the same path).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_scratch_disk_stops_the_sweep_and_says_no_space_left() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in");
+    fs::create_dir(&input).unwrap();
+    let ship = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_images/book/ship.jpg");
+    fs::copy(&ship, input.join("ship.jpg")).unwrap();
+    let full = t.path().join("full");
+    fs::create_dir(&full).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs", s(&full)])
+        .status()
+        .is_ok_and(|st| st.success());
+    if !mounted {
+        eprintln!("not run: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    let json = t.path().join("s.json");
+    let o = graypipe(&[
+        "sweep",
+        s(&input),
+        "--workers",
+        "1",
+        "--repeat",
+        "3",
+        "--min-time",
+        "0",
+        "--scratch",
+        s(&full),
+        "--export-json",
+        s(&json),
+        "-q",
+    ]);
+    let left = entries(&full);
+    let _ = std::process::Command::new("umount").arg(&full).status();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("no space left"), "{err}");
+    assert!(err.contains("ship.jpg"), "{err}");
+    let r: Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
+    assert!(r["failed_run"]["failures"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no space left"));
+    assert!(r["points"][0]["runs"].as_array().unwrap().is_empty());
+    assert!(left.is_empty(), "scratch folders left: {left:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn sighup_during_a_sweep_removes_its_scratch_folders() {
+    let t = tempfile::tempdir().unwrap();
+    let input = tiles(t.path(), 6);
+    let scratch = t.path().join("scratch");
+    fs::create_dir(&scratch).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_graypipe"))
+        .args([
+            "sweep",
+            s(&input),
+            "--workers",
+            "1",
+            "--repeat",
+            "100000",
+            "--min-time",
+            "100000",
+            "--scratch",
+            s(&scratch),
+            "-q",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until runs have left outputs in the scratch folder.
+    let started = std::time::Instant::now();
+    while entries(&scratch).len() < 3 {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no scratch folders appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: kill has no memory preconditions; the pid is our running child's.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGHUP) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(129), "{}", stderr(&out));
+    assert!(stderr(&out).contains("temporary folders are removed"));
+    assert!(entries(&scratch).is_empty(), "{:?}", entries(&scratch));
+}
+
+#[test]
+fn the_table_fits_120_columns_unless_wide() {
+    let t = tempfile::tempdir().unwrap();
+    let input = tiles(t.path(), 3);
+    let run = |wide: bool| {
+        let mut args = vec![
+            "sweep",
+            s(&input),
+            "--workers",
+            "1,2",
+            "--engine",
+            "staged,rayon",
+            "--warmup",
+            "0",
+            "--repeat",
+            "3",
+            "--min-time",
+            "0",
+            "-q",
+        ];
+        if wide {
+            args.push("--wide");
+        }
+        let o = graypipe(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let narrow = run(false);
+    let table: Vec<&str> = narrow
+        .lines()
+        .skip_while(|l| !l.starts_with("engine"))
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(table.len() >= 5, "{narrow}");
+    for l in &table {
+        assert!(l.chars().count() <= 120, "{} wide: {l}", l.chars().count());
+    }
+    assert!(
+        table.iter().any(|l| l.contains("--wide for all")),
+        "{narrow}"
+    );
+    let wide = run(true);
+    let head = wide.lines().find(|l| l.starts_with("engine")).unwrap();
+    assert!(
+        head.contains("Karp-Flatt") && head.contains("Amdahl fit"),
+        "{head}"
+    );
+    assert!(!wide.contains("--wide for all"));
+}
+
+#[test]
+fn the_plot_shows_the_load_each_run_and_no_red_green_pair() {
+    let t = tempfile::tempdir().unwrap();
+    let input = tiles(t.path(), 3);
+    let svg = t.path().join("s.svg");
+    let o = graypipe(&[
+        "sweep",
+        s(&input),
+        "--workers",
+        "1,2",
+        "--engine",
+        "staged,rayon",
+        "--warmup",
+        "0",
+        "--repeat",
+        "3",
+        "--min-time",
+        "0",
+        "--plot",
+        s(&svg),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let words: String = doc
+        .descendants()
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(words.contains("other load"), "the caption names the load");
+    assert!(words.contains("faint: each run"));
+    assert!(words.contains("outside stages"));
+    let fills: std::collections::BTreeSet<String> = doc
+        .descendants()
+        .filter_map(|n| n.attribute("fill").or(n.attribute("stroke")))
+        .map(str::to_uppercase)
+        .collect();
+    // Okabe-Ito blue and orange for the two engines; none of plotters' default red and green.
+    assert!(
+        fills.contains("#0072B2") && fills.contains("#E69F00"),
+        "{fills:?}"
+    );
+    for red_or_green in ["#FF0000", "#00FF00", "#E6194B", "#3CB44B"] {
+        assert!(!fills.contains(red_or_green), "{red_or_green} in {fills:?}");
+    }
+    // Every run is drawn: at least as many faint markers as counted runs (2 engines x 2
+    // points x 3 runs, on three panels).
+    let faint = doc
+        .descendants()
+        .filter(|n| n.attribute("opacity").is_some_and(|o| o.starts_with("0.3")))
+        .count();
+    assert!(faint >= 3 * 12, "{faint} faint markers");
+
+    // --plot-scale log: the first panel is the time per run on log-log axes.
+    let o = graypipe(&[
+        "sweep",
+        s(&input),
+        "--workers",
+        "1,2",
+        "--warmup",
+        "0",
+        "--repeat",
+        "2",
+        "--min-time",
+        "0",
+        "--plot",
+        s(&svg),
+        "--plot-scale",
+        "log",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("Time per run (log-log)") && text.contains("ideal T1/n"));
+    assert!(!text.contains(">Speedup<"));
 }

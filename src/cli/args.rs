@@ -38,13 +38,18 @@ pub struct Cli {
 pub enum Command {
     /// Convert images to gray (and threshold them), mirroring the input tree into DIR.
     #[command(after_help = super::EXIT_STATUS_HELP)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run the same job over a range of worker counts (and engines) and print Amdahl-style
     /// speedup tables, per-stage timings and recommendations.
     #[command(after_help = super::EXIT_STATUS_HELP)]
-    Sweep(SweepArgs),
+    Sweep(Box<SweepArgs>),
     /// Amdahl's law: the theoretical table for a parallel fraction, or a refit of a saved sweep.
     Amdahl(AmdahlArgs),
+    /// Compare two sweeps saved with `sweep --export-json`: per point the ratio of median
+    /// times B / A with a 95% bootstrap interval, and a verdict only where the interval lies
+    /// beyond the threshold. Exit status 1 with --fail-if-slower when B is slower.
+    #[command(after_help = super::compare_cmd::EXIT_STATUS_HELP)]
+    Compare(CompareArgs),
     /// Join the `--report` files of a sharded run (`run --shard K/N`) into one, checking that
     /// every shard ran once over the same listing and every file was processed once.
     Merge(MergeArgs),
@@ -391,9 +396,73 @@ pub struct SweepArgs {
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
 
+    /// `linear`: the first panel is the speedup; `log`: it is the median time per run on
+    /// log-log axes (log2 n, log10 seconds) with the ideal T1/n.
+    #[arg(long, value_enum, default_value = "linear", requires = "plot")]
+    pub plot_scale: PlotScale,
+
+    /// Every column of the table (by default it is narrowed to 120 columns: the Amdahl-fit
+    /// and Karp-Flatt columns, then intervals, are left out first).
+    #[arg(long)]
+    pub wide: bool,
+
+    /// Compare this sweep (B) against one saved with --export-json (A), as `graypipe compare`
+    /// does, after the table.
+    #[arg(long, value_name = "A.json")]
+    pub compare: Option<PathBuf>,
+
+    /// With --compare: exit with status 1 when a point is slower than A by more than PCT
+    /// percent with 95% confidence.
+    #[arg(long, value_name = "PCT", requires = "compare", value_parser = parse_percent)]
+    pub fail_if_slower: Option<f64>,
+
     /// No progress line.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// `--plot-scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlotScale {
+    /// Speedup on linear axes.
+    Linear,
+    /// Time per run on log-log axes.
+    Log,
+}
+
+/// `graypipe compare`.
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// The reference sweep (`sweep --export-json`).
+    #[arg(value_name = "A.json")]
+    pub a: PathBuf,
+
+    /// The sweep compared against it.
+    #[arg(value_name = "B.json")]
+    pub b: PathBuf,
+
+    /// A change smaller than PCT percent is not called a change: a verdict needs the whole
+    /// interval beyond it.
+    #[arg(long, default_value_t = 5.0, value_name = "PCT", value_parser = parse_percent)]
+    pub threshold: f64,
+
+    /// Exit with status 1 when a point of B is slower than A by more than PCT percent with
+    /// 95% confidence (the whole interval above 1 + PCT/100): a regression check for CI.
+    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
+    pub fail_if_slower: Option<f64>,
+
+    /// Print the comparison as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    s.trim()
+        .trim_end_matches('%')
+        .parse::<f64>()
+        .ok()
+        .filter(|p| p.is_finite() && (0.0..=1000.0).contains(p))
+        .ok_or_else(|| format!("'{s}' is not a percentage from 0 to 1000"))
 }
 
 /// `graypipe amdahl`.

@@ -3,6 +3,7 @@
 mod allocator;
 pub mod amdahl_cmd;
 pub mod args;
+pub mod compare_cmd;
 pub mod merge_cmd;
 pub mod output;
 pub mod progress;
@@ -63,6 +64,7 @@ pub fn main() -> i32 {
         Command::Run(args) => run_cmd::execute(&args, stderr_color),
         Command::Sweep(args) => sweep_cmd::execute(&args),
         Command::Amdahl(args) => amdahl_cmd::execute(&args),
+        Command::Compare(args) => compare_cmd::execute(&args),
         Command::Completions(args) => {
             // Into memory first: clap_complete panics when its writer fails (a full disk).
             let mut script = Vec::new();

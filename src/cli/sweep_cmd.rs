@@ -2,17 +2,84 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use super::args::SweepArgs;
+use super::args::{PlotScale, SweepArgs};
 use super::run_cmd::on_interrupt;
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE};
 use graypipe::error::printable_path;
 use graypipe::pipeline::CancelToken;
+use graypipe::report::compare_table::compare_text;
 use graypipe::report::export::{
     export, CsvExporter, Exporter, JsonExporter, MarkdownExporter, SvgExporter,
 };
-use graypipe::report::sweep_table::sweep_text;
-use graypipe::sweep::{run_sweep, SweepError, SweepPlan};
+use graypipe::report::sweep_table::{sweep_text_fitting, TABLE_WIDTH};
+use graypipe::sweep::compare::{compare, ComparedSweep, DEFAULT_THRESHOLD};
+use graypipe::sweep::{run_sweep, FailedRun, SweepError, SweepPlan};
+
+/// Exit status after SIGHUP (128 + 1, as shells report it).
+const EXIT_HANGUP: i32 = 129;
+
+/// Sets `cancel` on SIGHUP (a second one exits at once, as for SIGINT); the flag says that it
+/// came.
+fn on_hangup(cancel: &CancelToken) -> Arc<AtomicBool> {
+    let hung_up = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    {
+        let sig = signal_hook::consts::SIGHUP;
+        // Registration fails only for forbidden signals; SIGHUP is not one.
+        let _ = signal_hook::flag::register_conditional_shutdown(
+            sig,
+            EXIT_HANGUP,
+            Arc::clone(&hung_up),
+        );
+        let _ = signal_hook::flag::register(sig, Arc::clone(&hung_up));
+        let _ = signal_hook::flag::register(sig, cancel.flag());
+    }
+    #[cfg(not(unix))]
+    let _ = cancel;
+    hung_up
+}
+
+/// The stderr lines naming a failed run's files.
+fn failed_run_lines(f: &FailedRun) -> Vec<String> {
+    let mut lines: Vec<String> = f
+        .failures
+        .iter()
+        .map(|x| {
+            format!(
+                "graypipe: {}: {}",
+                graypipe::error::printable(&x.input),
+                graypipe::error::printable(&x.reason)
+            )
+        })
+        .collect();
+    if f.failed > f.failures.len() {
+        lines.push(format!(
+            "graypipe: ... and {} more failed file(s) in that run",
+            f.failed - f.failures.len()
+        ));
+    }
+    let full = f
+        .failures
+        .iter()
+        .any(|x| x.reason.contains("no space left"));
+    lines.push(format!(
+        "graypipe: sweep stopped: run {} ({} engine, {} workers, {} cores allowed) failed {} file(s), so it timed less than the job and is no sample; {}",
+        f.run,
+        f.engine,
+        f.workers,
+        f.cores_allowed,
+        f.failed,
+        if full {
+            "the scratch disk is full (no space left): choose a larger --scratch folder"
+        } else {
+            "fix or --exclude the files named above"
+        }
+    ));
+    lines
+}
 
 /// Runs the command; returns the exit status.
 pub fn execute(args: &SweepArgs) -> i32 {
@@ -24,6 +91,17 @@ pub fn execute(args: &SweepArgs) -> i32 {
             eprintln!("graypipe: {e}");
             return EXIT_USAGE;
         }
+    };
+    // The reference sweep is read before any run: a bad file costs no measuring.
+    let reference = match &args.compare {
+        Some(path) => match super::compare_cmd::read_sweep(path) {
+            Ok(r) => Some((path.display().to_string(), r)),
+            Err(e) => {
+                super::output::stderr_line(&format!("graypipe: --compare: {e}"));
+                return EXIT_USAGE;
+            }
+        },
+        None => None,
     };
     let plan = SweepPlan {
         inputs: job.inputs.clone(),
@@ -66,6 +144,9 @@ pub fn execute(args: &SweepArgs) -> i32 {
     // removes its temporary folders and ends with 130. A second signal exits at once.
     let cancel = CancelToken::new();
     let _interrupted = on_interrupt(&cancel);
+    // A closed terminal (SIGHUP) stops the sweep as Ctrl-C does, so that its temporary
+    // folders are removed rather than left full of outputs.
+    let hung_up = on_hangup(&cancel);
     let record = match run_sweep(&plan, &cancel, &mut |p| {
         if show {
             let eta = if p.done > 0 {
@@ -86,10 +167,19 @@ pub fn execute(args: &SweepArgs) -> i32 {
             }
             if let SweepError::Interrupted { .. } = e {
                 eprintln!("graypipe: sweep {e}; its temporary folders are removed");
-                return EXIT_INTERRUPTED;
+                return if hung_up.load(Ordering::Relaxed) {
+                    EXIT_HANGUP
+                } else {
+                    EXIT_INTERRUPTED
+                };
             }
             eprintln!("graypipe: {e}");
-            return EXIT_USAGE;
+            // Refusals come before any run (2); a scratch folder that stops working mid-sweep
+            // (a full disk) is a failure of the work (1).
+            return match e {
+                SweepError::Scratch(_) => EXIT_FAILED,
+                _ => EXIT_USAGE,
+            };
         }
     };
     if show {
@@ -97,10 +187,37 @@ pub fn execute(args: &SweepArgs) -> i32 {
     }
     // A reader that went away ends the table quietly; a full disk is an error (the exports
     // below are still written).
-    let printed = super::output::print_or_fail(&sweep_text(&record));
+    let printed = super::output::print_or_fail(&sweep_text_fitting(
+        &record,
+        (!args.wide).then_some(TABLE_WIDTH),
+    ));
+    let svg = SvgExporter {
+        log_time: args.plot_scale == PlotScale::Log,
+    };
     let mut status = printed;
+    if let Some(f) = &record.failed_run {
+        for line in failed_run_lines(f) {
+            super::output::stderr_line(&line);
+        }
+        status = EXIT_FAILED;
+    }
+    if let Some((name, a)) = &reference {
+        let b = ComparedSweep::from_record(&record);
+        let c = compare(a, &b, DEFAULT_THRESHOLD);
+        let text = compare_text(&c, (name, "this sweep"));
+        let printed = super::output::print_or_fail(&format!("\n{text}"));
+        let (check, lines) = super::compare_cmd::regression_check(&c, args.fail_if_slower);
+        for l in lines {
+            super::output::stderr_line(&l);
+        }
+        status = status.max(printed).max(check);
+    }
     for (option, path, target) in &targets {
-        let exporter = exporter_for(option);
+        let exporter: &dyn Exporter = if *option == "--plot" {
+            &svg
+        } else {
+            exporter_for(option)
+        };
         if let Err(e) = export(exporter, &record, target) {
             eprintln!(
                 "graypipe: error: cannot write {option} {}: {e}",
@@ -132,7 +249,7 @@ fn exporter_for(option: &str) -> &'static dyn Exporter {
         "--export-json" => &JsonExporter,
         "--export-csv" => &CsvExporter,
         "--export-markdown" => &MarkdownExporter,
-        _ => &SvgExporter,
+        _ => &SvgExporter { log_time: false },
     }
 }
 

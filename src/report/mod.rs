@@ -2,6 +2,7 @@
 //! its exports (JSON, CSV, Markdown, SVG plot).
 
 pub mod amdahl_theory;
+pub mod compare_table;
 pub mod export;
 pub mod merge;
 pub mod process_info;

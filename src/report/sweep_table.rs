@@ -396,15 +396,42 @@ pub fn bigger_machine_lines(b: &BiggerMachine, gate: &Gate) -> Vec<String> {
     out
 }
 
-/// The table rows laid out in columns.
-pub fn table(rows: &[PointRow]) -> String {
-    let cells: Vec<[String; 13]> = rows.iter().map(cells).collect();
-    let widths: Vec<usize> = (0..COLUMNS.len())
+/// The default width of the text table, in columns (characters).
+pub const TABLE_WIDTH: usize = 120;
+
+/// How a table is narrowed to fit, step by step, until it fits: what each step leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Narrowing {
+    /// Drop a column (index into [`COLUMNS`]).
+    Drop(usize),
+    /// Drop a column when every row has the same value in it.
+    DropIfUniform(usize),
+    /// Show a column's value without its interval.
+    NoInterval(usize),
+}
+
+const NARROWING: [Narrowing; 7] = [
+    Narrowing::Drop(12),
+    Narrowing::Drop(11),
+    Narrowing::DropIfUniform(2),
+    Narrowing::NoInterval(9),
+    Narrowing::NoInterval(4),
+    Narrowing::Drop(2),
+    Narrowing::Drop(10),
+];
+
+/// `cell` without a trailing ` [low, high]` interval.
+fn without_interval(cell: &str) -> String {
+    cell.split(" [").next().unwrap_or(cell).to_string()
+}
+
+fn layout(titles: &[String], cells: &[Vec<String>]) -> (String, usize) {
+    let widths: Vec<usize> = (0..titles.len())
         .map(|i| {
             cells
                 .iter()
-                .map(|c| c[i].len())
-                .chain([COLUMNS[i].len()])
+                .map(|c| c[i].chars().count())
+                .chain([titles[i].len()])
                 .max()
                 .unwrap_or(0)
         })
@@ -423,22 +450,111 @@ pub fn table(rows: &[PointRow]) -> String {
             .join("  ")
     };
     let mut s = String::new();
-    let _ = writeln!(s, "{}", line(&COLUMNS.map(String::from)));
-    for c in &cells {
+    let _ = writeln!(s, "{}", line(titles));
+    for c in cells {
         let _ = writeln!(s, "{}", line(c));
     }
-    if rows.iter().any(|r| r.oversubscribed) {
-        s.push_str("* oversubscribed: more workers than cores allowed\n");
-    }
-    s
+    let width = widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
+    (s, width)
 }
 
-/// The whole text report.
+/// The table rows laid out in columns: every column with `max_width` None (`--wide`), else
+/// narrowed step by step (the Amdahl-fit and Karp-Flatt columns first, then intervals) until
+/// it fits in `max_width` characters, with a line saying what was left out.
+pub fn table(rows: &[PointRow], max_width: Option<usize>) -> String {
+    let full: Vec<Vec<String>> = rows.iter().map(|r| cells(r).to_vec()).collect();
+    let mut keep: Vec<bool> = vec![true; COLUMNS.len()];
+    let mut bare: Vec<bool> = vec![false; COLUMNS.len()];
+    let build = |keep: &[bool], bare: &[bool]| {
+        let titles: Vec<String> = (0..COLUMNS.len())
+            .filter(|&i| keep[i])
+            .map(|i| {
+                if bare[i] {
+                    without_interval(COLUMNS[i])
+                } else {
+                    COLUMNS[i].to_string()
+                }
+            })
+            .collect();
+        let cells: Vec<Vec<String>> = full
+            .iter()
+            .map(|c| {
+                (0..COLUMNS.len())
+                    .filter(|&i| keep[i])
+                    .map(|i| {
+                        if bare[i] {
+                            without_interval(&c[i])
+                        } else {
+                            c[i].clone()
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        layout(&titles, &cells)
+    };
+    let (mut text, mut width) = build(&keep, &bare);
+    let mut left_out: Vec<String> = Vec::new();
+    if let Some(max) = max_width {
+        for step in NARROWING {
+            if width <= max {
+                break;
+            }
+            match step {
+                Narrowing::Drop(i) => {
+                    keep[i] = false;
+                    left_out.push(without_interval(COLUMNS[i]));
+                }
+                Narrowing::DropIfUniform(i) => {
+                    if full.windows(2).all(|w| w[0][i] == w[1][i]) {
+                        keep[i] = false;
+                        left_out.push(format!(
+                            "{} = {}",
+                            COLUMNS[i],
+                            full.first().map_or("-", |c| c[i].as_str())
+                        ));
+                    }
+                }
+                Narrowing::NoInterval(i) => {
+                    bare[i] = true;
+                    left_out.push(format!("{} intervals", without_interval(COLUMNS[i])));
+                }
+            }
+            (text, width) = build(&keep, &bare);
+        }
+    }
+    if !left_out.is_empty() {
+        let _ = writeln!(
+            text,
+            "(not shown, to fit {} columns: {}; --wide for all)",
+            max_width.unwrap_or(TABLE_WIDTH),
+            left_out.join(", ")
+        );
+    }
+    if rows.iter().any(|r| r.oversubscribed) {
+        text.push_str("* oversubscribed: more workers than cores allowed\n");
+    }
+    text
+}
+
+/// The whole text report, the table narrowed to [`TABLE_WIDTH`] columns.
 pub fn sweep_text(r: &SweepRecord) -> String {
+    sweep_text_fitting(r, Some(TABLE_WIDTH))
+}
+
+/// The whole text report; the table fits `max_width` columns (None: every column).
+pub fn sweep_text_fitting(r: &SweepRecord, max_width: Option<usize>) -> String {
     let mut s = header(r).join("\n");
     s.push_str("\n\n");
-    s.push_str(&table(&r.analysis.rows));
+    s.push_str(&table(&r.analysis.rows, max_width));
     s.push('\n');
+    if let Some(f) = &r.failed_run {
+        let _ = writeln!(
+            s,
+            "sweep stopped at run {} ({} engine, {} workers, {} cores allowed): {} file(s) failed, named on stderr and in the JSON export's failed_run; that run is no sample",
+            f.run, f.engine, f.workers, f.cores_allowed, f.failed
+        );
+    }
     for e in &r.analysis.engines {
         for l in conclusions(e, &r.analysis.rows) {
             let _ = writeln!(s, "{l}");

@@ -7,6 +7,7 @@
 pub mod amdahl;
 pub mod analysis;
 pub mod bootstrap;
+pub mod compare;
 pub mod machine;
 pub mod probe;
 pub mod rng;
@@ -20,5 +21,5 @@ pub use analysis::{
     analyse, Baseline, EngineSummary, PointRow, PointSamples, RunSample, SweepAnalysis,
 };
 pub use machine::Machine;
-pub use runner::{reanalyse, run_sweep, SweepError, SweepPlan, SweepRecord};
+pub use runner::{reanalyse, run_sweep, FailedFile, FailedRun, SweepError, SweepPlan, SweepRecord};
 pub use spec::{parse_engines, parse_worker_list, EngineList, WorkerList};

@@ -121,7 +121,41 @@ pub struct SweepRecord {
     pub serial_baseline: Option<PointSamples>,
     /// The table, fits and recommendations: [`analyse`] of the runs above.
     pub analysis: SweepAnalysis,
+    /// The run that failed files, which ended the sweep's measuring (None: every run wrote
+    /// every file). Its timing is no sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_run: Option<FailedRun>,
 }
+
+/// A run in which files failed: the sweep stops measuring there, since a run that did not
+/// do the whole job times something else (a full scratch disk, a damaged input).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedRun {
+    /// Engine.
+    pub engine: Engine,
+    /// Worker count.
+    pub workers: usize,
+    /// Cores allowed.
+    pub cores_allowed: usize,
+    /// Which run of the sweep it was (1-based, warm-up runs included).
+    pub run: usize,
+    /// Files that failed in it.
+    pub failed: usize,
+    /// The first [`MAX_FAILED_FILES_RECORDED`] failures, in plan order.
+    pub failures: Vec<FailedFile>,
+}
+
+/// One file that failed in a sweep's run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedFile {
+    /// The input, as listed (lossy text).
+    pub input: String,
+    /// Why, in words (e.g. "no space left on device").
+    pub reason: String,
+}
+
+/// Failures kept in the record of a failed run (all are counted).
+pub const MAX_FAILED_FILES_RECORDED: usize = 20;
 
 /// Analyses a record's runs again with the very same function and inputs as the sweep did
 /// (`graypipe amdahl --from`): the result equals `record.analysis`.
@@ -174,9 +208,21 @@ pub enum SweepError {
         /// Why.
         reason: String,
     },
-    /// A temporary folder could not be made.
-    #[error("cannot create a temporary folder: {0}")]
+    /// A temporary folder could not be made (mid-sweep: a full scratch disk says "no space
+    /// left on device").
+    #[error("cannot create a temporary folder: {}", crate::error::io_reason(.0))]
     Scratch(std::io::Error),
+    /// `--keep-output` or `--scratch` cannot hold the job's outputs (inside an input, not a
+    /// folder, ...): refused before any run.
+    #[error("--{option} {path}: {reason}")]
+    BadOutputFolder {
+        /// `keep-output` or `scratch`.
+        option: &'static str,
+        /// As given.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// Listing the inputs failed.
     #[error("{0}")]
     Plan(String),
@@ -296,6 +342,11 @@ pub trait Executor {
         policy: &QuietPolicy,
         max_wait: f64,
     ) -> Result<QuietWait, SweepError>;
+    /// The files that failed in the last run (the first [`MAX_FAILED_FILES_RECORDED`]);
+    /// nothing by default (a simulated machine fails no file).
+    fn failures(&mut self) -> Vec<FailedFile> {
+        Vec::new()
+    }
 }
 
 /// The real job, run on this machine.
@@ -309,6 +360,8 @@ pub struct JobExecutor<'a> {
     /// next run made that run 3 to 5 times slower on ext4 (the deletions compete with its
     /// writes).
     finished_outputs: Vec<tempfile::TempDir>,
+    /// The failures of the last run, handed over by [`Executor::failures`].
+    last_failures: Vec<FailedFile>,
 }
 
 impl JobExecutor<'_> {
@@ -422,8 +475,21 @@ impl Executor for JobExecutor<'_> {
             cpu_run_seconds: waits.map(|w| w.0),
             cpus,
         };
+        let failures = summary
+            .failures()
+            .take(MAX_FAILED_FILES_RECORDED)
+            .map(|e| FailedFile {
+                input: e.input.to_string_lossy().into_owned(),
+                reason: e.reason.clone(),
+            })
+            .collect();
+        self.last_failures = failures;
         self.finished_outputs.push(tmp);
         Ok(sample)
+    }
+
+    fn failures(&mut self) -> Vec<FailedFile> {
+        std::mem::take(&mut self.last_failures)
     }
 
     fn wait_for_quiet(
@@ -476,6 +542,33 @@ impl Executor for JobExecutor<'_> {
     }
 }
 
+/// Refuses, before any run, an output folder the job cannot use: `--keep-output` not empty or
+/// where `run` would refuse it (inside an input, not a folder), and a `--scratch` folder in
+/// which no temporary folder can be made or whose runs' outputs `run` would refuse (inside an
+/// input: later runs would list earlier runs' outputs).
+fn preflight(p: &SweepPlan) -> Result<(), SweepError> {
+    let bad = |option, path: &Path, reason: String| SweepError::BadOutputFolder {
+        option,
+        path: crate::error::printable_path(path),
+        reason,
+    };
+    if let Some(k) = &p.keep_output {
+        if !empty_or_missing(k) {
+            return Err(SweepError::KeepOutputNotEmpty(k.clone()));
+        }
+        plan(&p.inputs, k, &p.plan_options).map_err(|e| bad("keep-output", k, e.to_string()))?;
+    }
+    if let Some(dir) = &p.scratch {
+        let tmp = tempfile::Builder::new()
+            .prefix("graypipe-sweep-")
+            .tempdir_in(dir)
+            .map_err(|e| bad("scratch", dir, crate::error::io_reason(&e)))?;
+        plan(&p.inputs, tmp.path(), &p.plan_options)
+            .map_err(|e| bad("scratch", dir, e.to_string()))?;
+    }
+    Ok(())
+}
+
 fn needs_more(pt: &PointSamples, p: &SweepPlan) -> bool {
     let measured: f64 = pt.runs.iter().map(|r| r.wall_seconds).sum();
     pt.runs.len() < p.max_runs.max(1)
@@ -492,6 +585,10 @@ pub struct Rounds {
     pub first: Option<(usize, f64)>,
     /// What `--quiet-machine` did (None without it).
     pub quiet: Option<QuietReport>,
+    /// The run that failed files and ended the measuring (None: none did).
+    pub failed_run: Option<FailedRun>,
+    /// Runs made, warm-up runs included.
+    pub runs: usize,
 }
 
 /// The round loop: warm-up rounds, then counted rounds interleaved over the points that still
@@ -516,7 +613,8 @@ pub fn run_rounds(
     let mut done = 0;
     let mut first = None;
     let mut round = 0;
-    loop {
+    let mut failed_run = None;
+    'rounds: loop {
         let counted = round >= p.warmup;
         let mut ran = 0;
         for pt in serial.iter_mut().chain(points.iter_mut()) {
@@ -533,6 +631,19 @@ pub fn run_rounds(
             ran += 1;
             done += 1;
             first.get_or_insert((sample.files, sample.megapixels));
+            // A run that did not do the whole job times something else: no sample, and the
+            // measuring stops there (named in the record).
+            if sample.failed > 0 {
+                failed_run = Some(FailedRun {
+                    engine: pt.engine,
+                    workers: pt.workers,
+                    cores_allowed: pt.cores_allowed,
+                    run: done,
+                    failed: sample.failed,
+                    failures: exec.failures(),
+                });
+                break 'rounds;
+            }
             if counted {
                 if let (Some(q), Some(l)) = (quiet.as_mut(), sample.other_load) {
                     if l > policy.threshold {
@@ -565,6 +676,8 @@ pub fn run_rounds(
         serial,
         first,
         quiet,
+        failed_run,
+        runs: done,
     })
 }
 
@@ -587,11 +700,7 @@ pub fn run_sweep(
     cancel: &CancelToken,
     on_progress: &mut dyn FnMut(SweepProgress),
 ) -> Result<SweepRecord, SweepError> {
-    if let Some(k) = &p.keep_output {
-        if !empty_or_missing(k) {
-            return Err(SweepError::KeepOutputNotEmpty(k.clone()));
-        }
-    }
+    preflight(p)?;
     let (cpu_order, quota) = usable_cpus();
     // A quota of 1.5 CPUs lets one worker run flat out, not two.
     let quota_cores = quota.map(|q| (q.floor() as usize).max(1));
@@ -624,9 +733,10 @@ pub fn run_sweep(
         cpu_order: cpu_order.clone(),
         cancel: cancel.clone(),
         finished_outputs: Vec::new(),
+        last_failures: Vec::new(),
     };
     let started = Instant::now();
-    let rounds = run_rounds(
+    let mut rounds = run_rounds(
         p,
         points,
         serial,
@@ -634,9 +744,23 @@ pub fn run_sweep(
         &|| started.elapsed().as_secs_f64(),
         on_progress,
     )?;
-    if let (Some(k), Some(pt)) = (&p.keep_output, rounds.points.last()) {
+    if let (Some(k), Some(pt), None) = (
+        &p.keep_output,
+        rounds.points.last(),
+        rounds.failed_run.as_ref(),
+    ) {
         let pt = pt.clone();
-        exec.run(&pt, Some(k))?;
+        let sample = exec.run(&pt, Some(k))?;
+        if sample.failed > 0 {
+            rounds.failed_run = Some(FailedRun {
+                engine: pt.engine,
+                workers: pt.workers,
+                cores_allowed: pt.cores_allowed,
+                run: rounds.runs + 1,
+                failed: sample.failed,
+                failures: exec.failures(),
+            });
+        }
     }
     Ok(record_of(p, rounds, Machine::current(), cpu_order, quota))
 }
@@ -676,6 +800,7 @@ pub fn record_of(
         points: rounds.points,
         serial_baseline: rounds.serial,
         analysis: SweepAnalysis::default(),
+        failed_run: rounds.failed_run,
     };
     let analysis = reanalyse(&record);
     SweepRecord { analysis, ..record }
