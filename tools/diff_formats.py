@@ -67,7 +67,7 @@ def pil_bytes(img, fmt, **kw):
 # ---------------------------------------------------------------- BMP by hand
 
 def bmp(width, height, bpp, pixel_rows, palette=None, compression=0, hsize=40, topdown=False,
-        clr_used=None, core=False):
+        clr_used=None, core=False, planes=1):
     """A BMP from already-packed rows (bottom-up order is done here: pixel_rows top first)."""
     rows = pixel_rows if topdown else pixel_rows[::-1]
     data = b''.join(rows)
@@ -75,10 +75,10 @@ def bmp(width, height, bpp, pixel_rows, palette=None, compression=0, hsize=40, t
     if palette is not None:
         pal = b''.join(bytes([b, g, r]) + (b'' if core else b'\0') for (r, g, b) in palette)
     if core:
-        info = struct.pack('<IHHHH', 12, width, height, 1, bpp)
+        info = struct.pack('<IHHHH', 12, width, height, planes, bpp)
     else:
         n = len(palette) if (palette is not None and clr_used is None) else (clr_used or 0)
-        info = struct.pack('<IiiHHIIiiII', hsize, width, -height if topdown else height, 1, bpp,
+        info = struct.pack('<IiiHHIIiiII', hsize, width, -height if topdown else height, planes, bpp,
                            compression, len(data), 2835, 2835, n, 0)
         info = info.ljust(hsize, b'\0')
     off = 14 + len(info) + len(pal)
@@ -146,9 +146,9 @@ def rle4_rows(idx):
     return out + b'\0\1'
 
 
-def _rle_bmp(width, height, bpp, stream, palette):
+def _rle_bmp(width, height, bpp, stream, palette, planes=1):
     pal = b''.join(bytes([b, g, r, 0]) for (r, g, b) in palette)
-    info = struct.pack('<IiiHHIIiiII', 40, width, height, 1, bpp, 1 if bpp == 8 else 2, len(stream),
+    info = struct.pack('<IiiHHIIiiII', 40, width, height, planes, bpp, 1 if bpp == 8 else 2, len(stream),
                        2835, 2835, len(palette), 0)
     off = 14 + 40 + len(pal)
     return b'BM' + struct.pack('<IHHI', off + len(stream), 0, 0, off) + info + pal + stream
@@ -190,6 +190,7 @@ def bmp_variants():
     pal8 = [tuple(map(int, c)) for c in r.integers(0, 256, (256, 3))]
     idx = np.repeat(r.integers(0, 256, (15, 9)), 4, axis=1)[:, :33]
     idx[:, 5:9] = r.integers(0, 256, (15, 4))
+    idx8_rle = idx
     v['bmp_rle8_33x15.bmp'] = _rle_bmp(33, 15, 8, rle8_rows(idx), pal8)
     v['bmp_rle8_runs_only_33x15.bmp'] = _rle_bmp(33, 15, 8, rle8_rows(idx, absolute=False), pal8)
     # Delta escapes (0,2,dx,dy) skip pixels: OpenCV fills them with palette entry 0? Checked here.
@@ -205,6 +206,21 @@ def bmp_variants():
     # Odd: 24 bit with a palette before the pixels (clrUsed set), and a bigger header.
     v['bmp24_v5_header_13x5.bmp'] = bmp(13, 5, 24, rows24(rand_bgr(5, 13, 8)), hsize=124)
     v['bmp8_v5_header_13x5.bmp'] = bmp(13, 5, 8, pack_rows(r.integers(0, 256, (5, 13)), 8), palette=pal8, hsize=124)
+    # The planes field (OpenCV never reads it; the spec says 1) at every kind of pixel data.
+    for planes in (0, 2, 3, 0xFFFF):
+        for bpp in (1, 4, 8):
+            n = 1 << bpp
+            pal = pal8[:n]
+            idx = r.integers(0, n, (7, 19))
+            v[f'bmp{bpp}_planes{planes}_19x7.bmp'] = bmp(19, 7, bpp, pack_rows(idx, bpp), palette=pal, planes=planes)
+        v[f'bmp24_planes{planes}_19x7.bmp'] = bmp(19, 7, 24, rows24(rand_bgr(7, 19, planes)), planes=planes)
+        v[f'bmp24_os2core_planes{planes}_19x7.bmp'] = bmp(19, 7, 24, rows24(rand_bgr(7, 19, planes + 1)), core=True,
+                                                        planes=planes)
+        rows16 = [bytes(r.integers(0, 256, 19 * 2, dtype=np.uint8).tobytes()) + b'\0\0' for _ in range(7)]
+        v[f'bmp16_planes{planes}_19x7.bmp'] = bmp(19, 7, 16, rows16, planes=planes)
+        rows32 = [bytes(r.integers(0, 256, 19 * 4, dtype=np.uint8).tobytes()) for _ in range(7)]
+        v[f'bmp32_planes{planes}_19x7.bmp'] = bmp(19, 7, 32, rows32, planes=planes)
+        v[f'bmp_rle8_planes{planes}_33x15.bmp'] = _rle_bmp(33, 15, 8, rle8_rows(idx8_rle), pal8, planes=planes)
     return v
 
 
@@ -431,6 +447,16 @@ def gif_variants():
     # A background index past a 4-entry global table: OpenCV refuses the file.
     v['gif_hand_bg_past_table.gif'] = gif_offset_frame(bg=5, table_bits=2)
     v['gif_hand_no_global_table.gif'] = gif_offset_frame(table_bits=0)
+    # First frames touching or crossing each edge of the 21x13 screen, or empty: OpenCV asserts
+    # that the frame is not empty and lies inside the screen, and reads nothing otherwise.
+    for (x, y, fw, fh) in [(12, 3, 9, 5), (13, 3, 9, 5), (4, 8, 9, 5), (4, 9, 9, 5), (0, 0, 21, 13),
+                           (0, 0, 22, 13), (0, 0, 21, 14), (25, 3, 9, 5), (20, 12, 1, 1), (21, 12, 1, 1),
+                           (0, 0, 30, 20), (0, 0, 0, 5), (3, 2, 5, 0)]:
+        v[f'gif_hand_frame_{fw}x{fh}_at_{x}_{y}.gif'] = gif_offset_frame(at=(x, y), size=(fw, fh))
+    # Only the first frame counts: a second one past the screen is never read.
+    v['gif_hand_second_frame_outside.gif'] = gif_offset_frame(second=(15, 10, 9, 5))
+    # The first frame after a comment and an application extension.
+    v['gif_hand_frame_outside_after_extensions.gif'] = gif_offset_frame(at=(15, 3), extensions=True)
     return v
 
 
@@ -466,21 +492,30 @@ def lzw_gif(indices, min_code=8):
     return bytes([min_code]) + blocks + b'\0'
 
 
-def gif_offset_frame(transparent=False, bg=0, table_bits=8):
-    """A 9x5 first frame at (4, 3) of a 21x13 screen; a global table of 1 << table_bits entries
-    (none for 0), or a local one of 256 when the global one has fewer than 8 bits."""
+def gif_offset_frame(transparent=False, bg=0, table_bits=8, at=(4, 3), size=(9, 5), second=None,
+                     extensions=False):
+    """A first frame of `size` (9x5) at `at` ((4, 3)) of a 21x13 screen; a global table of
+    1 << table_bits entries (none for 0), or a local one of 256 when the global one has fewer
+    than 8 bits; optionally a `second` frame (x, y, w, h) and extensions before the first."""
     r = rng(30)
     sw, sh = 21, 13
     pal = r.integers(0, 256, (256, 3)).astype(np.uint8).tobytes()
-    fw, fh = 9, 5
+    fw, fh = size
     idx = r.integers(0, 256, fw * fh)
     idx[:5] = 7
     flags = 0x80 | 0x70 | (table_bits - 1) if table_bits else 0x70
     out = b'GIF89a' + struct.pack('<HHBBB', sw, sh, flags, bg, 0) + pal[:3 * (1 << table_bits) if table_bits else 0]
+    if extensions:
+        out += b'\x21\xFE' + bytes([5]) + b'hello' + b'\0'
+        out += b'\x21\xFF\x0B' + b'NETSCAPE2.0' + b'\x03\x01\x00\x00' + b'\0'
     if transparent:
         out += b'\x21\xF9\x04' + bytes([1]) + b'\0\0' + bytes([7]) + b'\0'
     local = table_bits < 8
-    out += b'\x2C' + struct.pack('<HHHHB', 4, 3, fw, fh, 0x87 if local else 0) + (pal if local else b'') + lzw_gif(idx)
+    out += b'\x2C' + struct.pack('<HHHHB', at[0], at[1], fw, fh, 0x87 if local else 0) + (pal if local else b'')
+    out += lzw_gif(idx)
+    if second:
+        x, y, w2, h2 = second
+        out += b'\x2C' + struct.pack('<HHHHB', x, y, w2, h2, 0) + lzw_gif(r.integers(0, 256, w2 * h2))
     return out + b'\x3B'
 
 
@@ -498,17 +533,88 @@ def liars():
     return v
 
 
+# ---------------------------------------------------------------- histograms for Otsu and Triangle
+
+def levels_picture(levels, counts, width=None):
+    """A gray picture holding each level its count of times, in a row-major run."""
+    flat = np.repeat(np.array(levels, np.uint8), counts)
+    width = width or len(flat)
+    flat = np.concatenate([flat, np.full(-len(flat) % width, levels[-1], np.uint8)])
+    return flat.reshape(-1, width)
+
+
+def histogram_variants():
+    """Flat and stepped histograms, where Otsu's between-class variance ties and the rounding
+    of OpenCV's arithmetic (IPP's, in opencv-python) picks the level; PNG and PGM, gray and
+    colour (equal channels keep the level through BGR2GRAY)."""
+    v = {}
+    pics = {
+        # The 4-bit gradient of the issue: 15 levels 0, 17, ..., 238, evenly spread.
+        'gradient4_15': levels_picture(list(range(0, 239, 17)), [32] * 15, 32),
+        'gradient4_16': levels_picture(list(range(0, 256, 17)), [32] * 16, 32),
+        'three_36_108_180': levels_picture([36, 108, 180], [1, 1, 1]),
+        'three_1_37_73': levels_picture([1, 37, 73], [4, 4, 4]),
+        'five_166_to_246': levels_picture([166, 186, 206, 226, 246], [7] * 5),
+        'three_101_125_149_middle_heavy': levels_picture([101, 125, 149], [43, 44, 43]),
+        'two_clusters_20_200': levels_picture([20, 200], [500, 500], 50),
+        'two_adjacent_127_128': levels_picture([127, 128], [9, 9]),
+        'ends_0_255': levels_picture([0, 255], [6, 10]),
+        'single_level_90': levels_picture([90], [35], 7),
+        'stepped_up_8': levels_picture(list(range(40, 200, 20)), [k * 3 for k in range(1, 9)], 12),
+        'stepped_down_8': levels_picture(list(range(40, 200, 20)), [k * 3 for k in range(8, 0, -1)], 12),
+        'staircase_peak_left': levels_picture(list(range(10, 250, 8)), [300] + [30 - k for k in range(29)], 40),
+        'staircase_peak_right': levels_picture(list(range(10, 250, 8)), [k + 1 for k in range(29)] + [300], 40),
+        'flat_all_256': levels_picture(list(range(256)), [2] * 256, 32),
+        'flat_odd_levels': levels_picture(list(range(1, 256, 2)), [3] * 128, 24),
+    }
+    r = rng(60)
+    for k in range(6):
+        n = int(r.integers(3, 12))
+        step = int(r.integers(1, 256 // n))
+        start = int(r.integers(0, 256 - step * (n - 1)))
+        pics[f'flat_random_{k}'] = levels_picture(list(range(start, start + step * n, step))[:n],
+                                                  [int(r.integers(1, 30))] * n, 16)
+    for name, g in pics.items():
+        v[f'hist_{name}.png'] = enc('.png', g)
+        v[f'hist_{name}_bgr.png'] = enc('.png', cv2.merge([g, g, g]))
+        v[f'hist_{name}.pgm'] = enc('.pgm', g)
+    return v
+
+
 def all_variants():
     v = {}
-    for f in (bmp_variants, tiff_variants, pnm_variants, webp_variants, gif_variants, liars):
+    for f in (bmp_variants, tiff_variants, pnm_variants, webp_variants, gif_variants, histogram_variants, liars):
         v.update(f())
     return v
 
 
-def run(binary, src, out, mode):
+# Every threshold spec graypipe takes, with what OpenCV does for it on the gray picture:
+# None is the gray picture itself.
+KINDS = {'binary': cv2.THRESH_BINARY, 'binary-inv': cv2.THRESH_BINARY_INV, 'trunc': cv2.THRESH_TRUNC,
+         'tozero': cv2.THRESH_TOZERO, 'tozero-inv': cv2.THRESH_TOZERO_INV}
+LEVELS = {'otsu': (0, cv2.THRESH_OTSU), 'triangle': (0, cv2.THRESH_TRIANGLE), '127.5': (127.5, 0)}
+SPECS = [None] + [f'{k}:{lv}' for k in KINDS for lv in LEVELS] + [
+    'adaptive-mean:11:2', 'adaptive-mean-inv:3:-1.5', 'adaptive-gaussian:5:0', 'adaptive-gaussian-inv:11:3']
+
+
+def opencv_op(gray, spec):
+    if spec is None:
+        return gray
+    parts = spec.split(':')
+    if parts[0].startswith('adaptive-'):
+        method = cv2.ADAPTIVE_THRESH_MEAN_C if 'mean' in parts[0] else cv2.ADAPTIVE_THRESH_GAUSSIAN_C
+        kind = cv2.THRESH_BINARY_INV if parts[0].endswith('-inv') else cv2.THRESH_BINARY
+        return cv2.adaptiveThreshold(gray, 255, method, kind, int(parts[1]), float(parts[2]))
+    level, flag = LEVELS[parts[1]]
+    return cv2.threshold(gray, level, 255, KINDS[parts[0]] | flag)[1]
+
+
+def run(binary, src, out, mode, spec):
     shutil.rmtree(out, ignore_errors=True)
-    p = subprocess.run([binary, 'run', src, '-o', out, '--format', 'png', '--bit-depth', '8', '-q', '--read', mode],
-                       capture_output=True, text=True)
+    cmd = [binary, 'run', src, '-o', out, '--format', 'png', '--bit-depth', '8', '-q', '--read', mode]
+    if spec:
+        cmd += ['--threshold', spec]
+    p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode not in (0, 1):
         sys.exit(f'graypipe failed ({p.returncode}): {p.stderr}')
     return p
@@ -519,11 +625,13 @@ def main():
     ap.add_argument('--bin', default=os.path.join(ROOT, 'target', 'release', 'graypipe'))
     ap.add_argument('--keep', help='write the variants to this folder and keep them')
     ap.add_argument('--only', help='only variants whose name contains this')
+    ap.add_argument('--gray-only', action='store_true', help='compare the gray pictures only, no threshold spec')
     ap.add_argument('--all', action='store_true', help='list matching variants too')
     a = ap.parse_args()
     variants = all_variants()
     if a.only:
         variants = {k: b for k, b in variants.items() if a.only in k}
+    specs = [None] if a.gray_only else SPECS
     tmp = tempfile.mkdtemp(prefix='diff_formats_')
     src = a.keep or os.path.join(tmp, 'in')
     os.makedirs(src, exist_ok=True)
@@ -533,41 +641,47 @@ def main():
     rows = []
     bad = 0
     for mode in ('color', 'gray'):
-        out = os.path.join(tmp, 'out_' + mode)
-        run(a.bin, src, out, mode)
+        wanted = {}
         for name in sorted(variants):
             path = os.path.join(src, name)
             if mode == 'color':
                 c = cv2.imread(path, cv2.IMREAD_COLOR)
-                want = None if c is None else cv2.cvtColor(c, cv2.COLOR_BGR2GRAY)
+                wanted[name] = None if c is None else cv2.cvtColor(c, cv2.COLOR_BGR2GRAY)
             else:
-                want = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-            outp = os.path.join(out, os.path.splitext(name)[0] + '.png')
-            got = cv2.imread(outp, cv2.IMREAD_UNCHANGED) if os.path.exists(outp) else None
-            if want is None and got is None:
-                status, ndiff, mx = 'both refuse', '-', '-'
-            elif want is None:
-                status, ndiff, mx = 'OpenCV refuses', '-', '-'
-            elif got is None:
-                status, ndiff, mx = 'graypipe refuses', '-', '-'
-            elif got.shape != want.shape:
-                status, ndiff, mx = f'size {got.shape[1]}x{got.shape[0]} vs {want.shape[1]}x{want.shape[0]}', '-', '-'
-            else:
-                d = np.abs(got.astype(int) - want.astype(int))
-                ndiff, mx = int((d > 0).sum()), int(d.max())
-                status = 'exact' if ndiff == 0 else 'DIFF'
-                ndiff = f'{ndiff}/{d.size}'
-            ok = status in ('exact', 'both refuse')
-            known = KNOWN.get(name)
-            if not ok and not known:
-                bad += 1
-            if not ok or a.all:
-                rows.append((name, mode, ndiff, mx, status + (f' (known: {known})' if known and not ok else '')))
+                wanted[name] = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+        for spec in specs:
+            out = os.path.join(tmp, 'out_' + mode)
+            run(a.bin, src, out, mode, spec)
+            for name in sorted(variants):
+                want = wanted[name]
+                want = None if want is None else opencv_op(want, spec)
+                outp = os.path.join(out, os.path.splitext(name)[0] + '.png')
+                got = cv2.imread(outp, cv2.IMREAD_UNCHANGED) if os.path.exists(outp) else None
+                if want is None and got is None:
+                    status, ndiff, mx = 'both refuse', '-', '-'
+                elif want is None:
+                    status, ndiff, mx = 'OpenCV refuses', '-', '-'
+                elif got is None:
+                    status, ndiff, mx = 'graypipe refuses', '-', '-'
+                elif got.shape != want.shape:
+                    status, ndiff, mx = f'size {got.shape[1]}x{got.shape[0]} vs {want.shape[1]}x{want.shape[0]}', '-', '-'
+                else:
+                    d = np.abs(got.astype(int) - want.astype(int))
+                    ndiff, mx = int((d > 0).sum()), int(d.max())
+                    status = 'exact' if ndiff == 0 else 'DIFF'
+                    ndiff = f'{ndiff}/{d.size}'
+                ok = status in ('exact', 'both refuse')
+                known = KNOWN.get(name)
+                if not ok and not known:
+                    bad += 1
+                if not ok or a.all:
+                    rows.append((name, mode, spec or 'gray', ndiff, mx,
+                                 status + (f' (known: {known})' if known and not ok else '')))
     w = max([len(r[0]) for r in rows] + [10])
-    print(f'{"variant":<{w}} mode   differing      max  status')
+    print(f'{"variant":<{w}} mode   {"spec":<24} differing      max  status')
     for r in rows:
-        print(f'{r[0]:<{w}} {r[1]:<6} {str(r[2]):<14} {str(r[3]):<4} {r[4]}')
-    print(f'{len(variants)} variants x 2 read modes; {bad} unexplained mismatches')
+        print(f'{r[0]:<{w}} {r[1]:<6} {r[2]:<24} {str(r[3]):<14} {str(r[4]):<4} {r[5]}')
+    print(f'{len(variants)} variants x 2 read modes x {len(specs)} specs; {bad} unexplained mismatches')
     if not a.keep:
         shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(1 if bad else 0)

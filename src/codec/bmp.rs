@@ -15,6 +15,8 @@
 //!   gray `(uchar)(0.299f R + 0.587f G + 0.114f B)` in f32, in that order, on those.
 //! - Other 32-bit files (BI_RGB, or BI_BITFIELDS with a 40- or 52-byte header, whose masks OpenCV
 //!   never reads): the bytes are B, G, R, A whatever the masks say; gray the 14-bit weights.
+//! - The planes field is never looked at (OpenCV reads it and the bit count as one DWORD and
+//!   keeps the bit count): any value reads as 1 would ([`odd_planes_at`]).
 //! - The pixel data starts at the file header's offset (even one inside the header) and every
 //!   row, padding included, must be in the file: one byte short and OpenCV reads nothing.
 
@@ -250,6 +252,17 @@ impl Header {
             _ => utils_gray8(r, g, b),
         }
     }
+}
+
+/// Where a BMP's planes field is (`bytes` starts with `BM`), when it holds anything but 1.
+/// OpenCV reads the planes and bit-count fields as one DWORD and keeps only the bit count, so
+/// it reads such a file as if the field said 1; the `image` crate refuses it.
+pub(crate) fn odd_planes_at(bytes: &[u8]) -> Option<usize> {
+    let size = u32::from_le_bytes(bytes.get(14..18)?.try_into().ok()?);
+    // After width and height: 16-bit ones in the 12-byte core header, 32-bit ones otherwise.
+    let at = if size == 12 { 22 } else { 26 };
+    let planes = u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?);
+    (planes != 1).then_some(at)
 }
 
 /// Decodes a BMP as `cv2.imread` does, or `Ok(None)` for the 1- to 24-bit files OpenCV accepts,
