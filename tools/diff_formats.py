@@ -34,6 +34,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Variants whose difference is known and documented (docs/opencv-semantics.md), with why.
 KNOWN = {
+    'tif_ycbcr44_lzw_20x13.tif': 'libtiff truncates the scanline size of 4x4 YCbCr with an odd count of blocks a row',
+    'tif_ycbcr44_raw_19x13.tif': 'libtiff truncates the scanline size of 4x4 YCbCr with an odd count of blocks a row',
 }
 
 
@@ -260,6 +262,130 @@ def tiff_hand(width, height, spp, bps, data, photometric, extra=(), planar=1, pa
         out += struct.pack('<HHI', tag, typ, cnt) + (raw if raw is not None else struct.pack('<I', off))
     out += b'\0\0\0\0' + blobs + data
     return out
+
+
+# YCbCr TIFFs by hand: libtiff's RGBA interface (OpenCV) reads them; subsampled blocks, LZW.
+
+def lzw(data):
+    """TIFF LZW (MSB-first codes): a Clear code, then literals, a Clear every 250 (stays 9-bit)."""
+    out = bytearray(); acc = 0; n = 0
+    def put(c):
+        nonlocal acc, n
+        acc = (acc << 9) | c; n += 9
+        while n >= 8:
+            out.append((acc >> (n - 8)) & 0xFF); n -= 8
+    for k in range(0, len(data), 250):
+        put(256)
+        for b in data[k:k+250]: put(b)
+    if not data: put(256)
+    put(257)
+    if n: out.append((acc << (8 - n)) & 0xFF)
+    return bytes(out)
+
+def tiff_multi(width, height, spp, bps, strips, photometric, rows_per_strip, compression=1, extra=(), big=False):
+    """A classic TIFF with the given (already compressed) strips; tags types 3, 4, 5 (5: list of (num, den))."""
+    E = '>' if big else '<'
+    tags = [(256, 4, [width]), (257, 4, [height]), (258, 3, [bps] * spp), (259, 3, [compression]),
+            (262, 3, [photometric]), (273, 4, [0] * len(strips)), (277, 3, [spp]), (278, 4, [rows_per_strip]),
+            (279, 4, [len(s) for s in strips]), (284, 3, [1])]
+    tags += list(extra)
+    tags.sort(key=lambda t: t[0])
+    n = len(tags)
+    after = 8 + 2 + 12 * n + 4
+    def raw_of(typ, vals):
+        if typ == 5:
+            return b''.join(struct.pack(E + 'II', a, b) for a, b in vals)
+        return b''.join(struct.pack(E + ('H' if typ == 3 else 'I'), v) for v in vals)
+    # Strip offsets known only after the blobs: lay out blobs first with a placeholder.
+    blobs = b''; entries = []
+    for tag, typ, vals in tags:
+        raw = raw_of(typ, vals)
+        if len(raw) <= 4:
+            entries.append([tag, typ, len(vals), raw.ljust(4, b'\0'), None])
+        else:
+            entries.append([tag, typ, len(vals), None, after + len(blobs)])
+            blobs += raw + (b'\0' if len(raw) % 2 else b'')
+    data_off = after + len(blobs)
+    offs = []; pos = data_off
+    for s in strips:
+        offs.append(pos); pos += len(s)
+    out_blobs = bytearray(blobs)
+    for e in entries:
+        if e[0] == 273:
+            raw = raw_of(4, offs)
+            if len(raw) <= 4: e[3] = raw
+            else: out_blobs[e[4] - after:e[4] - after + len(raw)] = raw
+    out = (b'MM\0*' if big else b'II*\0') + struct.pack(E + 'I', 8) + struct.pack(E + 'H', n)
+    for tag, typ, cnt, raw, off in entries:
+        out += struct.pack(E + 'HHI', tag, typ, cnt) + (raw if raw is not None else struct.pack(E + 'I', off))
+    return out + b'\0\0\0\0' + bytes(out_blobs) + b''.join(strips)
+
+def ycc_blocks(ycc, h, v):
+    """Y, Cb, Cr planes (H x W each, full resolution) to TIFF's packed subsampled blocks,
+    one list entry per block row; chroma taken at each block's top-left sample."""
+    H, W = ycc.shape[:2]
+    bw, bh = -(-W // h), -(-H // v)
+    pad = np.pad(ycc, ((0, bh * v - H), (0, bw * h - W), (0, 0)), mode='edge')
+    rows = []
+    for br in range(bh):
+        row = bytearray()
+        for bc in range(bw):
+            blk = pad[br*v:(br+1)*v, bc*h:(bc+1)*h]
+            row += bytes(blk[..., 0].ravel().tolist()) + bytes([int(blk[0, 0, 1]), int(blk[0, 0, 2])])
+        rows.append(bytes(row))
+    return rows
+
+def ycbcr_tiff(ycc, h, v, rows_per_strip=None, compression=1, extra=(), big=False):
+    H, W = ycc.shape[:2]
+    rps = rows_per_strip or H
+    rows = ycc_blocks(ycc, h, v)
+    per = -(-rps // v)
+    strips = [b''.join(rows[k:k + per]) for k in range(0, len(rows), per)]
+    if compression == 5:
+        strips = [lzw(s) for s in strips]
+    elif compression == 8:
+        strips = [zlib.compress(s) for s in strips]
+    tags = [(530, 3, [h, v])] + list(extra)
+    return tiff_multi(W, H, 3, 8, strips, 6, rps, compression, tags, big)
+
+
+def ycbcr_variants():
+    v = {}
+    r = rng(70)
+    ycc = r.integers(0, 256, (13, 19, 3)).astype(np.uint8)
+    # A smoother picture too, chroma near neutral as real photographs have it.
+    smooth = photo(13, 19, 71).astype(np.uint8)
+    for (h, vv) in [(1, 1), (2, 1), (2, 2), (4, 1), (4, 2), (1, 2)]:
+        for comp, cname in [(1, 'raw'), (5, 'lzw'), (8, 'deflate')]:
+            v[f'tif_ycbcr{h}{vv}_{cname}_19x13.tif'] = ycbcr_tiff(ycc, h, vv, rows_per_strip=4, compression=comp)
+        v[f'tif_ycbcr{h}{vv}_smooth_lzw_19x13.tif'] = ycbcr_tiff(smooth, h, vv, rows_per_strip=8, compression=5)
+        # YCbCrPositioning 1 (centred) and 2 (cosited): libtiff's RGBA interface ignores it.
+        for pos in (1, 2):
+            v[f'tif_ycbcr{h}{vv}_positioning{pos}_19x13.tif'] = ycbcr_tiff(ycc, h, vv, extra=[(531, 3, [pos])])
+        v[f'tif_ycbcr{h}{vv}_bigendian_19x13.tif'] = ycbcr_tiff(ycc, h, vv, rows_per_strip=2 * vv, big=True)
+    # 4x4 with a width that is a multiple of 4 (libtiff's 4x4 routine reads past the last
+    # block of a row otherwise: see KNOWN).
+    ycc24 = r.integers(0, 256, (13, 24, 3)).astype(np.uint8)
+    v['tif_ycbcr44_lzw_24x13.tif'] = ycbcr_tiff(ycc24, 4, 4, rows_per_strip=8, compression=5)
+    v['tif_ycbcr44_raw_24x16.tif'] = ycbcr_tiff(r.integers(0, 256, (16, 24, 3)).astype(np.uint8), 4, 4)
+    v['tif_ycbcr44_lzw_20x13.tif'] = ycbcr_tiff(ycc24[:, :20], 4, 4, rows_per_strip=8, compression=5)
+    v['tif_ycbcr44_raw_19x13.tif'] = ycbcr_tiff(ycc, 4, 4, rows_per_strip=8)
+    # No YCbCrSubsampling tag: the default is 2x2.
+    t = ycbcr_tiff(ycc, 2, 2)
+    v['tif_ycbcr_default_subsampling_19x13.tif'] = t.replace(struct.pack('<HHI', 530, 3, 2), struct.pack('<HHI', 1000, 3, 2))
+    # Studio-range ReferenceBlackWhite and BT.709 coefficients (RATIONAL tags).
+    rbw = [(16, 1), (235, 1), (128, 1), (240, 1), (128, 1), (240, 1)]
+    v['tif_ycbcr22_refblackwhite_studio_19x13.tif'] = ycbcr_tiff(ycc, 2, 2, extra=[(532, 5, rbw)])
+    v['tif_ycbcr11_refblackwhite_studio_19x13.tif'] = ycbcr_tiff(ycc, 1, 1, extra=[(532, 5, rbw)])
+    bt709 = [(2126, 10000), (7152, 10000), (722, 10000)]
+    v['tif_ycbcr22_bt709_19x13.tif'] = ycbcr_tiff(ycc, 2, 2, extra=[(529, 5, bt709)])
+    v['tif_ycbcr21_bt709_studio_lzw_19x13.tif'] = ycbcr_tiff(ycc, 2, 1, compression=5,
+                                                            extra=[(529, 5, bt709), (532, 5, rbw)])
+    # Tiny pictures: one block, and smaller than one (libtiff refuses those).
+    v['tif_ycbcr22_2x2.tif'] = ycbcr_tiff(ycc[:2, :2], 2, 2)
+    v['tif_ycbcr42_3x2.tif'] = ycbcr_tiff(ycc[:2, :3], 4, 2)
+    v['tif_ycbcr22_1x1.tif'] = ycbcr_tiff(ycc[:1, :1], 2, 2)
+    return v
 
 
 def tiff_variants():
@@ -583,7 +709,7 @@ def histogram_variants():
 
 def all_variants():
     v = {}
-    for f in (bmp_variants, tiff_variants, pnm_variants, webp_variants, gif_variants, histogram_variants, liars):
+    for f in (bmp_variants, tiff_variants, ycbcr_variants, pnm_variants, webp_variants, gif_variants, histogram_variants, liars):
         v.update(f())
     return v
 
