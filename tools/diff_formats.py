@@ -408,6 +408,14 @@ def tiff_variants():
     v['tif_pil_RGBA_37x23.tif'] = pil_bytes(rgb.convert('RGBA'), 'TIFF')
     v['tif_pil_LA_37x23.tif'] = pil_bytes(rgb.convert('LA'), 'TIFF')
     v['tif_pil_CMYK_37x23.tif'] = pil_bytes(rgb.convert('CMYK'), 'TIFF')
+    # CMYK with varied values: libtiff's (255 - k) * (255 - c) / 255 truncates, and the values
+    # where a rounding conversion lands a level off are those this grid holds.
+    cm = rng(80).integers(0, 256, (16, 16, 4), dtype=np.uint8)
+    v['tif_hand_cmyk_random_16x16.tif'] = tiff_hand(16, 16, 4, 8, cm.tobytes(), 5)
+    vals = np.array([0, 1, 2, 127, 128, 129, 254, 255], np.uint8)
+    grid = np.array(np.meshgrid(vals, vals, vals, vals)).reshape(4, -1).T.reshape(64, 64, 4)
+    v['tif_hand_cmyk_grid_64x64.tif'] = tiff_hand(64, 64, 4, 8, grid.tobytes(), 5, extra=[(332, 3, [1])])
+    v['tif_hand_cmyk_lzw_19x13.tif'] = tiff_multi(19, 13, 4, 8, [lzw(cm[:13, :19].tobytes())], 5, 13, 5)
     v['tif_pil_I16_37x23.tif'] = pil_bytes(Image.fromarray((np.asarray(rgb.convert('L')).astype(np.uint16) * 250)), 'TIFF')
     v['tif_pil_F_37x23.tif'] = pil_bytes(Image.fromarray(np.asarray(rgb.convert('L')).astype(np.float32) / 255), 'TIFF')
     v['tif_pil_multipage.tif'] = pil_bytes(rgb, 'TIFF', save_all=True, append_images=[rgb.rotate(90, expand=True)])

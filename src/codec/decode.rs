@@ -332,6 +332,9 @@ fn decode_file(
             if let Some(found) = super::tiff::ycbcr8(bytes) {
                 return tiff_ycbcr(bytes, found, limits, mode);
             }
+            if let Some(found) = super::tiff::cmyk8(bytes) {
+                return tiff_cmyk8(bytes, found, limits, mode);
+            }
         }
     }
     // P1-P6 as OpenCV's own reader does (the `image` crate rescales samples to the maximum
@@ -619,6 +622,72 @@ fn tiff_gray_alpha8(
     })
 }
 
+/// RGB `pixels` as `cv2.imread` hands them over in `mode` after libtiff's RGBA interface: as
+/// they are, or gray with imgcodecs' 14-bit weights.
+fn rgb_in_mode(width: u32, height: u32, pixels: Vec<u8>, mode: ReadMode) -> DecodedImage {
+    let (layout, data) = match mode {
+        ReadMode::Color => (ChannelLayout::Rgb, pixels),
+        ReadMode::Gray => (
+            ChannelLayout::Gray,
+            pixels
+                .chunks_exact(3)
+                .map(|p| super::opencv_color::utils_gray8(p[0], p[1], p[2]))
+                .collect(),
+        ),
+    };
+    DecodedImage {
+        width,
+        height,
+        layout,
+        data,
+        warnings: Vec::new(),
+    }
+}
+
+/// An 8-bit CMYK TIFF as libtiff's RGBA interface reads it (`tiff.rs`): the `image` crate reads
+/// the stored samples from a copy that says 8-bit gray four times as wide; each pixel is then
+/// converted with libtiff's truncating integer formula.
+fn tiff_cmyk8(
+    bytes: &[u8],
+    found: super::tiff::Cmyk,
+    limits: &DecodeLimits,
+    mode: ReadMode,
+) -> Result<DecodedImage, DecodeError> {
+    use super::tiff::Value;
+    let (width, height) = (found.width, found.height);
+    check_size(width, height, limits)?;
+    let too_large = || tiff_corrupt("CMYK width too large");
+    let wide = width.checked_mul(4).ok_or_else(too_large)?;
+    let patched = patched_tiff(
+        bytes,
+        "CMYK TIFF copy",
+        &[
+            (found.photometric_at, Value::Short(1)),
+            (found.spp_at, Value::Short(1)),
+            (found.bps_entry + 4, Value::Long(1)),
+            (found.bps_entry + 8, Value::Short(8)),
+            (
+                found.width_at,
+                Value::width(found.width_type, wide).ok_or_else(too_large)?,
+            ),
+        ],
+    )?;
+    let wide_limits = DecodeLimits {
+        max_pixels: limits.max_pixels.saturating_mul(4),
+    };
+    let img = decode_file(&patched, &wide_limits, ReadMode::Gray, Palette::Patched)?;
+    if img.layout != ChannelLayout::Gray
+        || img.data.len() as u64 != u64::from(wide) * u64::from(height)
+    {
+        return Err(tiff_corrupt("CMYK image read with another layout"));
+    }
+    let mut pixels = try_capacity(img.data.len() / 4 * 3, "CMYK TIFF pixels")?;
+    for p in img.data.chunks_exact(4) {
+        pixels.extend_from_slice(&super::tiff::cmyk_to_rgb(p[0], p[1], p[2], p[3]));
+    }
+    Ok(rgb_in_mode(width, height, pixels, mode))
+}
+
 /// An 8-bit YCbCr TIFF (not JPEG-compressed) as libtiff's RGBA interface reads it (`tiff.rs`):
 /// the `image` crate reads the stored samples from a copy that says RGB (no subsampling), or
 /// 8-bit gray one subsampling block row a row and one byte a sample (subsampled: each block is
@@ -727,23 +796,7 @@ fn tiff_ycbcr(
             }
         }
     }
-    let (layout, data) = match mode {
-        ReadMode::Color => (ChannelLayout::Rgb, pixels),
-        ReadMode::Gray => (
-            ChannelLayout::Gray,
-            pixels
-                .chunks_exact(3)
-                .map(|p| super::opencv_color::utils_gray8(p[0], p[1], p[2]))
-                .collect(),
-        ),
-    };
-    Ok(DecodedImage {
-        width,
-        height,
-        layout,
-        data,
-        warnings: Vec::new(),
-    })
+    Ok(rgb_in_mode(width, height, pixels, mode))
 }
 
 /// A 4-bit palette TIFF as libtiff's RGBA interface reads it (`tiff.rs`): the `image` crate

@@ -181,12 +181,15 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, DecodeError> {
                 file_bytes,
             });
         }
-        // 8-bit YCbCr TIFFs are read by graypipe (`tiff_ycbcr`): RGB out.
-        if let Some(found) = super::tiff::ycbcr8(bytes) {
+        // 8-bit YCbCr and CMYK TIFFs are read by graypipe (`tiff_ycbcr`, `tiff_cmyk8`): RGB out.
+        let own = super::tiff::ycbcr8(bytes)
+            .map(|f| (f.width, f.height))
+            .or_else(|| super::tiff::cmyk8(bytes).map(|f| (f.width, f.height)));
+        if let Some((width, height)) = own {
             return Ok(ImageInfo {
                 format,
-                width: found.width,
-                height: found.height,
+                width,
+                height,
                 channels: 3,
                 bytes_per_sample: 1,
                 progressive: false,

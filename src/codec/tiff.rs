@@ -176,6 +176,64 @@ pub(crate) fn ycbcr8(bytes: &[u8]) -> Option<YCbCr> {
     })
 }
 
+/// An 8-bit CMYK TIFF (Photometric 5, four samples, contiguous strips, no predictor, default
+/// orientation): its strips hold the same bytes as an 8-bit gray image four times as wide,
+/// which the decoder reads and converts as libtiff's RGBA interface does
+/// (`putRGBcontig8bitCMYKtile`: `(255 - k) * (255 - c) / 255`, truncated; the `image` crate's
+/// own conversion lands one level lower on some pixels). `None` for any other file.
+pub(crate) fn cmyk8(bytes: &[u8]) -> Option<Cmyk> {
+    let ifd = Ifd::first(bytes)?;
+    let (photometric_at, _) = ifd.shorts(262)?;
+    let (bps_at, bps_count) = ifd.shorts(258)?;
+    let (spp_at, spp_count) = ifd.shorts(277)?;
+    if ifd.u16_at(photometric_at)? != 5
+        || spp_count != 1
+        || ifd.u16_at(spp_at)? != 4
+        || bps_count != 4
+        || (0..4).any(|i| ifd.u16_at(bps_at + 2 * i) != Some(8))
+        || ifd.short(284).unwrap_or(1) != 1
+        || ifd.short(317).unwrap_or(1) != 1
+        || ifd.short(274).unwrap_or(1) != 1
+        || ifd.short(339).unwrap_or(1) != 1
+        || ifd.short(332).unwrap_or(1) != 1
+        || ifd.entry(322).is_some()
+    {
+        return None;
+    }
+    let (width, height) = size(bytes)?;
+    let (width_at, width_type) = width_entry(&ifd)?;
+    Some(Cmyk {
+        width,
+        height,
+        photometric_at,
+        spp_at,
+        bps_entry: ifd.entry(258)?,
+        width_at,
+        width_type,
+    })
+}
+
+/// What [`cmyk8`] found.
+pub(crate) struct Cmyk {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    /// The Photometric value.
+    pub(crate) photometric_at: usize,
+    /// The SamplesPerPixel value.
+    pub(crate) spp_at: usize,
+    /// The BitsPerSample entry.
+    pub(crate) bps_entry: usize,
+    /// The ImageWidth value, of `width_type` (3 SHORT, 4 LONG).
+    pub(crate) width_at: usize,
+    pub(crate) width_type: u16,
+}
+
+/// libtiff's 8-bit CMYK to RGB (`putRGBcontig8bitCMYKtile`).
+pub(crate) fn cmyk_to_rgb(c: u8, m: u8, y: u8, k: u8) -> [u8; 3] {
+    let k = 255 - u32::from(k);
+    [c, m, y].map(|v| (k * (255 - u32::from(v)) / 255) as u8)
+}
+
 /// What [`ycbcr8`] found.
 pub(crate) struct YCbCr {
     pub(crate) width: u32,
