@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """Differential test of graypipe's readers for every input format but JPEG and PNG against
-cv2.imread: makes many variants of BMP, TIFF, PNM, WebP and GIF files (with OpenCV, Pillow,
-tifffile and raw bytes), runs graypipe on them in both read modes and compares each output
-with OpenCV's:
+cv2.imread: makes many variants of BMP, TIFF (YCbCr and CMYK among them), PNM, WebP and GIF
+files (with OpenCV, Pillow, tifffile and raw bytes), plus PNG/PGM pictures with flat and
+stepped histograms (where Otsu's variance ties), runs graypipe on them in both read modes and
+under every threshold spec (SPECS), and compares each output with OpenCV's:
 
-  --read color   cv2.imread(path) -> cvtColor(BGR2GRAY)
-  --read gray    cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+  --read color   cv2.imread(path) -> cvtColor(BGR2GRAY) -> the spec's cv2 call
+  --read gray    cv2.imread(path, cv2.IMREAD_GRAYSCALE) -> the spec's cv2 call
 
-and prints a table: variant, read mode, pixels differing, max difference, who refuses the file.
+and prints a table: variant, read mode, spec, pixels differing, max difference, who refuses.
 
     pip install opencv-python-headless pillow numpy tifffile
     cargo build --release
     python3 tools/diff_formats.py [--bin target/release/graypipe] [--keep DIR] [--only SUBSTR]
+                                  [--gray-only]
 
 Exit status 1 when any file differs (pixels, size, or one side refusing what the other reads),
 unless the variant is listed in KNOWN (differences documented in docs/opencv-semantics.md).
@@ -415,7 +417,8 @@ def tiff_variants():
     vals = np.array([0, 1, 2, 127, 128, 129, 254, 255], np.uint8)
     grid = np.array(np.meshgrid(vals, vals, vals, vals)).reshape(4, -1).T.reshape(64, 64, 4)
     v['tif_hand_cmyk_grid_64x64.tif'] = tiff_hand(64, 64, 4, 8, grid.tobytes(), 5, extra=[(332, 3, [1])])
-    v['tif_hand_cmyk_lzw_19x13.tif'] = tiff_multi(19, 13, 4, 8, [lzw(cm[:13, :19].tobytes())], 5, 13, 5)
+    cm2 = rng(81).integers(0, 256, (13, 19, 4), dtype=np.uint8)
+    v['tif_hand_cmyk_lzw_19x13.tif'] = tiff_multi(19, 13, 4, 8, [lzw(cm2.tobytes())], 5, 13, 5)
     v['tif_pil_I16_37x23.tif'] = pil_bytes(Image.fromarray((np.asarray(rgb.convert('L')).astype(np.uint16) * 250)), 'TIFF')
     v['tif_pil_F_37x23.tif'] = pil_bytes(Image.fromarray(np.asarray(rgb.convert('L')).astype(np.float32) / 255), 'TIFF')
     v['tif_pil_multipage.tif'] = pil_bytes(rgb, 'TIFF', save_all=True, append_images=[rgb.rotate(90, expand=True)])
@@ -711,7 +714,7 @@ def histogram_variants():
     for name, g in pics.items():
         v[f'hist_{name}.png'] = enc('.png', g)
         v[f'hist_{name}_bgr.png'] = enc('.png', cv2.merge([g, g, g]))
-        v[f'hist_{name}.pgm'] = enc('.pgm', g)
+        v[f'hist_{name}_pgm.pgm'] = enc('.pgm', g)
     return v
 
 

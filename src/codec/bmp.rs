@@ -324,6 +324,32 @@ pub(crate) fn decode(
 mod tests {
     use super::*;
 
+    #[test]
+    fn planes_other_than_one_are_found_in_both_header_kinds() {
+        let mut info = b"BM".to_vec();
+        info.resize(14, 0);
+        info.extend_from_slice(&40u32.to_le_bytes());
+        info.resize(30, 0);
+        for (planes, want) in [
+            (1u16, None),
+            (0, Some(26)),
+            (2, Some(26)),
+            (0xFFFF, Some(26)),
+        ] {
+            info[26..28].copy_from_slice(&planes.to_le_bytes());
+            assert_eq!(odd_planes_at(&info), want, "{planes}");
+        }
+        let mut core = b"BM".to_vec();
+        core.resize(14, 0);
+        core.extend_from_slice(&12u32.to_le_bytes());
+        core.extend_from_slice(&[3, 0, 2, 0, 3, 0, 24, 0]);
+        assert_eq!(odd_planes_at(&core), Some(22));
+        core[22] = 1;
+        assert_eq!(odd_planes_at(&core), None);
+        // Cut before the field: nothing to patch (the header check refuses it).
+        assert_eq!(odd_planes_at(&info[..27]), None);
+    }
+
     /// A BMP with a `hsize`-byte info header (the masks inside it, or right after a 40-byte
     /// one) and `rows` as stored.
     fn bmp(

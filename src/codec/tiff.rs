@@ -714,6 +714,42 @@ mod tests {
     }
 
     #[test]
+    fn ycbcr_tables_give_libtiffs_rgb() {
+        // Values from libtiff 4.7 through cv2.imread (opencv-python 5.1), default tags.
+        let t = YCbCrTables::new(
+            [0.299, 0.587, 0.114],
+            [0.0, 255.0, 128.0, 255.0, 128.0, 255.0],
+        )
+        .unwrap();
+        for (ycc, rgb) in [
+            ([0, 0, 0], [0, 135, 0]),
+            ([255, 255, 255], [255, 121, 255]),
+            ([128, 128, 128], [128, 128, 128]),
+            ([76, 85, 255], [254, 0, 0]),
+            ([200, 30, 220], [255, 168, 26]),
+            ([17, 250, 3], [0, 64, 233]),
+        ] {
+            assert_eq!(t.rgb(ycc[0], ycc[1], ycc[2]), rgb, "{ycc:?}");
+        }
+        // BT.709 coefficients, studio-range reference.
+        let ref_bw = [16.0, 235.0, 128.0, 240.0, 128.0, 240.0];
+        let t = YCbCrTables::new([0.2126, 0.7152, 0.0722], ref_bw).unwrap();
+        assert_eq!(t.rgb(16, 128, 128), [0, 0, 0]);
+        assert_eq!(t.rgb(235, 128, 128), [255, 255, 255]);
+        assert_eq!(t.rgb(100, 50, 200), [225, 76, 0]);
+        // libtiff refuses a zero green coefficient.
+        assert!(YCbCrTables::new([0.3, 0.0, 0.1], ref_bw).is_err());
+    }
+
+    #[test]
+    fn cmyk_truncates_as_libtiff() {
+        assert_eq!(cmyk_to_rgb(0, 0, 0, 0), [255, 255, 255]);
+        assert_eq!(cmyk_to_rgb(255, 0, 128, 255), [0, 0, 0]);
+        // 127 * 127 / 255 = 63.25 and 254 * 128 / 255 = 127.5: truncated, not rounded.
+        assert_eq!(cmyk_to_rgb(128, 1, 128, 128), [63, 126, 63]);
+    }
+
+    #[test]
     fn premultiplies_as_libtiff() {
         assert_eq!(premultiply(255, 255), 255);
         assert_eq!(premultiply(200, 0), 0);
