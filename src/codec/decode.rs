@@ -335,6 +335,10 @@ fn decode_file(
             if let Some(found) = super::tiff::cmyk8(bytes) {
                 return tiff_cmyk8(bytes, found, limits, mode);
             }
+            #[cfg(feature = "libjpeg-turbo")]
+            if let Some(found) = super::tiff::jpeg_ycbcr(bytes) {
+                return tiff_jpeg_ycbcr(bytes, found, limits, mode);
+            }
         }
     }
     // P1-P6 as OpenCV's own reader does (the `image` crate rescales samples to the maximum
@@ -642,6 +646,64 @@ fn rgb_in_mode(width: u32, height: u32, pixels: Vec<u8>, mode: ReadMode) -> Deco
         data,
         warnings: Vec::new(),
     }
+}
+
+/// A JPEG-compressed YCbCr TIFF as libtiff's RGBA interface reads it (`tiff.rs`): each strip
+/// is a JPEG stream of its own, completed with the JPEGTables (their end marker dropped, the
+/// strip's start marker dropped), decoded to RGB by libjpeg-turbo as a JPEG file is; the rows
+/// of each strip placed one after another.
+#[cfg(feature = "libjpeg-turbo")]
+fn tiff_jpeg_ycbcr(
+    bytes: &[u8],
+    found: super::tiff::JpegYCbCr,
+    limits: &DecodeLimits,
+    mode: ReadMode,
+) -> Result<DecodedImage, DecodeError> {
+    let (width, height) = (found.width, found.height);
+    check_size(width, height, limits)?;
+    let tables: &[u8] = match found.tables {
+        Some((at, count)) => bytes
+            .get(at..at.saturating_add(count))
+            .ok_or_else(|| tiff_corrupt("JPEGTables outside the file"))?,
+        None => &[],
+    };
+    let tables = tables.strip_suffix(&[0xFF, 0xD9]).unwrap_or(tables);
+    let (w, h) = (width as usize, height as usize);
+    let mut pixels = try_capacity(w.saturating_mul(h).saturating_mul(3), "YCbCr TIFF pixels")?;
+    let mut stream = Vec::new();
+    let mut rows_done = 0usize;
+    for &(offset, count) in &found.strips {
+        if rows_done >= h {
+            break;
+        }
+        let strip = bytes
+            .get(offset as usize..(offset as usize).saturating_add(count as usize))
+            .ok_or_else(|| tiff_corrupt("strip outside the file"))?;
+        stream.clear();
+        if tables.is_empty() {
+            stream.extend_from_slice(strip);
+        } else {
+            stream.extend_from_slice(tables);
+            stream.extend_from_slice(strip.strip_prefix(&[0xFF, 0xD8]).unwrap_or(strip));
+        }
+        let px = super::jpeg_turbo::decode(&stream, limits, ReadMode::Color)?;
+        let rows = (found.rows_per_strip as usize).min(h - rows_done);
+        if px.channels != 3 || (px.width as usize) < w || (px.height as usize) < rows {
+            return Err(tiff_corrupt(&format!(
+                "a JPEG strip of {} x {} with {} channels, for {w} x {rows} RGB",
+                px.width, px.height, px.channels
+            )));
+        }
+        let stride = px.width as usize * 3;
+        for row in px.data.chunks_exact(stride).take(rows) {
+            pixels.extend_from_slice(&row[..w * 3]);
+        }
+        rows_done += rows;
+    }
+    if rows_done < h {
+        return Err(tiff_corrupt("the strips end before the last row"));
+    }
+    Ok(rgb_in_mode(width, height, pixels, mode))
 }
 
 /// An 8-bit CMYK TIFF as libtiff's RGBA interface reads it (`tiff.rs`): the `image` crate reads

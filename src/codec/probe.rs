@@ -184,7 +184,8 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, DecodeError> {
         // 8-bit YCbCr and CMYK TIFFs are read by graypipe (`tiff_ycbcr`, `tiff_cmyk8`): RGB out.
         let own = super::tiff::ycbcr8(bytes)
             .map(|f| (f.width, f.height))
-            .or_else(|| super::tiff::cmyk8(bytes).map(|f| (f.width, f.height)));
+            .or_else(|| super::tiff::cmyk8(bytes).map(|f| (f.width, f.height)))
+            .or_else(|| super::tiff::jpeg_ycbcr(bytes).map(|f| (f.width, f.height)));
         if let Some((width, height)) = own {
             return Ok(ImageInfo {
                 format,

@@ -234,6 +234,95 @@ pub(crate) fn cmyk_to_rgb(c: u8, m: u8, y: u8, k: u8) -> [u8; 3] {
     [c, m, y].map(|v| (k * (255 - u32::from(v)) / 255) as u8)
 }
 
+/// A JPEG-compressed 8-bit YCbCr TIFF in strips (Compression 7, Photometric 6, contiguous,
+/// default orientation): libtiff's RGBA interface has libjpeg convert each strip to RGB
+/// (`JPEGCOLORMODE_RGB`: libjpeg's own upsampling and colour conversion, as for a JPEG file).
+/// `None` for any other file.
+pub(crate) fn jpeg_ycbcr(bytes: &[u8]) -> Option<JpegYCbCr> {
+    let ifd = Ifd::first(bytes)?;
+    let (bps_at, bps_count) = ifd.shorts(258)?;
+    if ifd.short(262)? != 6
+        || ifd.short(259)? != 7
+        || ifd.short(277)? != 3
+        || bps_count != 3
+        || (0..3).any(|i| ifd.u16_at(bps_at + 2 * i) != Some(8))
+        || ifd.short(284).unwrap_or(1) != 1
+        || ifd.short(274).unwrap_or(1) != 1
+        || ifd.entry(322).is_some()
+    {
+        return None;
+    }
+    let (width, height) = size(bytes)?;
+    let rows_per_strip = ifd
+        .longs(278)
+        .and_then(|v| v.first().copied())
+        .unwrap_or(u32::MAX);
+    let offsets = ifd.longs(273)?;
+    let counts = ifd.longs(279)?;
+    if offsets.len() != counts.len() {
+        return None;
+    }
+    // JPEGTables: the quantisation and Huffman tables the strips leave out.
+    let tables = ifd.entry(347).and_then(|entry| {
+        let count = usize::try_from(ifd.u32_at(entry + 4)?).ok()?;
+        let at = if count <= 4 {
+            entry + 8
+        } else {
+            usize::try_from(ifd.u32_at(entry + 8)?).ok()?
+        };
+        Some((at, count))
+    });
+    Some(JpegYCbCr {
+        width,
+        height,
+        rows_per_strip: rows_per_strip.max(1),
+        strips: offsets.into_iter().zip(counts).collect(),
+        tables,
+    })
+}
+
+/// What [`jpeg_ycbcr`] found.
+pub(crate) struct JpegYCbCr {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) rows_per_strip: u32,
+    /// Each strip's offset and byte count.
+    pub(crate) strips: Vec<(u32, u32)>,
+    /// Where the JPEGTables bytes are, and how many.
+    pub(crate) tables: Option<(usize, usize)>,
+}
+
+impl Ifd<'_> {
+    /// The SHORT or LONG values of `tag` as u32 (at most as many as the file could hold).
+    fn longs(&self, tag: u16) -> Option<Vec<u32>> {
+        let entry = self.entry(tag)?;
+        let kind = self.u16_at(entry + 2)?;
+        let count = usize::try_from(self.u32_at(entry + 4)?).ok()?;
+        let size = match kind {
+            3 => 2,
+            4 => 4,
+            _ => return None,
+        };
+        if count.checked_mul(size)? > self.bytes.len() {
+            return None;
+        }
+        let at = if count * size <= 4 {
+            entry + 8
+        } else {
+            usize::try_from(self.u32_at(entry + 8)?).ok()?
+        };
+        (0..count)
+            .map(|i| {
+                if kind == 3 {
+                    self.u16_at(at.checked_add(2 * i)?).map(u32::from)
+                } else {
+                    self.u32_at(at.checked_add(4 * i)?)
+                }
+            })
+            .collect()
+    }
+}
+
 /// What [`ycbcr8`] found.
 pub(crate) struct YCbCr {
     pub(crate) width: u32,
