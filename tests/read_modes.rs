@@ -26,7 +26,8 @@ fn gray_png(path: &Path) -> (usize, usize, Vec<u8>) {
 
 /// Whether graypipe promises OpenCV's pixels for this file in this build and mode.
 fn exact_in_this_build(file: &str, _mode: ReadMode) -> bool {
-    cfg!(feature = "libjpeg-turbo") || !file.ends_with(".jpg")
+    // JPEG, and JPEG inside YCbCr TIFF, go through libjpeg-turbo.
+    cfg!(feature = "libjpeg-turbo") || !(file.ends_with(".jpg") || file.contains("ycbcr_jpeg"))
 }
 
 fn check_mode(mode: ReadMode, key: &str) {

@@ -382,9 +382,7 @@ impl YCbCrTables {
         let fix = |x: f32| (f64::from(x) * f64::from(1u32 << SHIFT) + 0.5) as i32;
         // CLAMP: !(f >= min) gives min (NaN too).
         let clamp = |f: f32, min: f32, max: f32| {
-            if f.partial_cmp(&min)
-                .is_none_or(|o| o == std::cmp::Ordering::Less)
-            {
+            if matches!(f.partial_cmp(&min), None | Some(std::cmp::Ordering::Less)) {
                 min
             } else if f > max {
                 max
