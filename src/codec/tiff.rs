@@ -281,7 +281,8 @@ pub(crate) fn jpeg_ycbcr(bytes: &[u8]) -> Option<JpegYCbCr> {
     })
 }
 
-/// What [`jpeg_ycbcr`] found.
+/// What [`jpeg_ycbcr`] found (without libjpeg-turbo only its size is used, by the probe).
+#[cfg_attr(not(feature = "libjpeg-turbo"), allow(dead_code))]
 pub(crate) struct JpegYCbCr {
     pub(crate) width: u32,
     pub(crate) height: u32,
