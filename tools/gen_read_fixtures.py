@@ -9,8 +9,10 @@ libjpeg reads with a warning), an Adobe CMYK JPEG (Pillow: OpenCV writes no CMYK
 WebP, a GIF, PNGs with gAMA/sRGB/sBIT chunks (libpng's linear-light gray) and random-colour
 BMP/PNM/TIFF files (imgcodecs' 14-bit gray weights; 32-bit BMPs with and without bit-field
 masks), 16-bit BMPs (5-5-5, 5-6-5) and 32-bit BMPs with masks of other widths written by hand,
-the BMP, PNM, TIFF and GIF variants of tools/diff_formats.py (palettes, RLE, OS/2 headers;
-every PNM maxval; TIFF alpha, palettes, 16-bit gray; GIF backgrounds and transparency), and
+the BMP, PNM, TIFF and GIF variants of tools/diff_formats.py (palettes, RLE, OS/2 headers,
+planes fields; every PNM maxval; TIFF alpha, palettes, 16-bit gray, CMYK, YCbCr subsampling
+and positioning; GIF backgrounds, transparency and first frames outside the screen) and its
+flat and stepped histograms (Otsu and Triangle ties), and
 BMP, PNM and TIFF files OpenCV refuses (listed under "refused" in the manifest:
 graypipe must refuse them too),
 to tests/fixtures/read_modes/inputs/. Then, for every one of those and for
@@ -44,7 +46,9 @@ SAMPLES = os.path.join(ROOT, 'sample_images', 'photos')
 # tests/opencv_exact.rs; here the point is the decoded gray picture under each of them).
 OPS = [('gray', 255), ('binary:127', 255), ('binary-inv:127', 255), ('trunc:127', 255),
        ('tozero:127', 255), ('tozero-inv:127', 255), ('binary:otsu', 255), ('binary:triangle', 255),
-       ('adaptive-mean:11:2', 255), ('adaptive-gaussian:11:2', 255), ('adaptive-gaussian-inv:5:1.5', 255)]
+       ('adaptive-mean:11:2', 255), ('adaptive-gaussian:11:2', 255), ('adaptive-gaussian-inv:5:1.5', 255),
+       # Otsu and Triangle under the other threshold types (tied histograms among the inputs).
+       ('binary-inv:otsu', 255), ('trunc:otsu', 255), ('tozero-inv:otsu', 255), ('tozero:triangle', 255)]
 
 TYPES = {'binary': cv2.THRESH_BINARY, 'binary-inv': cv2.THRESH_BINARY_INV, 'trunc': cv2.THRESH_TRUNC,
          'tozero': cv2.THRESH_TOZERO, 'tozero-inv': cv2.THRESH_TOZERO_INV}
@@ -174,8 +178,9 @@ def make_inputs(d):
 # gray, alpha of every kind, 8-bit palettes, compressions, tiles, planes) and GIF (background,
 # transparency, interlace, animations) it makes, but those graypipe is documented not to read
 # as OpenCV does (docs/opencv-semantics.md). The ones OpenCV refuses go to the refused list.
-KEPT_VARIANTS = ('bmp', 'pnm_', 'tif_', 'gif_')
-NOT_EXACT = set()
+KEPT_VARIANTS = ('bmp', 'pnm_', 'tif_', 'gif_', 'hist_')
+# Known differences (tools/diff_formats.py KNOWN, docs/opencv-semantics.md).
+NOT_EXACT = {'tif_ycbcr44_lzw_20x13.tif', 'tif_ycbcr44_raw_19x13.tif'}
 # Written by from_diff_formats: variants OpenCV refuses in both read modes.
 REFUSED_VARIANTS = []
 
@@ -184,7 +189,7 @@ def from_diff_formats(d):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import diff_formats
     v = {**diff_formats.bmp_variants(), **diff_formats.pnm_variants(), **diff_formats.tiff_variants(),
-         **diff_formats.gif_variants()}
+         **diff_formats.ycbcr_variants(), **diff_formats.gif_variants(), **diff_formats.histogram_variants()}
     names = []
     for name, data in sorted(v.items()):
         if not name.startswith(KEPT_VARIANTS) or name in NOT_EXACT:

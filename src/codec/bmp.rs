@@ -15,6 +15,8 @@
 //!   gray `(uchar)(0.299f R + 0.587f G + 0.114f B)` in f32, in that order, on those.
 //! - Other 32-bit files (BI_RGB, or BI_BITFIELDS with a 40- or 52-byte header, whose masks OpenCV
 //!   never reads): the bytes are B, G, R, A whatever the masks say; gray the 14-bit weights.
+//! - The planes field is never looked at (OpenCV reads it and the bit count as one DWORD and
+//!   keeps the bit count): any value reads as 1 would ([`odd_planes_at`]).
 //! - The pixel data starts at the file header's offset (even one inside the header) and every
 //!   row, padding included, must be in the file: one byte short and OpenCV reads nothing.
 
@@ -252,6 +254,17 @@ impl Header {
     }
 }
 
+/// Where a BMP's planes field is (`bytes` starts with `BM`), when it holds anything but 1.
+/// OpenCV reads the planes and bit-count fields as one DWORD and keeps only the bit count, so
+/// it reads such a file as if the field said 1; the `image` crate refuses it.
+pub(crate) fn odd_planes_at(bytes: &[u8]) -> Option<usize> {
+    let size = u32::from_le_bytes(bytes.get(14..18)?.try_into().ok()?);
+    // After width and height: 16-bit ones in the 12-byte core header, 32-bit ones otherwise.
+    let at = if size == 12 { 22 } else { 26 };
+    let planes = u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?);
+    (planes != 1).then_some(at)
+}
+
 /// Decodes a BMP as `cv2.imread` does, or `Ok(None)` for the 1- to 24-bit files OpenCV accepts,
 /// which the `image` crate reads.
 pub(crate) fn decode(
@@ -310,6 +323,32 @@ pub(crate) fn decode(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn planes_other_than_one_are_found_in_both_header_kinds() {
+        let mut info = b"BM".to_vec();
+        info.resize(14, 0);
+        info.extend_from_slice(&40u32.to_le_bytes());
+        info.resize(30, 0);
+        for (planes, want) in [
+            (1u16, None),
+            (0, Some(26)),
+            (2, Some(26)),
+            (0xFFFF, Some(26)),
+        ] {
+            info[26..28].copy_from_slice(&planes.to_le_bytes());
+            assert_eq!(odd_planes_at(&info), want, "{planes}");
+        }
+        let mut core = b"BM".to_vec();
+        core.resize(14, 0);
+        core.extend_from_slice(&12u32.to_le_bytes());
+        core.extend_from_slice(&[3, 0, 2, 0, 3, 0, 24, 0]);
+        assert_eq!(odd_planes_at(&core), Some(22));
+        core[22] = 1;
+        assert_eq!(odd_planes_at(&core), None);
+        // Cut before the field: nothing to patch (the header check refuses it).
+        assert_eq!(odd_planes_at(&info[..27]), None);
+    }
 
     /// A BMP with a `hsize`-byte info header (the masks inside it, or right after a 40-byte
     /// one) and `rows` as stored.

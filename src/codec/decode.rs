@@ -287,11 +287,22 @@ fn decode_file(
     if format == ImageFormat::Jpeg {
         return decode_jpeg(bytes, limits, mode);
     }
+    if format == ImageFormat::Gif {
+        super::gif::check_first_frame(bytes)?;
+    }
     // 16- and 32-bit BMPs are read as OpenCV's own reader does (the `image` crate rescales
     // their channels differently); the rest, once the header passes OpenCV's checks, below.
     if format == ImageFormat::Bmp {
         if let Some(img) = super::bmp::decode(bytes, limits, mode)? {
             return Ok(img);
+        }
+        // The `image` crate refuses a planes field other than 1, which OpenCV never reads: it
+        // reads a copy saying 1 (after which this branch is not taken again).
+        if let Some(at) = super::bmp::odd_planes_at(bytes) {
+            let mut copy = try_capacity(bytes.len(), "BMP copy with one plane")?;
+            copy.extend_from_slice(bytes);
+            copy[at..at + 2].copy_from_slice(&1u16.to_le_bytes());
+            return decode_file(&copy, limits, mode, palette_route);
         }
     }
     if format == ImageFormat::Tiff {
@@ -317,6 +328,16 @@ fn decode_file(
             }
             if let Some(found) = super::tiff::palette4(bytes) {
                 return tiff_palette4(bytes, found, limits, mode);
+            }
+            if let Some(found) = super::tiff::ycbcr8(bytes) {
+                return tiff_ycbcr(bytes, found, limits, mode);
+            }
+            if let Some(found) = super::tiff::cmyk8(bytes) {
+                return tiff_cmyk8(bytes, found, limits, mode);
+            }
+            #[cfg(feature = "libjpeg-turbo")]
+            if let Some(found) = super::tiff::jpeg_ycbcr(bytes) {
+                return tiff_jpeg_ycbcr(bytes, found, limits, mode);
             }
         }
     }
@@ -603,6 +624,241 @@ fn tiff_gray_alpha8(
         height,
         ..img
     })
+}
+
+/// RGB `pixels` as `cv2.imread` hands them over in `mode` after libtiff's RGBA interface: as
+/// they are, or gray with imgcodecs' 14-bit weights.
+fn rgb_in_mode(width: u32, height: u32, pixels: Vec<u8>, mode: ReadMode) -> DecodedImage {
+    let (layout, data) = match mode {
+        ReadMode::Color => (ChannelLayout::Rgb, pixels),
+        ReadMode::Gray => (
+            ChannelLayout::Gray,
+            pixels
+                .chunks_exact(3)
+                .map(|p| super::opencv_color::utils_gray8(p[0], p[1], p[2]))
+                .collect(),
+        ),
+    };
+    DecodedImage {
+        width,
+        height,
+        layout,
+        data,
+        warnings: Vec::new(),
+    }
+}
+
+/// A JPEG-compressed YCbCr TIFF as libtiff's RGBA interface reads it (`tiff.rs`): each strip
+/// is a JPEG stream of its own, completed with the JPEGTables (their end marker dropped, the
+/// strip's start marker dropped), decoded to RGB by libjpeg-turbo as a JPEG file is; the rows
+/// of each strip placed one after another.
+#[cfg(feature = "libjpeg-turbo")]
+fn tiff_jpeg_ycbcr(
+    bytes: &[u8],
+    found: super::tiff::JpegYCbCr,
+    limits: &DecodeLimits,
+    mode: ReadMode,
+) -> Result<DecodedImage, DecodeError> {
+    let (width, height) = (found.width, found.height);
+    check_size(width, height, limits)?;
+    let tables: &[u8] = match found.tables {
+        Some((at, count)) => bytes
+            .get(at..at.saturating_add(count))
+            .ok_or_else(|| tiff_corrupt("JPEGTables outside the file"))?,
+        None => &[],
+    };
+    let tables = tables.strip_suffix(&[0xFF, 0xD9]).unwrap_or(tables);
+    let (w, h) = (width as usize, height as usize);
+    let mut pixels = try_capacity(w.saturating_mul(h).saturating_mul(3), "YCbCr TIFF pixels")?;
+    let mut stream = Vec::new();
+    let mut rows_done = 0usize;
+    for &(offset, count) in &found.strips {
+        if rows_done >= h {
+            break;
+        }
+        let strip = bytes
+            .get(offset as usize..(offset as usize).saturating_add(count as usize))
+            .ok_or_else(|| tiff_corrupt("strip outside the file"))?;
+        stream.clear();
+        if tables.is_empty() {
+            stream.extend_from_slice(strip);
+        } else {
+            stream.extend_from_slice(tables);
+            stream.extend_from_slice(strip.strip_prefix(&[0xFF, 0xD8]).unwrap_or(strip));
+        }
+        let px = super::jpeg_turbo::decode(&stream, limits, ReadMode::Color)?;
+        let rows = (found.rows_per_strip as usize).min(h - rows_done);
+        if px.channels != 3 || (px.width as usize) < w || (px.height as usize) < rows {
+            return Err(tiff_corrupt(&format!(
+                "a JPEG strip of {} x {} with {} channels, for {w} x {rows} RGB",
+                px.width, px.height, px.channels
+            )));
+        }
+        let stride = px.width as usize * 3;
+        for row in px.data.chunks_exact(stride).take(rows) {
+            pixels.extend_from_slice(&row[..w * 3]);
+        }
+        rows_done += rows;
+    }
+    if rows_done < h {
+        return Err(tiff_corrupt("the strips end before the last row"));
+    }
+    Ok(rgb_in_mode(width, height, pixels, mode))
+}
+
+/// An 8-bit CMYK TIFF as libtiff's RGBA interface reads it (`tiff.rs`): the `image` crate reads
+/// the stored samples from a copy that says 8-bit gray four times as wide; each pixel is then
+/// converted with libtiff's truncating integer formula.
+fn tiff_cmyk8(
+    bytes: &[u8],
+    found: super::tiff::Cmyk,
+    limits: &DecodeLimits,
+    mode: ReadMode,
+) -> Result<DecodedImage, DecodeError> {
+    use super::tiff::Value;
+    let (width, height) = (found.width, found.height);
+    check_size(width, height, limits)?;
+    let too_large = || tiff_corrupt("CMYK width too large");
+    let wide = width.checked_mul(4).ok_or_else(too_large)?;
+    let patched = patched_tiff(
+        bytes,
+        "CMYK TIFF copy",
+        &[
+            (found.photometric_at, Value::Short(1)),
+            (found.spp_at, Value::Short(1)),
+            (found.bps_entry + 4, Value::Long(1)),
+            (found.bps_entry + 8, Value::Short(8)),
+            (
+                found.width_at,
+                Value::width(found.width_type, wide).ok_or_else(too_large)?,
+            ),
+        ],
+    )?;
+    let wide_limits = DecodeLimits {
+        max_pixels: limits.max_pixels.saturating_mul(4),
+    };
+    let img = decode_file(&patched, &wide_limits, ReadMode::Gray, Palette::Patched)?;
+    if img.layout != ChannelLayout::Gray
+        || img.data.len() as u64 != u64::from(wide) * u64::from(height)
+    {
+        return Err(tiff_corrupt("CMYK image read with another layout"));
+    }
+    let mut pixels = try_capacity(img.data.len() / 4 * 3, "CMYK TIFF pixels")?;
+    for p in img.data.chunks_exact(4) {
+        pixels.extend_from_slice(&super::tiff::cmyk_to_rgb(p[0], p[1], p[2], p[3]));
+    }
+    Ok(rgb_in_mode(width, height, pixels, mode))
+}
+
+/// An 8-bit YCbCr TIFF (not JPEG-compressed) as libtiff's RGBA interface reads it (`tiff.rs`):
+/// the `image` crate reads the stored samples from a copy that says RGB (no subsampling), or
+/// 8-bit gray one subsampling block row a row and one byte a sample (subsampled: each block is
+/// its Y samples row by row, then Cb and Cr); each pixel then goes through libtiff's tables
+/// with its block's chroma. Gray with imgcodecs' 14-bit weights, as OpenCV converts RGBA.
+fn tiff_ycbcr(
+    bytes: &[u8],
+    found: super::tiff::YCbCr,
+    limits: &DecodeLimits,
+    mode: ReadMode,
+) -> Result<DecodedImage, DecodeError> {
+    use super::tiff::Value;
+    let (width, height) = (found.width, found.height);
+    check_size(width, height, limits)?;
+    let tables = super::tiff::YCbCrTables::new(found.luma, found.reference)
+        .map_err(|why| tiff_corrupt(&format!("YCbCr: {why} (libtiff refuses it)")))?;
+    let (sub_h, sub_v) = found.subsampling;
+    if !matches!(
+        (sub_h, sub_v),
+        (1, 1) | (2, 1) | (2, 2) | (4, 1) | (4, 2) | (4, 4) | (1, 2)
+    ) {
+        return Err(tiff_corrupt(&format!(
+            "YCbCr subsampling {sub_h} x {sub_v} (libtiff's RGBA interface reads 1x1, 1x2, 2x1,              2x2, 4x1, 4x2 and 4x4)"
+        )));
+    }
+    if width < u32::from(sub_h) || height < u32::from(sub_v) {
+        return Err(tiff_corrupt(&format!(
+            "YCbCr subsampling {sub_h} x {sub_v} is larger than the {width} x {height} image              (libtiff refuses it)"
+        )));
+    }
+    let mut pixels = try_capacity(
+        (width as usize)
+            .saturating_mul(height as usize)
+            .saturating_mul(3),
+        "YCbCr TIFF pixels",
+    )?;
+    if (sub_h, sub_v) == (1, 1) {
+        // Photometric 2: RGB, the same three samples a pixel.
+        let patched = patched_tiff(
+            bytes,
+            "YCbCr TIFF copy",
+            &[(found.photometric_at, Value::Short(2))],
+        )?;
+        let img = decode_file(&patched, limits, ReadMode::Color, Palette::Patched)?;
+        if img.layout != ChannelLayout::Rgb
+            || img.data.len() as u64 != u64::from(width) * u64::from(height) * 3
+        {
+            return Err(tiff_corrupt("YCbCr image read with another layout"));
+        }
+        for p in img.data.chunks_exact(3) {
+            pixels.extend_from_slice(&tables.rgb(p[0], p[1], p[2]));
+        }
+    } else {
+        if found.tiled || !found.plain {
+            return Err(tiff_corrupt(
+                "subsampled YCbCr in tiles, with a predictor or an orientation (not read by                  graypipe)",
+            ));
+        }
+        let (h, v) = (u32::from(sub_h), u32::from(sub_v));
+        let block = (h * v + 2) as usize;
+        let blocks_across = width.div_ceil(h);
+        let block_rows = height.div_ceil(v);
+        let too_large = || tiff_corrupt("YCbCr image too large");
+        let row_bytes = blocks_across.checked_mul(h * v + 2).ok_or_else(too_large)?;
+        let mut values = vec![
+            (found.photometric_at, Value::Short(1)),
+            (found.spp_at, Value::Short(1)),
+            (found.bps_entry + 4, Value::Long(1)),
+            (found.bps_entry + 8, Value::Short(8)),
+            (
+                found.width_at,
+                Value::width(found.width_type, row_bytes).ok_or_else(too_large)?,
+            ),
+            (
+                found.height_at,
+                Value::width(found.height_type, block_rows).ok_or_else(too_large)?,
+            ),
+        ];
+        if let Some((at, kind, rows)) = found.rows_per_strip {
+            if rows < height && rows % v != 0 {
+                return Err(tiff_corrupt(&format!(
+                    "RowsPerStrip {rows} is not a multiple of the vertical YCbCr subsampling {v}"
+                )));
+            }
+            let strip_rows = rows.div_ceil(v);
+            values.push((at, Value::width(kind, strip_rows).ok_or_else(too_large)?));
+        }
+        let patched = patched_tiff(bytes, "YCbCr TIFF copy", &values)?;
+        let copy_limits = DecodeLimits {
+            max_pixels: limits.max_pixels.saturating_mul(3),
+        };
+        let img = decode_file(&patched, &copy_limits, ReadMode::Gray, Palette::Patched)?;
+        if img.layout != ChannelLayout::Gray
+            || img.data.len() as u64 != u64::from(row_bytes) * u64::from(block_rows)
+        {
+            return Err(tiff_corrupt("YCbCr image read with another layout"));
+        }
+        let (width, row_bytes) = (width as usize, row_bytes as usize);
+        let (h, v) = (h as usize, v as usize);
+        for y in 0..height as usize {
+            let row = &img.data[(y / v) * row_bytes..][..row_bytes];
+            for x in 0..width {
+                let b = &row[(x / h) * block..][..block];
+                let luma = b[(y % v) * h + x % h];
+                pixels.extend_from_slice(&tables.rgb(luma, b[block - 2], b[block - 1]));
+            }
+        }
+    }
+    Ok(rgb_in_mode(width, height, pixels, mode))
 }
 
 /// A 4-bit palette TIFF as libtiff's RGBA interface reads it (`tiff.rs`): the `image` crate

@@ -6,6 +6,7 @@ mod bmp_rle;
 pub mod decode;
 pub mod encode;
 pub mod format;
+mod gif;
 #[cfg(feature = "libjpeg-turbo")]
 mod jpeg_turbo;
 mod libpng_gray;

@@ -116,6 +116,14 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, DecodeError> {
                 file_bytes,
             });
         }
+        // A planes field other than 1 (which OpenCV never reads): probed as decoded, through
+        // a copy saying 1.
+        if let Some(at) = super::bmp::odd_planes_at(bytes) {
+            let mut copy = super::decode::try_capacity(bytes.len(), "BMP copy with one plane")?;
+            copy.extend_from_slice(bytes);
+            copy[at..at + 2].copy_from_slice(&1u16.to_le_bytes());
+            return probe(&copy);
+        }
     }
     if format == InputFormat::Pnm {
         // P1-P6 are read by graypipe's own reader, whose header rules are OpenCV's (a number
@@ -167,6 +175,22 @@ pub fn probe(bytes: &[u8]) -> Result<ImageInfo, DecodeError> {
                 format,
                 width: found.width,
                 height: found.height,
+                channels: 3,
+                bytes_per_sample: 1,
+                progressive: false,
+                file_bytes,
+            });
+        }
+        // 8-bit YCbCr and CMYK TIFFs are read by graypipe (`tiff_ycbcr`, `tiff_cmyk8`): RGB out.
+        let own = super::tiff::ycbcr8(bytes)
+            .map(|f| (f.width, f.height))
+            .or_else(|| super::tiff::cmyk8(bytes).map(|f| (f.width, f.height)))
+            .or_else(|| super::tiff::jpeg_ycbcr(bytes).map(|f| (f.width, f.height)));
+        if let Some((width, height)) = own {
+            return Ok(ImageInfo {
+                format,
+                width,
+                height,
                 channels: 3,
                 bytes_per_sample: 1,
                 progressive: false,

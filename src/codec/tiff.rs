@@ -76,6 +76,379 @@ impl<'a> Ifd<'a> {
     }
 }
 
+impl Ifd<'_> {
+    /// The directory entry of `tag` (its offset in the file), the first one.
+    fn entry(&self, tag: u16) -> Option<usize> {
+        (0..self.entries)
+            .map(|k| self.at + 2 + 12 * k)
+            .find(|&entry| self.u16_at(entry) == Some(tag))
+    }
+
+    /// The RATIONAL values of `tag` as libtiff hands them to its readers (`(float)(num /
+    /// den)` in double, 0 for a zero denominator); `None` when missing, of another type or
+    /// count, or not inside the file.
+    fn rationals(&self, tag: u16, count: usize) -> Option<Vec<f32>> {
+        let entry = self.entry(tag)?;
+        if self.u16_at(entry + 2)? != 5 || usize::try_from(self.u32_at(entry + 4)?).ok()? != count {
+            return None;
+        }
+        let at = usize::try_from(self.u32_at(entry + 8)?).ok()?;
+        (0..count)
+            .map(|i| {
+                let num = self.u32_at(at.checked_add(8 * i)?)?;
+                let den = self.u32_at(at.checked_add(8 * i + 4)?)?;
+                Some(if den == 0 {
+                    0.0
+                } else {
+                    (f64::from(num) / f64::from(den)) as f32
+                })
+            })
+            .collect()
+    }
+}
+
+/// An 8-bit YCbCr TIFF (Photometric 6, three samples, contiguous, not JPEG-compressed), which
+/// the `image` crate refuses: libtiff's RGBA interface (so OpenCV) reads it with
+/// [`YCbCrTables`], each pixel's chroma the one of its subsampling block (no interpolation,
+/// YCbCrPositioning ignored). `None` for any other file.
+pub(crate) fn ycbcr8(bytes: &[u8]) -> Option<YCbCr> {
+    let ifd = Ifd::first(bytes)?;
+    let (photometric_at, _) = ifd.shorts(262)?;
+    let (bps_at, bps_count) = ifd.shorts(258)?;
+    let (spp_at, spp_count) = ifd.shorts(277)?;
+    let compression = ifd.short(259).unwrap_or(1);
+    if ifd.u16_at(photometric_at)? != 6
+        || spp_count != 1
+        || ifd.u16_at(spp_at)? != 3
+        || bps_count != 3
+        || (0..3).any(|i| ifd.u16_at(bps_at + 2 * i) != Some(8))
+        || ifd.short(284).unwrap_or(1) != 1
+        || matches!(compression, 6 | 7)
+        || ifd.short(339).unwrap_or(1) != 1
+    {
+        return None;
+    }
+    let subsampling = match ifd.shorts(530) {
+        Some((at, 2)) => (ifd.u16_at(at)?, ifd.u16_at(at + 2)?),
+        _ => (2, 2),
+    };
+    let luma = ifd
+        .rationals(529, 3)
+        .unwrap_or_else(|| vec![0.299, 0.587, 0.114]);
+    let reference = ifd
+        .rationals(532, 6)
+        .unwrap_or_else(|| vec![0.0, 255.0, 128.0, 255.0, 128.0, 255.0]);
+    let (width, height) = size(bytes)?;
+    let (width_at, width_type) = width_entry(&ifd)?;
+    let height_entry = ifd.entry(257)?;
+    let rows_per_strip = ifd.entry(278).and_then(|entry| {
+        let kind = ifd.u16_at(entry + 2)?;
+        let value = match kind {
+            3 => u32::from(ifd.u16_at(entry + 8)?),
+            4 => ifd.u32_at(entry + 8)?,
+            _ => return None,
+        };
+        Some((entry + 8, kind, value))
+    });
+    Some(YCbCr {
+        width,
+        height,
+        subsampling,
+        luma: [luma[0], luma[1], luma[2]],
+        reference: [
+            reference[0],
+            reference[1],
+            reference[2],
+            reference[3],
+            reference[4],
+            reference[5],
+        ],
+        photometric_at,
+        spp_at,
+        bps_entry: ifd.entry(258)?,
+        width_at,
+        width_type,
+        height_at: height_entry + 8,
+        height_type: ifd.u16_at(height_entry + 2)?,
+        rows_per_strip,
+        tiled: ifd.entry(322).is_some(),
+        plain: ifd.short(317).unwrap_or(1) == 1 && ifd.short(274).unwrap_or(1) == 1,
+    })
+}
+
+/// An 8-bit CMYK TIFF (Photometric 5, four samples, contiguous strips, no predictor, default
+/// orientation): its strips hold the same bytes as an 8-bit gray image four times as wide,
+/// which the decoder reads and converts as libtiff's RGBA interface does
+/// (`putRGBcontig8bitCMYKtile`: `(255 - k) * (255 - c) / 255`, truncated; the `image` crate's
+/// own conversion lands one level lower on some pixels). `None` for any other file.
+pub(crate) fn cmyk8(bytes: &[u8]) -> Option<Cmyk> {
+    let ifd = Ifd::first(bytes)?;
+    let (photometric_at, _) = ifd.shorts(262)?;
+    let (bps_at, bps_count) = ifd.shorts(258)?;
+    let (spp_at, spp_count) = ifd.shorts(277)?;
+    if ifd.u16_at(photometric_at)? != 5
+        || spp_count != 1
+        || ifd.u16_at(spp_at)? != 4
+        || bps_count != 4
+        || (0..4).any(|i| ifd.u16_at(bps_at + 2 * i) != Some(8))
+        || ifd.short(284).unwrap_or(1) != 1
+        || ifd.short(317).unwrap_or(1) != 1
+        || ifd.short(274).unwrap_or(1) != 1
+        || ifd.short(339).unwrap_or(1) != 1
+        || ifd.short(332).unwrap_or(1) != 1
+        || ifd.entry(322).is_some()
+    {
+        return None;
+    }
+    let (width, height) = size(bytes)?;
+    let (width_at, width_type) = width_entry(&ifd)?;
+    Some(Cmyk {
+        width,
+        height,
+        photometric_at,
+        spp_at,
+        bps_entry: ifd.entry(258)?,
+        width_at,
+        width_type,
+    })
+}
+
+/// What [`cmyk8`] found.
+pub(crate) struct Cmyk {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    /// The Photometric value.
+    pub(crate) photometric_at: usize,
+    /// The SamplesPerPixel value.
+    pub(crate) spp_at: usize,
+    /// The BitsPerSample entry.
+    pub(crate) bps_entry: usize,
+    /// The ImageWidth value, of `width_type` (3 SHORT, 4 LONG).
+    pub(crate) width_at: usize,
+    pub(crate) width_type: u16,
+}
+
+/// libtiff's 8-bit CMYK to RGB (`putRGBcontig8bitCMYKtile`).
+pub(crate) fn cmyk_to_rgb(c: u8, m: u8, y: u8, k: u8) -> [u8; 3] {
+    let k = 255 - u32::from(k);
+    [c, m, y].map(|v| (k * (255 - u32::from(v)) / 255) as u8)
+}
+
+/// A JPEG-compressed 8-bit YCbCr TIFF in strips (Compression 7, Photometric 6, contiguous,
+/// default orientation): libtiff's RGBA interface has libjpeg convert each strip to RGB
+/// (`JPEGCOLORMODE_RGB`: libjpeg's own upsampling and colour conversion, as for a JPEG file).
+/// `None` for any other file.
+pub(crate) fn jpeg_ycbcr(bytes: &[u8]) -> Option<JpegYCbCr> {
+    let ifd = Ifd::first(bytes)?;
+    let (bps_at, bps_count) = ifd.shorts(258)?;
+    if ifd.short(262)? != 6
+        || ifd.short(259)? != 7
+        || ifd.short(277)? != 3
+        || bps_count != 3
+        || (0..3).any(|i| ifd.u16_at(bps_at + 2 * i) != Some(8))
+        || ifd.short(284).unwrap_or(1) != 1
+        || ifd.short(274).unwrap_or(1) != 1
+        || ifd.entry(322).is_some()
+    {
+        return None;
+    }
+    let (width, height) = size(bytes)?;
+    let rows_per_strip = ifd
+        .longs(278)
+        .and_then(|v| v.first().copied())
+        .unwrap_or(u32::MAX);
+    let offsets = ifd.longs(273)?;
+    let counts = ifd.longs(279)?;
+    if offsets.len() != counts.len() {
+        return None;
+    }
+    // JPEGTables: the quantisation and Huffman tables the strips leave out.
+    let tables = ifd.entry(347).and_then(|entry| {
+        let count = usize::try_from(ifd.u32_at(entry + 4)?).ok()?;
+        let at = if count <= 4 {
+            entry + 8
+        } else {
+            usize::try_from(ifd.u32_at(entry + 8)?).ok()?
+        };
+        Some((at, count))
+    });
+    Some(JpegYCbCr {
+        width,
+        height,
+        rows_per_strip: rows_per_strip.max(1),
+        strips: offsets.into_iter().zip(counts).collect(),
+        tables,
+    })
+}
+
+/// What [`jpeg_ycbcr`] found (without libjpeg-turbo only its size is used, by the probe).
+#[cfg_attr(not(feature = "libjpeg-turbo"), allow(dead_code))]
+pub(crate) struct JpegYCbCr {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) rows_per_strip: u32,
+    /// Each strip's offset and byte count.
+    pub(crate) strips: Vec<(u32, u32)>,
+    /// Where the JPEGTables bytes are, and how many.
+    pub(crate) tables: Option<(usize, usize)>,
+}
+
+impl Ifd<'_> {
+    /// The SHORT or LONG values of `tag` as u32 (at most as many as the file could hold).
+    fn longs(&self, tag: u16) -> Option<Vec<u32>> {
+        let entry = self.entry(tag)?;
+        let kind = self.u16_at(entry + 2)?;
+        let count = usize::try_from(self.u32_at(entry + 4)?).ok()?;
+        let size = match kind {
+            3 => 2,
+            4 => 4,
+            _ => return None,
+        };
+        if count.checked_mul(size)? > self.bytes.len() {
+            return None;
+        }
+        let at = if count * size <= 4 {
+            entry + 8
+        } else {
+            usize::try_from(self.u32_at(entry + 8)?).ok()?
+        };
+        (0..count)
+            .map(|i| {
+                if kind == 3 {
+                    self.u16_at(at.checked_add(2 * i)?).map(u32::from)
+                } else {
+                    self.u32_at(at.checked_add(4 * i)?)
+                }
+            })
+            .collect()
+    }
+}
+
+/// What [`ycbcr8`] found.
+pub(crate) struct YCbCr {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    /// YCbCrSubsampling: horizontal, vertical (default 2, 2).
+    pub(crate) subsampling: (u16, u16),
+    /// YCbCrCoefficients (default 0.299, 0.587, 0.114).
+    pub(crate) luma: [f32; 3],
+    /// ReferenceBlackWhite (default 0, 255, 128, 255, 128, 255).
+    pub(crate) reference: [f32; 6],
+    /// The Photometric value.
+    pub(crate) photometric_at: usize,
+    /// The SamplesPerPixel value.
+    pub(crate) spp_at: usize,
+    /// The BitsPerSample entry.
+    pub(crate) bps_entry: usize,
+    /// The ImageWidth value, of `width_type` (3 SHORT, 4 LONG).
+    pub(crate) width_at: usize,
+    pub(crate) width_type: u16,
+    /// The ImageLength value, of `height_type`.
+    pub(crate) height_at: usize,
+    pub(crate) height_type: u16,
+    /// The RowsPerStrip value: where, its type, the value.
+    pub(crate) rows_per_strip: Option<(usize, u16, u32)>,
+    /// Whether the image is stored in tiles.
+    pub(crate) tiled: bool,
+    /// No predictor and the default orientation.
+    pub(crate) plain: bool,
+}
+
+/// libtiff's YCbCr to RGB conversion (`TIFFYCbCrToRGBInit` and `TIFFYCbCrtoRGB` in
+/// `tif_color.c`): tables built in f32 and 16-bit fixed point from the coefficients and the
+/// reference black and white, then integer sums clamped to 0..=255.
+pub(crate) struct YCbCrTables {
+    cr_r: [i32; 256],
+    cb_b: [i32; 256],
+    cr_g: [i32; 256],
+    cb_g: [i32; 256],
+    y: [i32; 256],
+}
+
+impl YCbCrTables {
+    /// The tables, or why libtiff refuses the values (so OpenCV reads nothing).
+    pub(crate) fn new(luma: [f32; 3], reference: [f32; 6]) -> Result<Self, &'static str> {
+        if luma.iter().any(|v| v.is_nan()) || luma[1] == 0.0 {
+            return Err("invalid YCbCrCoefficients");
+        }
+        // isInRefBlackWhiteRange.
+        if !reference
+            .iter()
+            .all(|&f| f > (-0x7FFF_FFFF + 128) as f32 && f < 0x7FFF_FFFF as f32)
+        {
+            return Err("invalid ReferenceBlackWhite");
+        }
+        const SHIFT: u32 = 16;
+        const ONE_HALF: i32 = 1 << (SHIFT - 1);
+        let fix = |x: f32| (f64::from(x) * f64::from(1u32 << SHIFT) + 0.5) as i32;
+        // CLAMP: !(f >= min) gives min (NaN too).
+        let clamp = |f: f32, min: f32, max: f32| {
+            if matches!(f.partial_cmp(&min), None | Some(std::cmp::Ordering::Less)) {
+                min
+            } else if f > max {
+                max
+            } else {
+                f
+            }
+        };
+        let code2v = |c: i32, rb: f32, rw: f32, cr: f32| {
+            // TIFF_FLOAT_EQ: equal unless the difference is above 0 (NaN counts as equal).
+            let den = if (rw - rb).abs() > 0.0 { rw - rb } else { 1.0 };
+            ((c - rb as i32) as f32 * cr) / den
+        };
+        let [lr, lg, lb] = luma;
+        let f1 = 2.0 - 2.0 * lr;
+        let d1 = fix(clamp(f1, 0.0, 2.0));
+        let f2 = lr * f1 / lg;
+        let d2 = -fix(clamp(f2, 0.0, 2.0));
+        let f3 = 2.0 - 2.0 * lb;
+        let d3 = fix(clamp(f3, 0.0, 2.0));
+        let f4 = lb * f3 / lg;
+        let d4 = -fix(clamp(f4, 0.0, 2.0));
+        let mut t = Self {
+            cr_r: [0; 256],
+            cb_b: [0; 256],
+            cr_g: [0; 256],
+            cb_g: [0; 256],
+            y: [0; 256],
+        };
+        // CLAMPw, for the table entries (NaN passes).
+        let clamp_w = |v: f32, min: f32, max: f32| {
+            if v < min {
+                min
+            } else if v > max {
+                max
+            } else {
+                v
+            }
+        };
+        let r = reference;
+        let lim = 128.0 * 32.0;
+        for i in 0..256 {
+            let x = i as i32 - 128;
+            let cr = clamp_w(code2v(x, r[4] - 128.0, r[5] - 128.0, 127.0), -lim, lim) as i32;
+            let cb = clamp_w(code2v(x, r[2] - 128.0, r[3] - 128.0, 127.0), -lim, lim) as i32;
+            t.cr_r[i] = (d1.wrapping_mul(cr).wrapping_add(ONE_HALF)) >> SHIFT;
+            t.cb_b[i] = (d3.wrapping_mul(cb).wrapping_add(ONE_HALF)) >> SHIFT;
+            t.cr_g[i] = d2.wrapping_mul(cr);
+            t.cb_g[i] = d4.wrapping_mul(cb).wrapping_add(ONE_HALF);
+            t.y[i] = clamp_w(code2v(x + 128, r[0], r[1], 255.0), -lim, lim) as i32;
+        }
+        Ok(t)
+    }
+
+    /// RGB of one stored Y, Cb, Cr.
+    pub(crate) fn rgb(&self, y: u8, cb: u8, cr: u8) -> [u8; 3] {
+        let (y, cb, cr) = (self.y[usize::from(y)], usize::from(cb), usize::from(cr));
+        let clamp = |i: i32| i.clamp(0, 255) as u8;
+        [
+            clamp(y + self.cr_r[cr]),
+            clamp(y + (self.cb_g[cb].wrapping_add(self.cr_g[cr]) >> 16)),
+            clamp(y + self.cb_b[cb]),
+        ]
+    }
+}
+
 /// Whether the first image of a classic TIFF says its first extra sample is unassociated
 /// alpha. A directory that cannot be read says no (the decoder will tell).
 pub(crate) fn unassociated_alpha(bytes: &[u8]) -> bool {
@@ -426,6 +799,42 @@ mod tests {
         assert!(!unassociated_alpha(&with_extra_sample(true, 0)));
         // Cut inside the value (bytes 18 and 19): no.
         assert!(!unassociated_alpha(&with_extra_sample(false, 2)[..19]));
+    }
+
+    #[test]
+    fn ycbcr_tables_give_libtiffs_rgb() {
+        // Values from libtiff 4.7 through cv2.imread (opencv-python 5.1), default tags.
+        let t = YCbCrTables::new(
+            [0.299, 0.587, 0.114],
+            [0.0, 255.0, 128.0, 255.0, 128.0, 255.0],
+        )
+        .unwrap();
+        for (ycc, rgb) in [
+            ([0, 0, 0], [0, 135, 0]),
+            ([255, 255, 255], [255, 121, 255]),
+            ([128, 128, 128], [128, 128, 128]),
+            ([76, 85, 255], [254, 0, 0]),
+            ([200, 30, 220], [255, 168, 26]),
+            ([17, 250, 3], [0, 64, 233]),
+        ] {
+            assert_eq!(t.rgb(ycc[0], ycc[1], ycc[2]), rgb, "{ycc:?}");
+        }
+        // BT.709 coefficients, studio-range reference.
+        let ref_bw = [16.0, 235.0, 128.0, 240.0, 128.0, 240.0];
+        let t = YCbCrTables::new([0.2126, 0.7152, 0.0722], ref_bw).unwrap();
+        assert_eq!(t.rgb(16, 128, 128), [0, 0, 0]);
+        assert_eq!(t.rgb(235, 128, 128), [255, 255, 255]);
+        assert_eq!(t.rgb(100, 50, 200), [225, 76, 0]);
+        // libtiff refuses a zero green coefficient.
+        assert!(YCbCrTables::new([0.3, 0.0, 0.1], ref_bw).is_err());
+    }
+
+    #[test]
+    fn cmyk_truncates_as_libtiff() {
+        assert_eq!(cmyk_to_rgb(0, 0, 0, 0), [255, 255, 255]);
+        assert_eq!(cmyk_to_rgb(255, 0, 128, 255), [0, 0, 0]);
+        // 127 * 127 / 255 = 63.25 and 254 * 128 / 255 = 127.5: truncated, not rounded.
+        assert_eq!(cmyk_to_rgb(128, 1, 128, 128), [63, 126, 63]);
     }
 
     #[test]
