@@ -10,6 +10,7 @@ pub mod format;
 mod jpeg_turbo;
 mod libpng_gray;
 pub mod opencv_color;
+pub mod png_bands;
 mod pnm;
 pub mod probe;
 mod tiff;

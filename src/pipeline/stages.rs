@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::bands::Bands;
 use super::cpu_time::thread_cpu;
 use super::failure::Failure;
 use super::memory::MemoryBudget;
@@ -130,6 +131,19 @@ pub fn process(
     settings: &Settings,
     scratch: &mut Scratch,
 ) -> Result<GrayResult, Failure> {
+    process_with(img, settings, scratch, &Bands::serial())
+}
+
+/// [`process`], a big picture's bands computed by `bands` (same pixels and level).
+pub fn process_with(
+    img: DecodedImage,
+    settings: &Settings,
+    scratch: &mut Scratch,
+    bands: &Bands,
+) -> Result<GrayResult, Failure> {
+    if bands.splits(u64::from(img.width) * u64::from(img.height)) {
+        return process_bands(img, settings, scratch, bands);
+    }
     let pixels = img.width as usize * img.height as usize;
     let mut gray = if img.layout == ops::ChannelLayout::Gray && img.data.len() == pixels {
         img.data
@@ -157,17 +171,162 @@ pub fn process(
     })
 }
 
+/// Rows per band of the gray conversion and the thresholds: about a megapixel, and for an
+/// adaptive threshold at least eight times its window (each band also reads `block / 2` rows
+/// above and below it). From the picture and the operation only, never the workers.
+fn process_band_rows(width: usize, op: &Operation) -> usize {
+    let rows = ((1 << 20) / width.max(1)).max(1);
+    match *op {
+        Operation::Adaptive { block, .. } => rows.max(8 * block),
+        _ => rows,
+    }
+}
+
+/// [`process`] of a big picture, band by band on `bands`.
+fn process_bands(
+    img: DecodedImage,
+    settings: &Settings,
+    scratch: &mut Scratch,
+    bands: &Bands,
+) -> Result<GrayResult, Failure> {
+    let (w, h) = (img.width as usize, img.height as usize);
+    let pixels = w * h;
+    let band_rows = process_band_rows(w, &settings.operation);
+    let band = band_rows * w;
+    let out_of_memory = |what: &str| {
+        Failure::Other(format!(
+            "not enough memory for the {what} ({pixels} bytes; a memory limit such as ulimit -v?)"
+        ))
+    };
+    let mut gray = if img.layout == ops::ChannelLayout::Gray && img.data.len() == pixels {
+        img.data
+    } else {
+        let mut gray = Vec::new();
+        gray.try_reserve_exact(pixels)
+            .map_err(|_| out_of_memory("gray picture"))?;
+        gray.resize(pixels, 0);
+        let channels = img.layout.channels();
+        let (layout, luma) = (img.layout, settings.luma);
+        let work: Vec<_> = gray
+            .chunks_mut(band)
+            .zip(img.data.chunks(band * channels))
+            .collect();
+        bands.map(work, |(out, src)| ops::to_gray_into(src, layout, luma, out));
+        drop(img.data);
+        gray
+    };
+    let level = match settings.operation {
+        Operation::Gray => None,
+        Operation::Threshold {
+            kind,
+            level,
+            maxval,
+        } => {
+            let t = match level {
+                ops::Level::Fixed(t) => t,
+                ops::Level::Otsu | ops::Level::Triangle => {
+                    let parts = bands.map(gray.chunks(band).collect(), ops::histogram);
+                    let mut hist = [0u64; 256];
+                    for part in &parts {
+                        for (sum, n) in hist.iter_mut().zip(part) {
+                            *sum += n;
+                        }
+                    }
+                    if level == ops::Level::Otsu {
+                        f64::from(ops::otsu_threshold(&hist))
+                    } else {
+                        f64::from(ops::triangle_threshold(&hist))
+                    }
+                }
+            };
+            bands.map(gray.chunks_mut(band).collect(), |part| {
+                ops::threshold_in_place(part, t, maxval, kind)
+            });
+            Some(t)
+        }
+        Operation::Adaptive {
+            method,
+            inverse,
+            block,
+            c,
+            maxval,
+        } => {
+            let out = &mut scratch.adaptive;
+            out.clear();
+            out.try_reserve_exact(pixels)
+                .map_err(|_| out_of_memory("thresholded picture"))?;
+            out.resize(pixels, 0);
+            let view = ops::GrayView::new(w, h, &gray).ok_or_else(|| {
+                Failure::Other(format!(
+                    "{} gray samples for a {w} x {h} picture",
+                    gray.len()
+                ))
+            })?;
+            let work: Vec<_> = out.chunks_mut(band).enumerate().collect();
+            bands.map(work, |(i, part)| {
+                let top = i * band_rows;
+                ops::adaptive_threshold_rows(
+                    view,
+                    top..top + part.len() / w,
+                    maxval,
+                    method,
+                    inverse,
+                    block,
+                    c,
+                    part,
+                )
+            });
+            std::mem::swap(&mut gray, out);
+            None
+        }
+    };
+    Ok(GrayResult {
+        width: w as u32,
+        height: h as u32,
+        data: gray,
+        level,
+    })
+}
+
 /// Stage 4: the output file's bytes.
 pub fn encode(
     gray: &GrayResult,
     format: OutputFormat,
     settings: &Settings,
 ) -> Result<Vec<u8>, Failure> {
+    encode_with(gray, format, settings, &Bands::serial())
+}
+
+/// [`encode`], a big PNG's bands compressed by `bands`. Whether a PNG is written in bands is
+/// the codec's rule ([`codec::png_bands::banded`]), from the picture alone: the same bytes
+/// whoever computes them.
+pub fn encode_with(
+    gray: &GrayResult,
+    format: OutputFormat,
+    settings: &Settings,
+    bands: &Bands,
+) -> Result<Vec<u8>, Failure> {
     let one_bit = codec::one_bit_png(
         format,
         settings.one_bit_png,
         settings.operation.is_two_valued(),
     );
+    let (w, h) = (gray.width, gray.height);
+    if codec::png_bands::banded(format, settings.png_compression, w, h)
+        && gray.data.len() as u64 == u64::from(w) * u64::from(h)
+    {
+        let rows = codec::png_bands::band_rows(w, one_bit);
+        let width = w as usize;
+        let work: Vec<_> = gray.data.chunks(rows * width).enumerate().collect();
+        let data = &gray.data;
+        let encoded = bands.map(work, |(i, part)| {
+            let above = (i > 0).then(|| &data[i * rows * width - width..i * rows * width]);
+            codec::png_bands::encode_band(part, above, w, one_bit, i == 0)
+        });
+        let mut out = Vec::new();
+        codec::png_bands::assemble(w, h, one_bit, &encoded, &mut out);
+        return Ok(out);
+    }
     let mut out = Vec::new();
     codec::encode(
         &gray.data,
@@ -267,6 +426,8 @@ pub(super) struct StageRunner<'a> {
     /// The run's memory budget: no file larger than it is read.
     max_memory: u64,
     scratch: Scratch,
+    /// Who computes a big picture's bands.
+    bands: Bands,
     /// Per-stage figures of this worker.
     pub stats: PerStage<StageStats>,
     /// The wall and CPU clocks at the end of the last task, reused as the start of the next
@@ -296,9 +457,16 @@ impl<'a> StageRunner<'a> {
             settings,
             max_memory,
             scratch: Scratch::default(),
+            bands: Bands::serial(),
             stats: Default::default(),
             last_end: None,
         }
+    }
+
+    /// The same runner, a big picture's bands computed by `bands`.
+    pub fn with_bands(mut self, bands: Bands) -> Self {
+        self.bands = bands;
+        self
     }
 
     /// Runs the stage `tok` is ready for and moves it on to the next one. `carried` says the
@@ -326,10 +494,11 @@ impl<'a> StageRunner<'a> {
         let settings = self.settings;
         let max_memory = self.max_memory;
         let scratch = &mut self.scratch;
+        let bands = &self.bands;
         let facts = &mut tok.facts;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             run_stage(
-                stage, input, job, settings, max_memory, scratch, facts, admit,
+                stage, input, job, settings, max_memory, scratch, bands, facts, admit,
             )
         }))
         .unwrap_or_else(|panic| Err(Failure::Other(panic_reason(panic.as_ref()))));
@@ -478,6 +647,7 @@ fn run_stage(
     settings: &Settings,
     max_memory: u64,
     scratch: &mut Scratch,
+    bands: &Bands,
     facts: &mut Facts,
     admit: &mut dyn FnMut(u64) -> bool,
 ) -> Result<Payload, Failure> {
@@ -520,12 +690,12 @@ fn run_stage(
             Ok(Payload::Decoded(img))
         }
         (Stage::Process, Payload::Decoded(img)) => {
-            let gray = process(img, settings, scratch)?;
+            let gray = process_with(img, settings, scratch, bands)?;
             facts.level = gray.level;
             Ok(Payload::Gray(gray))
         }
         (Stage::Encode, Payload::Gray(gray)) => {
-            encode(&gray, job.format, settings).map(Payload::Encoded)
+            encode_with(&gray, job.format, settings, bands).map(Payload::Encoded)
         }
         (Stage::Write, Payload::Encoded(bytes)) => {
             write(&job.output, &bytes, job.existing_output, &job.input_folders)
