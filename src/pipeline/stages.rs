@@ -324,7 +324,7 @@ pub fn encode_with(
             codec::png_bands::encode_band(part, above, w, one_bit, i == 0)
         });
         let mut out = Vec::new();
-        codec::png_bands::assemble(w, h, one_bit, &encoded, &mut out);
+        codec::png_bands::assemble(w, h, one_bit, encoded, &mut out);
         return Ok(out);
     }
     let mut out = Vec::new();
@@ -621,10 +621,41 @@ impl Token {
 /// The memory converting a file will take at most, from its header. A file whose header cannot
 /// be read, or that is over the pixel limit, counts only its own size: its decode fails at once,
 /// with that reason rather than the budget's.
-fn working_set(bytes: &[u8], limits: &DecodeLimits) -> u64 {
+fn working_set(bytes: &[u8], settings: &Settings, bands: &Bands) -> u64 {
     match codec::probe(bytes) {
-        Ok(info) if info.pixels() <= limits.max_pixels => info.working_set_bytes(),
+        Ok(info) if info.pixels() <= settings.limits.max_pixels => {
+            if decodes_to_gray(bytes, info.pixels(), settings) {
+                let (w, h) = (u64::from(info.width), u64::from(info.height));
+                info.working_set_gray_bytes(process_extra(w, h, &settings.operation, bands))
+            } else {
+                info.working_set_bytes()
+            }
+        }
         _ => bytes.len() as u64,
+    }
+}
+
+/// Whether the decode stage reads this file straight to gray: big pictures read in colour whose
+/// decoder can convert rows as it goes (smaller ones keep the decoders' whole-picture path).
+fn decodes_to_gray(bytes: &[u8], pixels: u64, settings: &Settings) -> bool {
+    settings.read == ReadMode::Color
+        && pixels >= super::bands::BIG_PICTURE_PIXELS
+        && codec::decodes_to_gray(bytes)
+}
+
+/// The operation's working memory besides the gray picture and the result, at most: an
+/// adaptive Gaussian keeps `block` rows of f64 per band being computed (the bands computed at
+/// once: at most the band threads); the others a few rows.
+fn process_extra(w: u64, h: u64, op: &Operation, bands: &Bands) -> u64 {
+    let rows_bytes = |rows: u64| rows.saturating_mul(w).saturating_mul(8);
+    match *op {
+        Operation::Adaptive { block, .. } => {
+            let block = (block as u64).min(h);
+            let band = process_band_rows(w as usize, op) as u64;
+            let at_once = h.div_ceil(band.max(1)).min(bands.threads() as u64).max(1);
+            at_once.saturating_mul(rows_bytes(block + 4))
+        }
+        _ => rows_bytes(4),
     }
 }
 
@@ -664,7 +695,7 @@ fn run_stage(
             let Some(bytes) = read else {
                 return Ok(Payload::Start);
             };
-            facts.need = working_set(&bytes, &settings.limits);
+            facts.need = working_set(&bytes, settings, bands);
             Ok(Payload::Bytes(bytes))
         }
         (Stage::Decode, input @ (Payload::Bytes(_) | Payload::Start)) => {
@@ -677,13 +708,19 @@ fn run_stage(
                     // refused without taking more than that.
                     let bytes =
                         read_within(&job.input, &settings.limits, facts.need.min(max_memory))?;
-                    if working_set(&bytes, &settings.limits) > facts.need {
+                    if working_set(&bytes, settings, bands) > facts.need {
                         return Err(Failure::Other("the file changed while it waited for memory (it now needs more than it was admitted with)".into()));
                     }
                     bytes
                 }
             };
-            let mut img = decode(&bytes, settings)?;
+            let pixels = codec::probe(&bytes).map_or(0, |info| info.pixels());
+            let mut img = if decodes_to_gray(&bytes, pixels, settings) {
+                codec::decode_color_to_gray(&bytes, &settings.limits, settings.luma)?
+            } else {
+                decode(&bytes, settings)?
+            };
+            drop(bytes);
             facts.width = img.width;
             facts.height = img.height;
             facts.warnings = std::mem::take(&mut img.warnings);
