@@ -438,9 +438,12 @@ fn decode_file(
     })
 }
 
+/// A PNG row reader, the rows' layout, and whether samples are 16-bit.
+type PngRows<'a> = (png::Reader<Cursor<&'a [u8]>>, ChannelLayout, bool);
+
 /// A reader of the rows of a PNG [`png_rows_to_gray`] takes, after its header and the chunks
 /// before the image data: with the rows' layout and whether samples are 16-bit.
-fn png_row_reader(bytes: &[u8]) -> Option<(png::Reader<Cursor<&[u8]>>, ChannelLayout, bool)> {
+fn png_row_reader(bytes: &[u8]) -> Option<PngRows<'_>> {
     let mut decoder = png::Decoder::new(Cursor::new(bytes));
     decoder.set_transformations(png::Transformations::IDENTITY);
     let reader = decoder.read_info().ok()?;

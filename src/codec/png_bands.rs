@@ -81,7 +81,7 @@ pub fn encode_band(
             dst.extend_from_slice(row);
         }
     };
-    let rows = if w == 0 { 0 } else { gray.len() / w };
+    let rows = gray.len().checked_div(w).unwrap_or(0);
     let mut filtered = Vec::with_capacity(rows * (rb + 1));
     let (mut prev, mut cur) = (Vec::with_capacity(rb), Vec::with_capacity(rb));
     match above {
