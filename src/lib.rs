@@ -31,6 +31,7 @@ pub mod pipeline;
 pub mod report;
 pub mod run;
 pub mod sweep;
+pub mod write_target;
 
 pub use pipeline::{
     convert_file, CancelToken, Engine, EngineConfig, Settings, StageCaps, StageWorkers,
