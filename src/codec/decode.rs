@@ -219,7 +219,21 @@ pub fn decode_as(
     limits: &DecodeLimits,
     mode: ReadMode,
 ) -> Result<DecodedImage, DecodeError> {
-    decode_file(bytes, limits, mode, Palette::Route)
+    decode_file(bytes, limits, mode, Palette::Route, None)
+}
+
+/// [`decode_as`] with [`ReadMode::Color`], then gray with `luma` (`cvtColor`) wherever the
+/// decoder can convert rows as it decodes them, so that the full-colour picture never exists:
+/// JPEG (libjpeg's scanlines, 16 rows at a time) and non-interlaced 8- and 16-bit RGB and RGBA
+/// PNG without transparency chunk or EXIF (row by row). Those come back gray; every other file
+/// comes back as [`decode_as`] gives it, for the caller to convert. The pixels are the same
+/// either way.
+pub fn decode_color_to_gray(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    luma: crate::ops::Luma,
+) -> Result<DecodedImage, DecodeError> {
+    decode_file(bytes, limits, ReadMode::Color, Palette::Route, Some(luma))
 }
 
 /// Whether a palette TIFF takes the palette route ([`tiff_palette`]), or is the patched copy
@@ -236,6 +250,7 @@ fn decode_file(
     limits: &DecodeLimits,
     mode: ReadMode,
     palette_route: Palette,
+    gray: Option<crate::ops::Luma>,
 ) -> Result<DecodedImage, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
@@ -285,7 +300,12 @@ fn decode_file(
     }
     #[cfg(feature = "libjpeg-turbo")]
     if format == ImageFormat::Jpeg {
-        return decode_jpeg(bytes, limits, mode);
+        return decode_jpeg(
+            bytes,
+            limits,
+            mode,
+            gray.filter(|_| mode == ReadMode::Color),
+        );
     }
     if format == ImageFormat::Gif {
         super::gif::check_first_frame(bytes)?;
@@ -339,6 +359,11 @@ fn decode_file(
             if let Some(found) = super::tiff::jpeg_ycbcr(bytes) {
                 return tiff_jpeg_ycbcr(bytes, found, limits, mode);
             }
+        }
+    }
+    if let (Some(luma), ReadMode::Color, ImageFormat::Png) = (gray, mode, format) {
+        if let Some(img) = png_rows_to_gray(bytes, limits, luma)? {
+            return Ok(img);
         }
     }
     // P1-P6 as OpenCV's own reader does (the `image` crate rescales samples to the maximum
@@ -432,6 +457,88 @@ fn decode_file(
             GrayWeights::CvtColor,
         ),
     })
+}
+
+/// A PNG row reader, the rows' layout, and whether samples are 16-bit.
+type PngRows<'a> = (png::Reader<Cursor<&'a [u8]>>, ChannelLayout, bool);
+
+/// A reader of the rows of a PNG [`png_rows_to_gray`] takes, after its header and the chunks
+/// before the image data: with the rows' layout and whether samples are 16-bit.
+fn png_row_reader(bytes: &[u8]) -> Option<PngRows<'_>> {
+    let mut decoder = png::Decoder::new(Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    let reader = decoder.read_info().ok()?;
+    let info = reader.info();
+    let layout = match info.color_type {
+        png::ColorType::Rgb => ChannelLayout::Rgb,
+        png::ColorType::Rgba => ChannelLayout::Rgba,
+        _ => return None,
+    };
+    let wide = match info.bit_depth {
+        png::BitDepth::Eight => false,
+        png::BitDepth::Sixteen => true,
+        _ => return None,
+    };
+    let plain = !info.interlaced
+        && info.trns.is_none()
+        && info.exif_metadata.is_none()
+        && info.animation_control.is_none();
+    plain.then_some((reader, layout, wide))
+}
+
+/// Whether [`decode_color_to_gray`] converts this file as it decodes it (so that the colour
+/// picture never exists), from its header and the chunks before its image data.
+pub fn decodes_to_gray(bytes: &[u8]) -> bool {
+    if bytes.starts_with(&[0xFF, 0xD8]) {
+        return cfg!(feature = "libjpeg-turbo")
+            && super::probe(bytes).is_ok_and(|info| info.channels == 3);
+    }
+    bytes.starts_with(b"\x89PNG\r\n\x1a\n") && png_row_reader(bytes).is_some()
+}
+
+/// A non-interlaced 8- or 16-bit RGB or RGBA PNG without `tRNS`, `eXIf` or animation, read row
+/// by row and made gray with `luma` as the rows come: what the `image` crate's decoder, then
+/// [`to_eight_bit`] (the high byte of 16-bit samples, alpha dropped) and the gray kernel give,
+/// without the full-colour picture. `None` for every other PNG, and for any PNG the rows cannot
+/// be read from (the whole-picture route then reads it again and reports what is wrong).
+fn png_rows_to_gray(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    luma: crate::ops::Luma,
+) -> Result<Option<DecodedImage>, DecodeError> {
+    let Some((mut reader, layout, wide)) = png_row_reader(bytes) else {
+        return Ok(None);
+    };
+    let (width, height) = (reader.info().width, reader.info().height);
+    check_size(width, height, limits)?;
+    let (w, h) = (width as usize, height as usize);
+    let mut gray = try_capacity(w * h, "gray picture")?;
+    let mut narrow = vec![0u8; if wide { w * layout.channels() } else { 0 }];
+    loop {
+        let row = match reader.next_row() {
+            Ok(Some(row)) => row.data(),
+            Ok(None) => break,
+            Err(_) => return Ok(None),
+        };
+        let samples = if wide {
+            for (n, s) in narrow.iter_mut().zip(row.chunks_exact(2)) {
+                *n = s[0];
+            }
+            &narrow[..]
+        } else {
+            row
+        };
+        if gray.len() + w > w * h || samples.len() != w * layout.channels() {
+            return Ok(None);
+        }
+        let start = gray.len();
+        gray.resize(start + w, 0);
+        crate::ops::to_gray_into(samples, layout, luma, &mut gray[start..]);
+    }
+    if gray.len() != w * h {
+        return Ok(None);
+    }
+    Ok(Some(gray_image(width, height, gray)))
 }
 
 /// OpenCV's GIF reader (`grfmt_gif.cpp`, its own since OpenCV 4.11) draws the first frame on a
@@ -542,7 +649,7 @@ fn tiff_palette(
         "palette TIFF copy",
         &[(at, super::tiff::Value::Short(1))],
     )?;
-    let idx = decode_file(&patched, limits, ReadMode::Color, Palette::Patched)?;
+    let idx = decode_file(&patched, limits, ReadMode::Color, Palette::Patched, None)?;
     if idx.layout != ChannelLayout::Gray {
         return Err(tiff_corrupt(
             "palette image with other than one sample per pixel",
@@ -572,7 +679,7 @@ fn tiff_signed8(
         "signed TIFF copy",
         &[(at, super::tiff::Value::Short(1))],
     )?;
-    decode_file(&patched, limits, mode, Palette::Patched)
+    decode_file(&patched, limits, mode, Palette::Patched, None)
 }
 
 /// An 8-bit gray+alpha TIFF as libtiff's RGBA interface reads it (`tiff.rs`): the gray samples
@@ -611,7 +718,13 @@ fn tiff_gray_alpha8(
     let wide_limits = DecodeLimits {
         max_pixels: limits.max_pixels.saturating_mul(2),
     };
-    let img = decode_file(&patched, &wide_limits, ReadMode::Gray, Palette::Patched)?;
+    let img = decode_file(
+        &patched,
+        &wide_limits,
+        ReadMode::Gray,
+        Palette::Patched,
+        None,
+    )?;
     if img.layout != ChannelLayout::Gray
         || img.data.len() as u64 != u64::from(wide) * u64::from(height)
     {
@@ -893,7 +1006,7 @@ fn tiff_palette4(
             (bps_at, Value::Short(8)),
         ],
     )?;
-    let img = decode_file(&patched, limits, ReadMode::Gray, Palette::Patched)?;
+    let img = decode_file(&patched, limits, ReadMode::Gray, Palette::Patched, None)?;
     if img.layout != ChannelLayout::Gray
         || img.data.len() as u64 != u64::from(half) * u64::from(height)
     {
@@ -1061,10 +1174,11 @@ fn decode_jpeg(
     bytes: &[u8],
     limits: &DecodeLimits,
     mode: ReadMode,
+    gray: Option<crate::ops::Luma>,
 ) -> Result<DecodedImage, DecodeError> {
     use image::metadata::Orientation;
     use image::{GrayImage, RgbImage};
-    let px = super::jpeg_turbo::decode(bytes, limits, mode)?;
+    let px = super::jpeg_turbo::decode(bytes, limits, mode, gray)?;
     let orientation = px
         .exif
         .as_deref()

@@ -143,11 +143,18 @@ fn encode_png(
 /// Packs 0/255 samples into rows of bits, most significant bit first, each row padded to a byte.
 /// A sample is on when it is not 0.
 pub fn pack_bits(gray: &[u8], width: usize) -> Vec<u8> {
+    let mut packed = Vec::new();
+    pack_bits_into(gray, width, &mut packed);
+    packed
+}
+
+/// [`pack_bits`], appending to `packed`.
+pub fn pack_bits_into(gray: &[u8], width: usize, packed: &mut Vec<u8>) {
     if width == 0 {
-        return Vec::new();
+        return;
     }
     let row_bytes = width.div_ceil(8);
-    let mut packed = Vec::with_capacity(row_bytes * (gray.len() / width));
+    packed.reserve(row_bytes * (gray.len() / width));
     for row in gray.chunks_exact(width) {
         let mut groups = row.chunks_exact(8);
         for group in &mut groups {
@@ -162,7 +169,6 @@ pub fn pack_bits(gray: &[u8], width: usize) -> Vec<u8> {
             packed.push(pack8(u64::from_le_bytes(eight)));
         }
     }
-    packed
 }
 
 /// Eight samples (the first in the lowest byte) to one byte, the first in the highest bit,

@@ -24,6 +24,7 @@ use mozjpeg_sys::{
 
 use super::decode::{check_size, DecodeError, DecodeLimits, ReadMode};
 use super::opencv_color;
+use crate::ops::{ChannelLayout, Luma};
 
 /// Most warning texts kept per file (the count goes on).
 const MAX_WARNING_TEXTS: usize = 8;
@@ -137,6 +138,7 @@ pub(crate) fn decode(
     bytes: &[u8],
     limits: &DecodeLimits,
     mode: ReadMode,
+    gray: Option<Luma>,
 ) -> Result<JpegPixels, DecodeError> {
     let corrupt = |reason: String| DecodeError::Corrupt {
         format: "JPEG",
@@ -203,6 +205,16 @@ pub(crate) fn decode(
             return Err(corrupt(format!(
                 "unexpected decoder output ({w} x {h}, {out_channels} channels)"
             )));
+        }
+        if let (Some(luma), 3) = (gray, out_channels) {
+            return read_gray(cinfo, w, h, luma).map(|data| JpegPixels {
+                width,
+                height,
+                channels: 1,
+                data,
+                exif,
+                warnings: Vec::new(),
+            });
         }
         let row = w * out_channels;
         // Not zeroed first: libjpeg writes every byte of every row it returns, and zeroing a
@@ -273,6 +285,55 @@ pub(crate) fn decode(
     }
     Ok(pixels)
 }
+
+/// Reads every scanline of a started RGB decompression through a band of [`GRAY_BAND`] rows,
+/// converting each band to gray with `luma` as it comes (`cvtColor` after `imread`, the same
+/// kernel as the process stage's): the full-colour picture never exists. Finishes the
+/// decompression.
+fn read_gray(
+    cinfo: &mut jpeg_decompress_struct,
+    w: usize,
+    h: usize,
+    luma: Luma,
+) -> Result<Vec<u8>, DecodeError> {
+    let corrupt = |reason: &str| DecodeError::Corrupt {
+        format: "JPEG",
+        reason: reason.into(),
+    };
+    let row = w * 3;
+    let mut data = super::decode::try_capacity(w * h, "gray picture")?;
+    let mut band = super::decode::try_capacity(row * GRAY_BAND, "decoded rows")?;
+    band.resize(row * GRAY_BAND, 0);
+    while (cinfo.output_scanline as usize) < h {
+        let mut rows: Vec<*mut u8> = band.chunks_exact_mut(row).map(|r| r.as_mut_ptr()).collect();
+        // SAFETY: each pointer addresses a whole row of `band` (`row` bytes, what libjpeg
+        // writes per scanline of RGB output), and at most `rows.len()` rows are written.
+        let got = unsafe { jpeg_read_scanlines(cinfo, rows.as_mut_ptr(), rows.len() as u32) };
+        if got == 0 {
+            // As in `decode`: cannot happen with a memory source.
+            return Err(corrupt("decoder stopped before the last row"));
+        }
+        let got = (got as usize).min(GRAY_BAND);
+        let start = data.len();
+        data.resize(start + got * w, 0);
+        crate::ops::to_gray_into(
+            &band[..got * row],
+            ChannelLayout::Rgb,
+            luma,
+            &mut data[start..],
+        );
+    }
+    if data.len() != w * h {
+        return Err(corrupt("decoder returned an inconsistent number of rows"));
+    }
+    // SAFETY: all scanlines read.
+    unsafe { jpeg_finish_decompress(cinfo) };
+    Ok(data)
+}
+
+/// Rows decoded at once when converting to gray as decoded: a few hundred KB for the widest
+/// pictures, so they stay in cache between libjpeg's colour conversion and the gray one.
+const GRAY_BAND: usize = 16;
 
 /// Words the cases users meet in graypipe's terms, by libjpeg's message code; the rest in
 /// libjpeg's words.

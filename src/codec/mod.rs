@@ -11,12 +11,14 @@ mod gif;
 mod jpeg_turbo;
 mod libpng_gray;
 pub mod opencv_color;
+pub mod png_bands;
 mod pnm;
 pub mod probe;
 mod tiff;
 
 pub use decode::{
-    decode, decode_as, warning_count, DecodeError, DecodeLimits, DecodedImage, ReadMode,
+    decode, decode_as, decode_color_to_gray, decodes_to_gray, warning_count, DecodeError,
+    DecodeLimits, DecodedImage, ReadMode,
 };
 pub use encode::{encode, one_bit_png, EncodeError, PngCompression};
 pub use format::{FormatChoice, InputFormat, OutputFormat};

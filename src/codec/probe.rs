@@ -64,6 +64,31 @@ impl ImageInfo {
         let encode = px.saturating_add(px + px / 8 + (64 << 10));
         decode.max(process).max(encode)
     }
+
+    /// [`ImageInfo::working_set_bytes`] for a picture decoded straight to gray
+    /// ([`super::decode_color_to_gray`] on a file [`super::decodes_to_gray`] accepts), whose
+    /// operation's own working memory besides the result is `process_extra` bytes (an adaptive
+    /// Gaussian's rows): no colour copy at any stage. The largest of:
+    /// - decode: the file, the decoder's own buffers (as above) and the gray picture twice (a
+    ///   rotation by EXIF orientation copies it);
+    /// - process: the gray picture, the result and `process_extra`;
+    /// - encode: the result and an encoded file a little larger than the raw gray.
+    pub fn working_set_gray_bytes(&self, process_extra: u64) -> u64 {
+        let px = self.pixels();
+        let ch = u64::from(self.channels);
+        let decoder_own = match self.format {
+            InputFormat::Jpeg if self.progressive => px.saturating_mul(ch * 2) + (1 << 20),
+            InputFormat::Jpeg => 1 << 20,
+            _ => METADATA_ALLOWANCE,
+        };
+        let decode = self
+            .file_bytes
+            .saturating_add(decoder_own)
+            .saturating_add(px.saturating_mul(2));
+        let process = px.saturating_mul(2).saturating_add(process_extra);
+        let encode = px.saturating_add(px + px / 8 + (64 << 10));
+        decode.max(process).max(encode)
+    }
 }
 
 /// Reads only the header of an image file's bytes.

@@ -1,6 +1,8 @@
 //! Adaptive threshold (`cv2.adaptiveThreshold`): each pixel is compared with a local mean of
 //! its `block` x `block` neighbourhood, borders replicating the edge pixel.
 
+use std::ops::Range;
+
 use super::simd::avx2_dispatch;
 use super::threshold::saturate_u8;
 use super::GrayView;
@@ -35,20 +37,47 @@ pub fn adaptive_threshold(
     c: f64,
     out: &mut Vec<u8>,
 ) {
-    let block = block.clamp(3, MAX_BLOCK) | 1;
     out.clear();
     out.resize(src.data.len(), 0);
-    if maxval < 0.0 || src.data.is_empty() {
+    adaptive_threshold_rows(src, 0..src.height, maxval, method, inverse, block, c, out);
+}
+
+/// [`adaptive_threshold`] for the output rows `rows` of `src` only, into `out`, which holds
+/// exactly those rows (`rows.len() * width` samples; anything else is left untouched). Each
+/// row reads only the rows within `block / 2` of it (clamped to the picture), and its pixels
+/// are the very ones the whole-picture call gives: a band of rows can be computed apart from
+/// the others. Rows past the picture's height are ignored.
+#[allow(clippy::too_many_arguments)] // cv2.adaptiveThreshold's own parameters, plus the rows
+pub fn adaptive_threshold_rows(
+    src: GrayView<'_>,
+    rows: std::ops::Range<usize>,
+    maxval: f64,
+    method: AdaptiveMethod,
+    inverse: bool,
+    block: usize,
+    c: f64,
+    out: &mut [u8],
+) {
+    let block = block.clamp(3, MAX_BLOCK) | 1;
+    let rows = rows.start.min(src.height)..rows.end.min(src.height);
+    let Some(out) = out.get_mut(..rows.len() * src.width) else {
         return;
-    }
+    };
     let cmp = Compare {
         maxval: saturate_u8(maxval),
         d: opencv_delta(c, inverse),
         inverse,
     };
+    if maxval < 0.0 {
+        out.fill(0);
+        return;
+    }
+    if rows.is_empty() || src.width == 0 {
+        return;
+    }
     match method {
-        AdaptiveMethod::Mean => mean_threshold(src, block, cmp, out),
-        AdaptiveMethod::Gaussian => gaussian_threshold(src, block, cmp, out),
+        AdaptiveMethod::Mean => mean_threshold(src, rows, block, cmp, out),
+        AdaptiveMethod::Gaussian => gaussian_threshold(src, rows, block, cmp, out),
     }
 }
 
@@ -88,11 +117,17 @@ fn clamp_index(i: isize, len: usize) -> usize {
 /// u32. A window sum is at most `255 b^2`, below 2^32 only up to b = 4103; larger blocks sum the
 /// rows in u64 (2.7e11 at most). In the comparison `N` and `(x + d) D` stay below 2^41, exact in
 /// f64.
-fn mean_threshold(src: GrayView<'_>, block: usize, cmp: Compare, out: &mut [u8]) {
+fn mean_threshold(
+    src: GrayView<'_>,
+    rows: Range<usize>,
+    block: usize,
+    cmp: Compare,
+    out: &mut [u8],
+) {
     if (block as u64) * (block as u64) * 255 < 1 << 32 {
-        mean_threshold_with::<u32>(src, block, cmp, out, mean_compare);
+        mean_threshold_with::<u32>(src, rows, block, cmp, out, mean_compare);
     } else {
-        mean_threshold_with::<u64>(src, block, cmp, out, mean_compare_wide);
+        mean_threshold_with::<u64>(src, rows, block, cmp, out, mean_compare_wide);
     }
 }
 
@@ -128,6 +163,7 @@ type MeanCompare<T> = fn(&[T], usize, &[u8], &mut [u8], i32, f64, u8, bool);
 
 fn mean_threshold_with<T: SumWord>(
     src: GrayView<'_>,
+    rows: Range<usize>,
     block: usize,
     cmp: Compare,
     out: &mut [u8],
@@ -138,13 +174,14 @@ fn mean_threshold_with<T: SumWord>(
     let area = (block * block) as i64;
     let row = |y: isize| &src.data[clamp_index(y, h) * w..][..w];
     let mut cols: Vec<u32> = vec![0; w];
-    for i in -(r as isize)..=r as isize {
+    let first = rows.start as isize;
+    for i in first - r as isize..=first + r as isize {
         add_row(&mut cols, row(i));
     }
     let mut padded: Vec<u32> = vec![0; w + 2 * r];
     let mut prefix: Vec<T> = vec![T::default(); w + 2 * r + 1];
-    for y in 0..h {
-        if y > 0 {
+    for y in rows.clone() {
+        if y > rows.start {
             slide_cols(
                 &mut cols,
                 row((y + r) as isize),
@@ -162,7 +199,8 @@ fn mean_threshold_with<T: SumWord>(
             acc = acc.wrapping_add(T::from_u32(v));
             *p = acc;
         }
-        let (src_row, out_row) = (row(y as isize), &mut out[y * w..(y + 1) * w]);
+        let at = y - rows.start;
+        let (src_row, out_row) = (row(y as isize), &mut out[at * w..(at + 1) * w]);
         compare(
             &prefix,
             block,
@@ -259,7 +297,13 @@ pub fn gaussian_kernel(block: usize) -> Vec<f32> {
 /// Columns: `k[r] R(y) + sum_{i=1..r} k[r+i] (R(y+i) + R(y-i))`, in exactly this order, since
 /// these products do round. Each output is rounded half to even and clamped. Only `block` rows
 /// of `R` are kept, in a ring.
-fn gaussian_threshold(src: GrayView<'_>, block: usize, cmp: Compare, out: &mut [u8]) {
+fn gaussian_threshold(
+    src: GrayView<'_>,
+    out_rows: Range<usize>,
+    block: usize,
+    cmp: Compare,
+    out: &mut [u8],
+) {
     let (w, h) = (src.width, src.height);
     let r = block / 2;
     let k: Vec<f64> = gaussian_kernel(block).into_iter().map(f64::from).collect();
@@ -267,9 +311,11 @@ fn gaussian_threshold(src: GrayView<'_>, block: usize, cmp: Compare, out: &mut [
     let mut ring = vec![0f64; slots * w];
     let mut padded = vec![0f64; w + 2 * r];
     let mut acc = vec![0f64; w.min(STRIP)];
-    let mut next = 0usize; // next source row whose R is not in the ring yet
+    // The next source row whose R is not in the ring yet. Slots are chosen by the absolute
+    // row, so a band starting anywhere fills the ring as the whole picture would.
+    let mut next = out_rows.start.saturating_sub(r);
     let mut rows: Vec<usize> = Vec::with_capacity(block);
-    for y in 0..h {
+    for y in out_rows.clone() {
         let last = (y + r).min(h - 1);
         while next <= last {
             let row = &src.data[next * w..(next + 1) * w];
@@ -287,7 +333,11 @@ fn gaussian_threshold(src: GrayView<'_>, block: usize, cmp: Compare, out: &mut [
             let s = clamp_index(y as isize + j as isize - r as isize, h) % slots;
             s * w
         }));
-        let (src_row, out_row) = (&src.data[y * w..(y + 1) * w], &mut out[y * w..(y + 1) * w]);
+        let at = y - out_rows.start;
+        let (src_row, out_row) = (
+            &src.data[y * w..(y + 1) * w],
+            &mut out[at * w..(at + 1) * w],
+        );
         for start in (0..w).step_by(STRIP) {
             let end = (start + STRIP).min(w);
             let acc = &mut acc[..end - start];
@@ -520,6 +570,39 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn any_band_of_rows_equals_the_same_rows_of_the_whole_picture() {
+        let mut checked = 0;
+        for (w, h) in [(1, 9), (23, 17), (40, 61)] {
+            let data = noise(w * h, (w * 7 + h) as u32);
+            let view = GrayView::new(w, h, &data).unwrap();
+            for block in [3, 11, 31, 201] {
+                for method in [AdaptiveMethod::Mean, AdaptiveMethod::Gaussian] {
+                    let whole = run(w, h, &data, method, block, 2.0, false);
+                    for band in [1, 4, 7, h] {
+                        let mut out = vec![0xA5; w * h];
+                        for start in (0..h).step_by(band) {
+                            let end = (start + band).min(h);
+                            adaptive_threshold_rows(
+                                view,
+                                start..end,
+                                255.0,
+                                method,
+                                false,
+                                block,
+                                2.0,
+                                &mut out[start * w..end * w],
+                            );
+                        }
+                        assert_eq!(out, whole, "{w}x{h} {method:?} block {block} band {band}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 3 * 4 * 2 * 4);
     }
 
     #[test]

@@ -66,6 +66,16 @@ pub fn to_gray(src: &[u8], layout: ChannelLayout, luma: Luma, out: &mut Vec<u8>)
     let pixels = src.len() / layout.channels();
     out.clear();
     out.resize(pixels, 0);
+    to_gray_into(src, layout, luma, out);
+}
+
+/// [`to_gray`] into a slice: converts the first `out.len()` pixels of `src` (fewer when `src`
+/// holds fewer whole pixels; the rest of `out` is left as it was). A band of pixels converts
+/// alone to what the whole conversion gives there.
+pub fn to_gray_into(src: &[u8], layout: ChannelLayout, luma: Luma, out: &mut [u8]) {
+    let pixels = (src.len() / layout.channels()).min(out.len());
+    let out = &mut out[..pixels];
+    let src = &src[..pixels * layout.channels()];
     let w = luma.weights();
     match layout {
         ChannelLayout::Gray => out.copy_from_slice(&src[..pixels]),

@@ -12,8 +12,8 @@ mod simd;
 pub mod threshold;
 pub mod triangle;
 
-pub use adaptive::{adaptive_threshold, AdaptiveMethod};
-pub use gray::{bgr_to_gray, to_gray, try_to_gray, ChannelLayout, Luma};
+pub use adaptive::{adaptive_threshold, adaptive_threshold_rows, AdaptiveMethod};
+pub use gray::{bgr_to_gray, to_gray, to_gray_into, try_to_gray, ChannelLayout, Luma};
 pub use histogram::histogram;
 pub use operation::{
     apply, apply_into, Level, Operation, ParseOperationError, Processed, SizeMismatch,

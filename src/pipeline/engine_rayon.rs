@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
+use super::bands::Bands;
 use super::memory::MemoryBudget;
 use super::stages::StageRunner;
 use super::stats::StageStats;
@@ -47,6 +48,7 @@ pub(super) fn run(
         })?;
     let totals: Mutex<PerStage<StageStats>> = Mutex::new(Default::default());
     let budget = &MemoryBudget::new(max_memory);
+    let bands = &Bands::new(threads);
     let (tx, rx) = crossbeam_channel::unbounded::<(usize, Outcome)>();
     std::thread::scope(|s| {
         let totals = &totals;
@@ -54,7 +56,7 @@ pub(super) fn run(
             pool.install(|| {
                 jobs.par_iter().enumerate().for_each_init(
                     || Local {
-                        runner: StageRunner::new(settings, max_memory),
+                        runner: StageRunner::new(settings, max_memory).with_bands(bands.clone()),
                         tx: tx.clone(),
                         totals,
                     },

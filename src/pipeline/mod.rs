@@ -6,6 +6,7 @@
 //! calling thread). The rayon engine hands whole files to a rayon pool. All three run each
 //! stage through the same [`stages::StageRunner`], so they time and fail files alike.
 
+pub mod bands;
 pub mod cpu_time;
 mod engine_rayon;
 mod engine_serial;

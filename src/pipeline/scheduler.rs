@@ -23,6 +23,7 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use super::bands::Bands;
 use super::stages::{Settings, StageRunner, Token};
 use super::stats::StageStats;
 use super::{CancelToken, Outcome, PerStage};
@@ -66,6 +67,8 @@ pub(super) struct Pipeline<'a> {
     cancel: &'a CancelToken,
     state: Mutex<State>,
     wake: Condvar,
+    /// Who computes a big picture's bands (a pool as large as the workers).
+    bands: Bands,
 }
 
 #[derive(Default)]
@@ -200,6 +203,7 @@ impl<'a> Pipeline<'a> {
             cancel,
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
+            bands: Bands::new(workers),
         }
     }
 
@@ -218,7 +222,8 @@ impl<'a> Pipeline<'a> {
     /// One worker's life: take tasks until the run is over, hand finished files to `sink`.
     /// Returns the worker's per-stage figures.
     pub fn work(&self, sink: &mut dyn Sink) -> PerStage<StageStats> {
-        let mut runner = StageRunner::new(self.settings, self.max_memory);
+        let mut runner =
+            StageRunner::new(self.settings, self.max_memory).with_bands(self.bands.clone());
         let mut finished: Option<(Stage, Done)> = None;
         while let Some((mut tok, carried)) = self.next_task(finished.take(), sink) {
             let stage = tok.next;

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::bands::Bands;
 use super::cpu_time::thread_cpu;
 use super::failure::Failure;
 use super::memory::MemoryBudget;
@@ -130,6 +131,19 @@ pub fn process(
     settings: &Settings,
     scratch: &mut Scratch,
 ) -> Result<GrayResult, Failure> {
+    process_with(img, settings, scratch, &Bands::serial())
+}
+
+/// [`process`], a big picture's bands computed by `bands` (same pixels and level).
+pub fn process_with(
+    img: DecodedImage,
+    settings: &Settings,
+    scratch: &mut Scratch,
+    bands: &Bands,
+) -> Result<GrayResult, Failure> {
+    if bands.splits(u64::from(img.width) * u64::from(img.height)) {
+        return process_bands(img, settings, scratch, bands);
+    }
     let pixels = img.width as usize * img.height as usize;
     let mut gray = if img.layout == ops::ChannelLayout::Gray && img.data.len() == pixels {
         img.data
@@ -157,17 +171,162 @@ pub fn process(
     })
 }
 
+/// Rows per band of the gray conversion and the thresholds: about a megapixel, and for an
+/// adaptive threshold at least eight times its window (each band also reads `block / 2` rows
+/// above and below it). From the picture and the operation only, never the workers.
+fn process_band_rows(width: usize, op: &Operation) -> usize {
+    let rows = ((1 << 20) / width.max(1)).max(1);
+    match *op {
+        Operation::Adaptive { block, .. } => rows.max(8 * block),
+        _ => rows,
+    }
+}
+
+/// [`process`] of a big picture, band by band on `bands`.
+fn process_bands(
+    img: DecodedImage,
+    settings: &Settings,
+    scratch: &mut Scratch,
+    bands: &Bands,
+) -> Result<GrayResult, Failure> {
+    let (w, h) = (img.width as usize, img.height as usize);
+    let pixels = w * h;
+    let band_rows = process_band_rows(w, &settings.operation);
+    let band = band_rows * w;
+    let out_of_memory = |what: &str| {
+        Failure::Other(format!(
+            "not enough memory for the {what} ({pixels} bytes; a memory limit such as ulimit -v?)"
+        ))
+    };
+    let mut gray = if img.layout == ops::ChannelLayout::Gray && img.data.len() == pixels {
+        img.data
+    } else {
+        let mut gray = Vec::new();
+        gray.try_reserve_exact(pixels)
+            .map_err(|_| out_of_memory("gray picture"))?;
+        gray.resize(pixels, 0);
+        let channels = img.layout.channels();
+        let (layout, luma) = (img.layout, settings.luma);
+        let work: Vec<_> = gray
+            .chunks_mut(band)
+            .zip(img.data.chunks(band * channels))
+            .collect();
+        bands.map(work, |(out, src)| ops::to_gray_into(src, layout, luma, out));
+        drop(img.data);
+        gray
+    };
+    let level = match settings.operation {
+        Operation::Gray => None,
+        Operation::Threshold {
+            kind,
+            level,
+            maxval,
+        } => {
+            let t = match level {
+                ops::Level::Fixed(t) => t,
+                ops::Level::Otsu | ops::Level::Triangle => {
+                    let parts = bands.map(gray.chunks(band).collect(), ops::histogram);
+                    let mut hist = [0u64; 256];
+                    for part in &parts {
+                        for (sum, n) in hist.iter_mut().zip(part) {
+                            *sum += n;
+                        }
+                    }
+                    if level == ops::Level::Otsu {
+                        f64::from(ops::otsu_threshold(&hist))
+                    } else {
+                        f64::from(ops::triangle_threshold(&hist))
+                    }
+                }
+            };
+            bands.map(gray.chunks_mut(band).collect(), |part| {
+                ops::threshold_in_place(part, t, maxval, kind)
+            });
+            Some(t)
+        }
+        Operation::Adaptive {
+            method,
+            inverse,
+            block,
+            c,
+            maxval,
+        } => {
+            let out = &mut scratch.adaptive;
+            out.clear();
+            out.try_reserve_exact(pixels)
+                .map_err(|_| out_of_memory("thresholded picture"))?;
+            out.resize(pixels, 0);
+            let view = ops::GrayView::new(w, h, &gray).ok_or_else(|| {
+                Failure::Other(format!(
+                    "{} gray samples for a {w} x {h} picture",
+                    gray.len()
+                ))
+            })?;
+            let work: Vec<_> = out.chunks_mut(band).enumerate().collect();
+            bands.map(work, |(i, part)| {
+                let top = i * band_rows;
+                ops::adaptive_threshold_rows(
+                    view,
+                    top..top + part.len() / w,
+                    maxval,
+                    method,
+                    inverse,
+                    block,
+                    c,
+                    part,
+                )
+            });
+            std::mem::swap(&mut gray, out);
+            None
+        }
+    };
+    Ok(GrayResult {
+        width: w as u32,
+        height: h as u32,
+        data: gray,
+        level,
+    })
+}
+
 /// Stage 4: the output file's bytes.
 pub fn encode(
     gray: &GrayResult,
     format: OutputFormat,
     settings: &Settings,
 ) -> Result<Vec<u8>, Failure> {
+    encode_with(gray, format, settings, &Bands::serial())
+}
+
+/// [`encode`], a big PNG's bands compressed by `bands`. Whether a PNG is written in bands is
+/// the codec's rule ([`codec::png_bands::banded`]), from the picture alone: the same bytes
+/// whoever computes them.
+pub fn encode_with(
+    gray: &GrayResult,
+    format: OutputFormat,
+    settings: &Settings,
+    bands: &Bands,
+) -> Result<Vec<u8>, Failure> {
     let one_bit = codec::one_bit_png(
         format,
         settings.one_bit_png,
         settings.operation.is_two_valued(),
     );
+    let (w, h) = (gray.width, gray.height);
+    if codec::png_bands::banded(format, settings.png_compression, w, h)
+        && gray.data.len() as u64 == u64::from(w) * u64::from(h)
+    {
+        let rows = codec::png_bands::band_rows(w, one_bit);
+        let width = w as usize;
+        let work: Vec<_> = gray.data.chunks(rows * width).enumerate().collect();
+        let data = &gray.data;
+        let encoded = bands.map(work, |(i, part)| {
+            let above = (i > 0).then(|| &data[i * rows * width - width..i * rows * width]);
+            codec::png_bands::encode_band(part, above, w, one_bit, i == 0)
+        });
+        let mut out = Vec::new();
+        codec::png_bands::assemble(w, h, one_bit, encoded, &mut out);
+        return Ok(out);
+    }
     let mut out = Vec::new();
     codec::encode(
         &gray.data,
@@ -267,6 +426,8 @@ pub(super) struct StageRunner<'a> {
     /// The run's memory budget: no file larger than it is read.
     max_memory: u64,
     scratch: Scratch,
+    /// Who computes a big picture's bands.
+    bands: Bands,
     /// Per-stage figures of this worker.
     pub stats: PerStage<StageStats>,
     /// The wall and CPU clocks at the end of the last task, reused as the start of the next
@@ -296,9 +457,16 @@ impl<'a> StageRunner<'a> {
             settings,
             max_memory,
             scratch: Scratch::default(),
+            bands: Bands::serial(),
             stats: Default::default(),
             last_end: None,
         }
+    }
+
+    /// The same runner, a big picture's bands computed by `bands`.
+    pub fn with_bands(mut self, bands: Bands) -> Self {
+        self.bands = bands;
+        self
     }
 
     /// Runs the stage `tok` is ready for and moves it on to the next one. `carried` says the
@@ -326,10 +494,11 @@ impl<'a> StageRunner<'a> {
         let settings = self.settings;
         let max_memory = self.max_memory;
         let scratch = &mut self.scratch;
+        let bands = &self.bands;
         let facts = &mut tok.facts;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             run_stage(
-                stage, input, job, settings, max_memory, scratch, facts, admit,
+                stage, input, job, settings, max_memory, scratch, bands, facts, admit,
             )
         }))
         .unwrap_or_else(|panic| Err(Failure::Other(panic_reason(panic.as_ref()))));
@@ -452,10 +621,41 @@ impl Token {
 /// The memory converting a file will take at most, from its header. A file whose header cannot
 /// be read, or that is over the pixel limit, counts only its own size: its decode fails at once,
 /// with that reason rather than the budget's.
-fn working_set(bytes: &[u8], limits: &DecodeLimits) -> u64 {
+fn working_set(bytes: &[u8], settings: &Settings, bands: &Bands) -> u64 {
     match codec::probe(bytes) {
-        Ok(info) if info.pixels() <= limits.max_pixels => info.working_set_bytes(),
+        Ok(info) if info.pixels() <= settings.limits.max_pixels => {
+            if decodes_to_gray(bytes, info.pixels(), settings) {
+                let (w, h) = (u64::from(info.width), u64::from(info.height));
+                info.working_set_gray_bytes(process_extra(w, h, &settings.operation, bands))
+            } else {
+                info.working_set_bytes()
+            }
+        }
         _ => bytes.len() as u64,
+    }
+}
+
+/// Whether the decode stage reads this file straight to gray: big pictures read in colour whose
+/// decoder can convert rows as it goes (smaller ones keep the decoders' whole-picture path).
+fn decodes_to_gray(bytes: &[u8], pixels: u64, settings: &Settings) -> bool {
+    settings.read == ReadMode::Color
+        && pixels >= super::bands::BIG_PICTURE_PIXELS
+        && codec::decodes_to_gray(bytes)
+}
+
+/// The operation's working memory besides the gray picture and the result, at most: an
+/// adaptive Gaussian keeps `block` rows of f64 per band being computed (the bands computed at
+/// once: at most the band threads); the others a few rows.
+fn process_extra(w: u64, h: u64, op: &Operation, bands: &Bands) -> u64 {
+    let rows_bytes = |rows: u64| rows.saturating_mul(w).saturating_mul(8);
+    match *op {
+        Operation::Adaptive { block, .. } => {
+            let block = (block as u64).min(h);
+            let band = process_band_rows(w as usize, op) as u64;
+            let at_once = h.div_ceil(band.max(1)).min(bands.threads() as u64).max(1);
+            at_once.saturating_mul(rows_bytes(block + 4))
+        }
+        _ => rows_bytes(4),
     }
 }
 
@@ -478,6 +678,7 @@ fn run_stage(
     settings: &Settings,
     max_memory: u64,
     scratch: &mut Scratch,
+    bands: &Bands,
     facts: &mut Facts,
     admit: &mut dyn FnMut(u64) -> bool,
 ) -> Result<Payload, Failure> {
@@ -494,7 +695,7 @@ fn run_stage(
             let Some(bytes) = read else {
                 return Ok(Payload::Start);
             };
-            facts.need = working_set(&bytes, &settings.limits);
+            facts.need = working_set(&bytes, settings, bands);
             Ok(Payload::Bytes(bytes))
         }
         (Stage::Decode, input @ (Payload::Bytes(_) | Payload::Start)) => {
@@ -507,25 +708,31 @@ fn run_stage(
                     // refused without taking more than that.
                     let bytes =
                         read_within(&job.input, &settings.limits, facts.need.min(max_memory))?;
-                    if working_set(&bytes, &settings.limits) > facts.need {
+                    if working_set(&bytes, settings, bands) > facts.need {
                         return Err(Failure::Other("the file changed while it waited for memory (it now needs more than it was admitted with)".into()));
                     }
                     bytes
                 }
             };
-            let mut img = decode(&bytes, settings)?;
+            let pixels = codec::probe(&bytes).map_or(0, |info| info.pixels());
+            let mut img = if decodes_to_gray(&bytes, pixels, settings) {
+                codec::decode_color_to_gray(&bytes, &settings.limits, settings.luma)?
+            } else {
+                decode(&bytes, settings)?
+            };
+            drop(bytes);
             facts.width = img.width;
             facts.height = img.height;
             facts.warnings = std::mem::take(&mut img.warnings);
             Ok(Payload::Decoded(img))
         }
         (Stage::Process, Payload::Decoded(img)) => {
-            let gray = process(img, settings, scratch)?;
+            let gray = process_with(img, settings, scratch, bands)?;
             facts.level = gray.level;
             Ok(Payload::Gray(gray))
         }
         (Stage::Encode, Payload::Gray(gray)) => {
-            encode(&gray, job.format, settings).map(Payload::Encoded)
+            encode_with(&gray, job.format, settings, bands).map(Payload::Encoded)
         }
         (Stage::Write, Payload::Encoded(bytes)) => {
             write(&job.output, &bytes, job.existing_output, &job.input_folders)
