@@ -322,7 +322,7 @@ fn decode_file(
             let mut copy = try_capacity(bytes.len(), "BMP copy with one plane")?;
             copy.extend_from_slice(bytes);
             copy[at..at + 2].copy_from_slice(&1u16.to_le_bytes());
-            return decode_file(&copy, limits, mode, palette_route);
+            return decode_file(&copy, limits, mode, palette_route, gray);
         }
     }
     if format == ImageFormat::Tiff {
@@ -799,7 +799,7 @@ fn tiff_jpeg_ycbcr(
             stream.extend_from_slice(tables);
             stream.extend_from_slice(strip.strip_prefix(&[0xFF, 0xD8]).unwrap_or(strip));
         }
-        let px = super::jpeg_turbo::decode(&stream, limits, ReadMode::Color)?;
+        let px = super::jpeg_turbo::decode(&stream, limits, ReadMode::Color, None)?;
         let rows = (found.rows_per_strip as usize).min(h - rows_done);
         if px.channels != 3 || (px.width as usize) < w || (px.height as usize) < rows {
             return Err(tiff_corrupt(&format!(
@@ -850,7 +850,13 @@ fn tiff_cmyk8(
     let wide_limits = DecodeLimits {
         max_pixels: limits.max_pixels.saturating_mul(4),
     };
-    let img = decode_file(&patched, &wide_limits, ReadMode::Gray, Palette::Patched)?;
+    let img = decode_file(
+        &patched,
+        &wide_limits,
+        ReadMode::Gray,
+        Palette::Patched,
+        None,
+    )?;
     if img.layout != ChannelLayout::Gray
         || img.data.len() as u64 != u64::from(wide) * u64::from(height)
     {
@@ -906,7 +912,7 @@ fn tiff_ycbcr(
             "YCbCr TIFF copy",
             &[(found.photometric_at, Value::Short(2))],
         )?;
-        let img = decode_file(&patched, limits, ReadMode::Color, Palette::Patched)?;
+        let img = decode_file(&patched, limits, ReadMode::Color, Palette::Patched, None)?;
         if img.layout != ChannelLayout::Rgb
             || img.data.len() as u64 != u64::from(width) * u64::from(height) * 3
         {
@@ -954,7 +960,13 @@ fn tiff_ycbcr(
         let copy_limits = DecodeLimits {
             max_pixels: limits.max_pixels.saturating_mul(3),
         };
-        let img = decode_file(&patched, &copy_limits, ReadMode::Gray, Palette::Patched)?;
+        let img = decode_file(
+            &patched,
+            &copy_limits,
+            ReadMode::Gray,
+            Palette::Patched,
+            None,
+        )?;
         if img.layout != ChannelLayout::Gray
             || img.data.len() as u64 != u64::from(row_bytes) * u64::from(block_rows)
         {
