@@ -14,9 +14,34 @@ use graypipe::batch::shard::shard_plan;
 use graypipe::batch::{plan, report_target, Plan, ReportTarget};
 use graypipe::error::{printable, printable_path};
 use graypipe::pipeline::{logical_cores, CancelToken, EngineConfig, StageCaps};
-use graypipe::report::run_json::ShardRecord;
+use graypipe::report::run_json::{ExactPath, ShardJob, ShardRecord};
 use graypipe::report::{run_table, RunReport};
 use graypipe::run::run;
+
+/// What a shard records of its job beyond the top-level settings, for `graypipe merge` to
+/// compare across shards: resolved roots and output folder, and the selection options.
+fn shard_job(args: &RunArgs) -> ShardJob {
+    let job = &args.job;
+    let exact = |p: &Path| ExactPath::new(&plan::resolve(p));
+    ShardJob {
+        inputs: job.inputs.iter().map(|p| exact(p)).collect(),
+        output: exact(&args.output),
+        selection: format!(
+            "include={:?} exclude={:?} extensions={:?} hidden={} max_depth={:?} \
+             follow_links={} name={:?} suffix={:?} files_from={} null={}",
+            job.include,
+            job.exclude,
+            job.extensions,
+            job.hidden,
+            job.max_depth,
+            job.follow_links,
+            job.name.as_ref().map(|n| n.to_string()),
+            job.suffix.as_ref().map(|n| n.to_string()),
+            job.files_from.is_some(),
+            job.null,
+        ),
+    }
+}
 
 /// Runs the command; returns the exit status. `color`: whether the progress bar may use colour.
 pub fn execute(args: &RunArgs, color: bool) -> i32 {
@@ -187,7 +212,9 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     } else {
         RunReport::totals(&summary, &settings, &config, job.format)
     };
-    report.shard = shard_info.as_ref().map(ShardRecord::from);
+    report.shard = shard_info
+        .as_ref()
+        .map(|i| ShardRecord::new(i, shard_job(args)));
     if summary.stats.engine_error.is_none() && summary.stats.workers < config.threads() {
         stderr_line(&format!(
             "graypipe: warning: only {} of {} worker threads could be started (a process or thread limit, ulimit -u?); the run used {}",
