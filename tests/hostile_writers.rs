@@ -334,6 +334,28 @@ fn a_file_listed_twice_in_files_from_is_taken_once() {
     assert_eq!(r["files"]["written"], 2, "{r}");
 }
 
+#[test]
+fn one_file_given_twice_for_one_output_is_one_job() {
+    let (t, input) = input_tree();
+    let out = t.path().join("out");
+    let a = input.join("a.png");
+    let dotted = input.join(".").join("a.png");
+    let o = graypipe(&["run", s(&a), s(&dotted), s(&input), "-o", s(&out), "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["files"]["written"], 2, "{r}");
+    assert_eq!(
+        files_below(&out),
+        [PathBuf::from("a.png"), PathBuf::from("sub/b.png")]
+    );
+    // Two different files for one output are still a collision.
+    let other = t.path().join("a.png");
+    fs::write(&other, png_bytes(3, 3)).unwrap();
+    let o = graypipe(&["run", s(&a), s(&other), "-o", s(&out), "-q"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("more than one input"), "{}", stderr(&o));
+}
+
 // ---- 3. Names ----
 
 #[test]

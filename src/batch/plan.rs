@@ -404,6 +404,13 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
             Some(id) => OutputKey::InFolder(id, name),
             None => OutputKey::At(resolved_output.clone()),
         };
+        // One file named twice for one output (`a.png ./a.png`, a folder and a file in it) is
+        // one job, not a collision.
+        if let Some(first) = by_output.get(&key).and_then(|v| v.first()) {
+            if file_id(first).is_some_and(|id| file_id(&input) == Some(id)) {
+                continue;
+            }
+        }
         let input_key = match root {
             Some(root) => resolved_roots
                 .entry(root)
