@@ -102,8 +102,11 @@ fn every_sh_block_of_the_readme_and_the_guide_runs_as_written() {
                 continue;
             }
             let work = tempfile::tempdir().expect("a scratch folder");
-            std::os::unix::fs::symlink(root.join("sample_images"), work.path().join("sample_images"))
-                .expect("link sample_images");
+            std::os::unix::fs::symlink(
+                root.join("sample_images"),
+                work.path().join("sample_images"),
+            )
+            .expect("link sample_images");
             let out = Command::new("sh")
                 .arg("-ec")
                 .arg(&script)
@@ -125,7 +128,10 @@ fn every_sh_block_of_the_readme_and_the_guide_runs_as_written() {
             }
         }
     }
-    assert!(ran >= 3, "only {ran} sh blocks found: the extraction is broken");
+    assert!(
+        ran >= 3,
+        "only {ran} sh blocks found: the extraction is broken"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
 }
 

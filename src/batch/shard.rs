@@ -453,6 +453,7 @@ pub fn shard_plan(
             skipped,
             discovery_errors,
             warnings: plan.warnings,
+            left_out: plan.left_out,
         },
         info,
     )
