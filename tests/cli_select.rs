@@ -276,7 +276,11 @@ fn name_templates_convert_side_by_side_inputs_and_are_still_checked() {
     // The default still refuses, and says how to get out.
     let (o, files) = run_into(t.path(), &input, &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--suffix"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--name '{stem}.{ext}'"),
+        "{}",
+        stderr(&o)
+    );
     assert!(files.is_empty());
 
     let (o, files) = run_into(t.path(), &input, &["--name", "{stem}.{ext}"]);
@@ -402,8 +406,11 @@ fn json_prints_the_report_record_alone_on_stdout() {
     assert_eq!(printed["results"], saved["results"]);
     assert!(stderr(&o).contains("broken.png") && stderr(&o).contains("written"));
 
+    // With --dry-run, --json prints the plan instead (tests/cli_advice.rs).
     let o = graypipe(&["run", s(&input), "-o", s(&out), "--json", "--dry-run"]);
-    assert_eq!(o.status.code(), Some(2), "--json and --dry-run conflict");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is the plan");
+    assert_eq!(plan["dry_run"], true);
 }
 
 #[test]

@@ -13,9 +13,11 @@ Pixels are bit-for-bit those of ``cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)`` and
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import operator
+import numbers
 import os
 from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, Union
 
@@ -107,9 +109,11 @@ def threshold(gray: np.ndarray, spec: str, maxval: float = 255) -> Tuple[Optiona
     The GIL is released while thresholding.
 
     Raises ``ValueError`` unless ``gray`` is a 2-D (or H x W x 1) ``uint8`` array,
-    ``graypipe.UsageError`` (a ``ValueError`` too) for a bad SPEC, listing the grammar.
+    ``graypipe.UsageError`` (a ``ValueError`` too) for a bad SPEC, listing the grammar, and
+    ``TypeError`` for a SPEC that is not text (cv2's integer constants: the message gives the
+    SPEC to write instead).
     """
-    return _graypipe.threshold(gray, spec, _maxval(maxval))
+    return _graypipe.threshold(gray, _spec(spec), _maxval(maxval))
 
 
 def imread(path: PathLike, gray: bool = False, max_pixels: Optional[int] = None) -> np.ndarray:
@@ -139,6 +143,30 @@ def _paths(inputs: Union[PathLike, Iterable[PathLike]]) -> list:
     if isinstance(inputs, (str, bytes, os.PathLike)):
         return [os.fspath(inputs)]
     return [os.fspath(p) for p in inputs]
+
+
+def _existing(paths: list) -> list:
+    """The inputs, after checking that each one is there: a missing top-level input is a
+    mistake in the call, not a file of the batch that failed."""
+    for p in paths:
+        if not os.path.lexists(p):
+            raise FileNotFoundError(errno.ENOENT, "no such file or folder", p)
+    return paths
+
+
+def _spec(spec: Any) -> Any:
+    """A threshold SPEC must be text; cv2's integer constants get a pointer to the grammar."""
+    if spec is None or isinstance(spec, str):
+        return spec
+    if isinstance(spec, numbers.Number):
+        raise TypeError(
+            f"a threshold SPEC is text such as 'otsu', 'binary:127' or 'adaptive-gaussian:11:2', "
+            f"not {spec!r}: graypipe does not take cv2 constants (cv2.THRESH_BINARY + "
+            f"cv2.THRESH_OTSU -> 'otsu', cv2.THRESH_TRIANGLE -> 'triangle', "
+            f"cv2.ADAPTIVE_THRESH_GAUSSIAN_C with blockSize 11 and C 2 -> 'adaptive-gaussian:11:2'); "
+            f"a fixed level is written '127' or 'binary:127'"
+        )
+    raise TypeError(f"a threshold SPEC is text such as 'otsu' or 'binary:127', not {type(spec).__name__}")
 
 
 def _list(value: Union[str, int, Iterable[Any]]) -> str:
@@ -189,12 +217,13 @@ def run(
 
     Raises ``graypipe.UsageError`` for a bad argument and ``graypipe.RefusedError`` for a batch
     refused before it started (colliding outputs, output inside an input folder, an output
-    that would replace an input).
+    that would replace an input); ``FileNotFoundError`` when an input itself is missing;
+    ``TypeError`` for a ``threshold`` that is not SPEC text (a cv2 constant, say).
     """
     report_json, interrupt = _graypipe._run(
-        _paths(inputs),
+        _existing(_paths(inputs)),
         os.fspath(output),
-        threshold,
+        _spec(threshold),
         _maxval(maxval),
         _count("workers", workers, 1, _MAX_WORKERS),
         engine or "staged",
@@ -259,10 +288,10 @@ def sweep(
     is refused or ``keep_output`` is not empty.
     """
     record_json = _graypipe._sweep(
-        _paths(inputs),
+        _existing(_paths(inputs)),
         None if workers is None else _list(workers),
         _list(engines),
-        threshold,
+        _spec(threshold),
         _maxval(maxval),
         _count("in_flight", in_flight, 1, _MAX_IN_FLIGHT),
         _count("warmup", warmup, 0, _MAX_RUNS),

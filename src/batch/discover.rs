@@ -47,6 +47,65 @@ pub struct Listing {
     /// Every folder walked (the input folders themselves included), as reached: the plan
     /// checks by identity that none of them is, holds or lies inside the output folder.
     pub folders: Vec<PathBuf>,
+    /// What the selection left out, counted (a dry run says why nothing was selected).
+    pub left_out: LeftOut,
+}
+
+/// How many files and folders the selection left out, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeftOut {
+    /// Files whose name or a folder of whose path starts with a dot (no `--hidden`).
+    pub hidden_files: usize,
+    /// Folders starting with a dot, not walked (no `--hidden`).
+    pub hidden_folders: usize,
+    /// Files whose extension is not taken (`--extensions`, or not an image format's).
+    pub other_extensions: usize,
+    /// Files matching no `--include`.
+    pub not_included: usize,
+    /// Files matching an `--exclude`.
+    pub excluded_files: usize,
+    /// Folders matching an `--exclude`, not walked.
+    pub excluded_folders: usize,
+    /// Folders at the `--max-depth` limit, whose contents were not walked.
+    pub folders_at_max_depth: usize,
+    /// Listed (`--files-from`) folders, skipped.
+    pub listed_folders: usize,
+}
+
+/// Why the selection leaves a file out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftOutFile {
+    /// A hidden name (no `--hidden`).
+    Hidden,
+    /// An extension not taken.
+    OtherExtension,
+    /// Matches no include glob.
+    NotIncluded,
+    /// Matches an exclude glob.
+    Excluded,
+}
+
+impl LeftOut {
+    fn count_file(&mut self, why: LeftOutFile) {
+        match why {
+            LeftOutFile::Hidden => self.hidden_files += 1,
+            LeftOutFile::OtherExtension => self.other_extensions += 1,
+            LeftOutFile::NotIncluded => self.not_included += 1,
+            LeftOutFile::Excluded => self.excluded_files += 1,
+        }
+    }
+
+    /// Adds another listing's counts.
+    pub fn add(&mut self, other: &LeftOut) {
+        self.hidden_files += other.hidden_files;
+        self.hidden_folders += other.hidden_folders;
+        self.other_extensions += other.other_extensions;
+        self.not_included += other.not_included;
+        self.excluded_files += other.excluded_files;
+        self.excluded_folders += other.excluded_folders;
+        self.folders_at_max_depth += other.folders_at_max_depth;
+        self.listed_folders += other.listed_folders;
+    }
 }
 
 impl Listing {
@@ -127,7 +186,12 @@ fn take_listed(
     let Some(meta) = listing.metadata_or_error(path) else {
         return;
     };
-    if meta.is_dir() || !selection.takes_file(&relative) {
+    if meta.is_dir() {
+        listing.left_out.listed_folders += 1;
+        return;
+    }
+    if let Some(why) = selection.leaves_out(&relative) {
+        listing.left_out.count_file(why);
         return;
     }
     if identity(&meta).is_some_and(|id| !taken.insert(id)) {
@@ -176,10 +240,24 @@ fn walk_folder(root: &Path, follow_links: bool, selection: &Selection, listing: 
         walker = walker.max_depth(depth);
     }
     // Hidden and excluded folders are pruned, not walked and then dropped.
+    let hidden_folders = std::cell::Cell::new(0);
+    let excluded_folders = std::cell::Cell::new(0);
     let walker = walker.into_iter().filter_entry(|e| {
-        e.depth() == 0
-            || !e.file_type().is_dir()
-            || selection.takes_folder(e.path().strip_prefix(root).unwrap_or(e.path()))
+        if e.depth() == 0 || !e.file_type().is_dir() {
+            return true;
+        }
+        let relative = e.path().strip_prefix(root).unwrap_or(e.path());
+        let hidden = !selection.hidden && relative.file_name().is_some_and(is_hidden);
+        let taken = selection.takes_folder(relative);
+        if !taken {
+            let counter = if hidden {
+                &hidden_folders
+            } else {
+                &excluded_folders
+            };
+            counter.set(counter.get() + 1);
+        }
+        taken
     });
     for entry in walker {
         let entry = match entry {
@@ -204,6 +282,9 @@ fn walk_folder(root: &Path, follow_links: bool, selection: &Selection, listing: 
             }
         };
         if entry.file_type().is_dir() {
+            if selection.max_depth == Some(entry.depth()) && entry.depth() > 0 {
+                listing.left_out.folders_at_max_depth += 1;
+            }
             listing.folders.push(entry.path().to_path_buf());
             continue;
         }
@@ -226,7 +307,8 @@ fn walk_folder(root: &Path, follow_links: bool, selection: &Selection, listing: 
             .strip_prefix(root)
             .map(Path::to_path_buf)
             .unwrap_or_else(|_| PathBuf::from(entry.file_name()));
-        if !selection.takes_file(&relative) {
+        if let Some(why) = selection.leaves_out(&relative) {
+            listing.left_out.count_file(why);
             continue;
         }
         listing.found.push(Discovered {
@@ -235,6 +317,8 @@ fn walk_folder(root: &Path, follow_links: bool, selection: &Selection, listing: 
             root: Some(root.to_path_buf()),
         });
     }
+    listing.left_out.hidden_folders += hidden_folders.get();
+    listing.left_out.excluded_folders += excluded_folders.get();
 }
 
 /// Which files a folder walk and a `--files-from` list take.
@@ -257,6 +341,12 @@ pub struct Selection {
 impl Selection {
     /// Whether a file at `relative` (below its input folder) is taken.
     pub fn takes_file(&self, relative: &Path) -> bool {
+        self.leaves_out(relative).is_none()
+    }
+
+    /// Why a file at `relative` (below its input folder) is left out; None when it is taken.
+    /// The reasons are tried in this order: hidden, extension, include, exclude.
+    pub fn leaves_out(&self, relative: &Path) -> Option<LeftOutFile> {
         let hidden_ok = self.hidden
             || !relative.components().any(|c| match c {
                 Component::Normal(part) => is_hidden(part),
@@ -269,10 +359,17 @@ impl Selection {
                 .is_some_and(|e| list.contains(&e)),
             None => InputFormat::from_path(relative).is_some(),
         };
-        hidden_ok
-            && extension_ok
-            && self.include.as_ref().map_or(true, |f| f.matches(relative))
-            && !self.exclude.as_ref().is_some_and(|f| f.matches(relative))
+        if !hidden_ok {
+            Some(LeftOutFile::Hidden)
+        } else if !extension_ok {
+            Some(LeftOutFile::OtherExtension)
+        } else if !self.include.as_ref().map_or(true, |f| f.matches(relative)) {
+            Some(LeftOutFile::NotIncluded)
+        } else if self.exclude.as_ref().is_some_and(|f| f.matches(relative)) {
+            Some(LeftOutFile::Excluded)
+        } else {
+            None
+        }
     }
 
     /// Whether the walk goes into the folder at `relative` (below its input folder).

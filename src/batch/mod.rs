@@ -8,7 +8,7 @@ pub mod shard;
 
 pub use discover::{
     discover, discover_selected, read_path_list, read_path_list_within, Discovered, DiscoveryError,
-    GlobFilter, Listing, Selection, SelectionError,
+    GlobFilter, LeftOut, LeftOutFile, Listing, Selection, SelectionError,
 };
 pub use naming::{NameTemplate, NameTemplateError};
 pub use plan::{plan, Job, Plan, PlanError, PlanOptions};

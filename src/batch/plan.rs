@@ -13,7 +13,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::error::printable_path as shown;
 
-use super::discover::{discover_selected, Discovered, DiscoveryError, Listing, Selection};
+use super::discover::{discover_selected, Discovered, DiscoveryError, LeftOut, Listing, Selection};
 use super::naming::{output_relative, NameTemplate};
 use crate::atomic_write::{folder_of, ProtectedFolders};
 use crate::codec::{FormatChoice, OutputFormat};
@@ -64,6 +64,8 @@ pub struct Plan {
     pub discovery_errors: Vec<DiscoveryError>,
     /// Symbolic link loops that were not followed (warnings only).
     pub warnings: Vec<DiscoveryError>,
+    /// What the selection left out, counted.
+    pub left_out: LeftOut,
 }
 
 /// A batch refused before any work started.
@@ -144,7 +146,7 @@ impl fmt::Display for PlanError {
                 for (out, ins) in list {
                     writeln!(f, "  {} <- {}", shown(out), join(ins))?;
                 }
-                write!(f, "name the outputs apart (--suffix _bw, or --name '{{stem}}.{{ext}}' to keep each input's extension in its name), or rename the inputs")
+                write!(f, "name the outputs apart, or rename the inputs")
             }
             PlanError::OutputInsideInput { output, input } => write!(
                 f,
@@ -352,6 +354,7 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
         errors: discovery_errors,
         loops,
         folders,
+        left_out,
     } = discover_selected(inputs, opts.follow_links, &opts.selection);
     let mut input_folders = InputFolders::new(&folders);
     // The output folder, or a folder holding it, walked as an input (through a link, a bind
@@ -497,6 +500,7 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
         skipped,
         discovery_errors,
         warnings: loops,
+        left_out,
     })
 }
 

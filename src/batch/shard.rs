@@ -644,6 +644,7 @@ pub fn shard_plan(
             skipped,
             discovery_errors,
             warnings: plan.warnings,
+            left_out: plan.left_out,
         },
         info,
     )

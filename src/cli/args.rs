@@ -137,7 +137,7 @@ pub struct JobArgs {
     /// Threshold after gray conversion: TYPE:LEVEL (binary, binary-inv, trunc, tozero,
     /// tozero-inv; LEVEL a number, otsu or triangle), adaptive-mean[-inv]:B:C,
     /// adaptive-gaussian[-inv]:B:C, or the shorthands otsu, triangle, NUMBER. Gray only if absent.
-    #[arg(long, value_name = "SPEC", value_parser = parse_operation, allow_hyphen_values = true)]
+    #[arg(long, value_name = "SPEC", value_parser = ThresholdSpec, hide_possible_values = true, allow_hyphen_values = true)]
     pub threshold: Option<Operation>,
 
     /// The value given to pixels that pass the threshold (rounded and clamped to 0..255 as
@@ -293,8 +293,9 @@ pub struct RunArgs {
     pub report: Option<PathBuf>,
 
     /// Print the run's record (the --report fields) as one JSON object on standard output;
-    /// progress, summary and errors stay on standard error.
-    #[arg(long, conflicts_with = "dry_run")]
+    /// progress, summary and errors stay on standard error. With --dry-run: the plan (the
+    /// files and their outputs, the counts, what the selection left out).
+    #[arg(long)]
     pub json: bool,
     /// Convert only shard K of N (1-based) of the listing, or `auto` to read K and N from
     /// Slurm, Kubernetes, AWS Batch or Google Cloud Batch variables. Join the shards' --report
@@ -518,6 +519,55 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
 
 fn parse_operation(s: &str) -> Result<Operation, String> {
     s.parse::<Operation>().map_err(|e| e.to_string())
+}
+
+/// `--threshold SPEC`: parsed by the library's grammar; shell completion offers one example of
+/// each form (any other level, block or C is accepted as well).
+#[derive(Debug, Clone, Copy)]
+struct ThresholdSpec;
+
+/// The forms completion offers for `--threshold`.
+const THRESHOLD_EXAMPLES: &[&str] = &[
+    "otsu",
+    "triangle",
+    "127",
+    "binary:127",
+    "binary-inv:127",
+    "trunc:127",
+    "tozero:127",
+    "tozero-inv:127",
+    "binary:otsu",
+    "binary-inv:otsu",
+    "binary:triangle",
+    "binary-inv:triangle",
+    "adaptive-mean:11:2",
+    "adaptive-mean-inv:11:2",
+    "adaptive-gaussian:11:2",
+    "adaptive-gaussian-inv:11:2",
+];
+
+impl clap::builder::TypedValueParser for ThresholdSpec {
+    type Value = Operation;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Operation, clap::Error> {
+        let grammar = parse_operation as fn(&str) -> Result<Operation, String>;
+        grammar.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            THRESHOLD_EXAMPLES
+                .iter()
+                .map(|s| clap::builder::PossibleValue::new(*s)),
+        ))
+    }
 }
 
 fn parse_name(s: &str) -> Result<NameTemplate, String> {

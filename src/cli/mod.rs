@@ -1,5 +1,6 @@
 //! The command line: argument parsing and the commands, a thin layer over the library.
 
+mod advice;
 mod allocator;
 pub mod amdahl_cmd;
 pub mod args;

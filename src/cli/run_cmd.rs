@@ -76,6 +76,14 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
         Ok(p) => p,
         Err(e) => {
             stderr_line(&format!("graypipe: {e}"));
+            if let graypipe::batch::PlanError::Collisions(list) = &e {
+                stderr_line(&super::advice::collisions(
+                    list,
+                    plan_opts.naming.as_ref(),
+                    &job.inputs,
+                    &args.output,
+                ));
+            }
             return EXIT_USAGE;
         }
     };
@@ -123,7 +131,7 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
         }
     };
     if args.dry_run {
-        return dry_run(&plan);
+        return dry_run(&plan, args.json);
     }
     let stale = remove_stale_temps(&plan, &args.output, report_to.as_ref(), started);
     if stale > 0 && !args.quiet {
@@ -250,7 +258,15 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
             status = EXIT_FAILED;
         }
     }
-    if !args.quiet {
+    // A run with nothing to do has no stages to show (the lines above said why).
+    if !args.quiet
+        && summary.files.iter().any(|(_, s)| {
+            matches!(
+                s,
+                graypipe::FileStatus::Written(_) | graypipe::FileStatus::Failed(_)
+            )
+        })
+    {
         stderr_text(&run_table(&report));
     }
     if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
@@ -338,21 +354,25 @@ fn print_json(report: &RunReport) -> std::io::Result<()> {
     out.flush()
 }
 
-fn dry_run(plan: &Plan) -> i32 {
+fn dry_run(plan: &Plan, json: bool) -> i32 {
     let mut text = String::new();
-    for j in &plan.jobs {
-        text.push_str(&format!(
-            "{} -> {}\n",
-            printable_path(&j.input),
-            printable_path(&j.output)
-        ));
-    }
-    for j in &plan.skipped {
-        text.push_str(&format!(
-            "{} -> {} (exists, skipped)\n",
-            printable_path(&j.input),
-            printable_path(&j.output)
-        ));
+    if json {
+        text = dry_run_json(plan);
+    } else {
+        for j in &plan.jobs {
+            text.push_str(&format!(
+                "{} -> {}\n",
+                printable_path(&j.input),
+                printable_path(&j.output)
+            ));
+        }
+        for j in &plan.skipped {
+            text.push_str(&format!(
+                "{} -> {} (exists, skipped)\n",
+                printable_path(&j.input),
+                printable_path(&j.output)
+            ));
+        }
     }
     // A reader that stops early (`| head`) ends the listing quietly.
     let listed = stdout_text(&text);
@@ -370,6 +390,7 @@ fn dry_run(plan: &Plan) -> i32 {
             printable(&e.reason)
         ));
     }
+    stderr_line(&format!("graypipe: {}", selected_line(plan)));
     if let Err(e) = listed {
         stderr_line(&format!(
             "graypipe: error: cannot write the plan to standard output: {}",
@@ -382,4 +403,98 @@ fn dry_run(plan: &Plan) -> i32 {
     } else {
         EXIT_FAILED
     }
+}
+
+/// The dry run's closing count: what was selected and, when the selection left things out,
+/// how much and by which option.
+fn selected_line(plan: &Plan) -> String {
+    let selected = plan.jobs.len() + plan.skipped.len();
+    let mut line = format!(
+        "{selected} file{} selected",
+        if selected == 1 { "" } else { "s" }
+    );
+    if !plan.skipped.is_empty() {
+        line.push_str(&format!(
+            " ({} to convert, {} skipped: output exists)",
+            plan.jobs.len(),
+            plan.skipped.len()
+        ));
+    }
+    let l = &plan.left_out;
+    let mut why = Vec::new();
+    let mut count = |n: usize, what: &str| {
+        if n > 0 {
+            why.push(format!("{n} {what}"));
+        }
+    };
+    count(l.excluded_files, "file(s) excluded by --exclude");
+    count(l.excluded_folders, "folder(s) excluded by --exclude");
+    count(l.not_included, "file(s) matching no --include");
+    count(
+        l.other_extensions,
+        "file(s) with other extensions (see --extensions)",
+    );
+    count(l.hidden_files, "hidden file(s) (see --hidden)");
+    count(l.hidden_folders, "hidden folder(s) (see --hidden)");
+    count(
+        l.folders_at_max_depth,
+        "folder(s) below --max-depth not walked",
+    );
+    count(l.listed_folders, "listed folder(s) skipped");
+    count(
+        plan.discovery_errors.len(),
+        "path(s) that could not be listed",
+    );
+    if !why.is_empty() {
+        line.push_str(": ");
+        line.push_str(&why.join(", "));
+    }
+    line
+}
+
+/// `--dry-run --json`: the plan as one JSON object on standard output.
+fn dry_run_json(plan: &Plan) -> String {
+    use graypipe::report::run_json::exact_hex;
+    let job = |j: &graypipe::batch::Job| {
+        let mut o = serde_json::json!({
+            "input": j.input.to_string_lossy(),
+            "output": j.output.to_string_lossy(),
+            "format": j.format.extension(),
+        });
+        if let Some(h) = exact_hex(&j.input) {
+            o["input_hex"] = h.into();
+        }
+        if let Some(h) = exact_hex(&j.output) {
+            o["output_hex"] = h.into();
+        }
+        o
+    };
+    let l = &plan.left_out;
+    let value = serde_json::json!({
+        "graypipe_version": env!("CARGO_PKG_VERSION"),
+        "dry_run": true,
+        "files": {
+            "selected": plan.jobs.len() + plan.skipped.len(),
+            "planned": plan.jobs.len(),
+            "skipped": plan.skipped.len(),
+            "unlisted": plan.discovery_errors.len(),
+        },
+        "left_out": {
+            "excluded_files": l.excluded_files,
+            "excluded_folders": l.excluded_folders,
+            "not_included": l.not_included,
+            "other_extensions": l.other_extensions,
+            "hidden_files": l.hidden_files,
+            "hidden_folders": l.hidden_folders,
+            "folders_at_max_depth": l.folders_at_max_depth,
+            "listed_folders": l.listed_folders,
+        },
+        "jobs": plan.jobs.iter().map(job).collect::<Vec<_>>(),
+        "skipped": plan.skipped.iter().map(job).collect::<Vec<_>>(),
+        "errors": plan.discovery_errors.iter().map(|e| serde_json::json!({
+            "input": e.path.to_string_lossy(),
+            "reason": e.reason,
+        })).collect::<Vec<_>>(),
+    });
+    format!("{value}\n")
 }
