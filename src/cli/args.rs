@@ -45,6 +45,9 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Amdahl's law: the theoretical table for a parallel fraction, or a refit of a saved sweep.
     Amdahl(AmdahlArgs),
+    /// Turn a saved run record (`run --report`) or sweep export (`sweep --export-json`) into
+    /// a self-contained HTML page.
+    Report(ReportArgs),
     /// Join the `--report` files of a sharded run (`run --shard K/N`) into one, checking that
     /// every shard ran once over the same listing and every file was processed once.
     Merge(MergeArgs),
@@ -52,6 +55,18 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) for graypipe or one of its commands, e.g. `graypipe man | man -l -`.
     Man(ManArgs),
+}
+
+/// `graypipe report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The run record or sweep export (JSON).
+    #[arg(value_name = "FILE.json")]
+    pub record: PathBuf,
+
+    /// Where to write the page.
+    #[arg(long, value_name = "OUT.html")]
+    pub html: PathBuf,
 }
 
 /// `graypipe completions`.
@@ -291,6 +306,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
+    /// Write the run's timeline as Chrome Trace Event JSON to FILE (open it in
+    /// https://ui.perfetto.dev or chrome://tracing): a track per worker, a slice per file per
+    /// stage, counters for files in flight, memory held and queue depths. See docs/timeline.md.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+
+    /// Write a self-contained HTML page of the run (stage totals, timeline, failures) to FILE.
+    #[arg(long, value_name = "FILE.html")]
+    pub html: Option<PathBuf>,
+
     /// Print the run's record (the --report fields) as one JSON object on standard output;
     /// progress, summary and errors stay on standard error.
     #[arg(long, conflicts_with = "dry_run")]
@@ -392,6 +417,12 @@ pub struct SweepArgs {
     /// Draw speedup, throughput, efficiency and per-stage CPU against processors as SVG.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+
+    /// Write a self-contained HTML page: the decision, the plots, the table, warnings,
+    /// machine, and the timeline of one run per point (that run is traced: the first
+    /// warm-up run, or the first counted run with --warmup 0).
+    #[arg(long, value_name = "FILE.html")]
+    pub html: Option<PathBuf>,
 
     /// No progress line.
     #[arg(short, long)]

@@ -9,6 +9,7 @@ use graypipe::pipeline::CancelToken;
 use graypipe::report::export::{
     export, CsvExporter, Exporter, JsonExporter, MarkdownExporter, SvgExporter,
 };
+use graypipe::report::html::HtmlExporter;
 use graypipe::report::sweep_table::sweep_text;
 use graypipe::sweep::{run_sweep, SweepError, SweepPlan};
 
@@ -43,6 +44,7 @@ pub fn execute(args: &SweepArgs) -> i32 {
         baseline: args.baseline,
         keep_output: args.keep_output.clone(),
         scratch: args.scratch.clone(),
+        timelines: args.html.is_some(),
     };
     // As `graypipe run` does, for the largest worker count the sweep runs.
     let most_workers = plan
@@ -88,11 +90,12 @@ pub fn execute(args: &SweepArgs) -> i32 {
     // A reader that went away ends the table quietly; a full disk is an error (the exports
     // below are still written).
     let printed = super::output::print_or_fail(&sweep_text(&record));
-    let exports: [(&Option<std::path::PathBuf>, &dyn Exporter); 4] = [
+    let exports: [(&Option<std::path::PathBuf>, &dyn Exporter); 5] = [
         (&args.export_json, &JsonExporter),
         (&args.export_csv, &CsvExporter),
         (&args.export_markdown, &MarkdownExporter),
         (&args.plot, &SvgExporter),
+        (&args.html, &HtmlExporter),
     ];
     let mut status = printed;
     for (path, exporter) in exports {

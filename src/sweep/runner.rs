@@ -59,6 +59,24 @@ pub struct SweepPlan {
     /// Folder in which each run's temporary output folder is made (the system's temporary
     /// folder when None).
     pub scratch: Option<PathBuf>,
+    /// Trace one run of each point for its timeline (`--html`): the first warm-up run, or
+    /// the first counted run when there is no warm-up.
+    pub timelines: bool,
+}
+
+/// The timeline of one run of a point (see [`SweepPlan::timelines`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointTimeline {
+    /// Engine.
+    pub engine: Engine,
+    /// Worker count.
+    pub workers: usize,
+    /// Cores the run was allowed.
+    pub cores_allowed: usize,
+    /// Whether the traced run was one of the counted runs (there was no warm-up).
+    pub counted: bool,
+    /// The binned timeline.
+    pub timeline: crate::trace::summary::TimelineSummary,
 }
 
 /// The job a sweep measured.
@@ -114,6 +132,9 @@ pub struct SweepRecord {
     pub serial_baseline: Option<PointSamples>,
     /// The table, fits and recommendations: [`analyse`] of the runs above.
     pub analysis: SweepAnalysis,
+    /// One traced run per point, when asked for (`--html`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timelines: Vec<PointTimeline>,
 }
 
 /// Analyses a record's runs again with the very same function and inputs as the sweep did
@@ -227,7 +248,13 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    fn run_once(&mut self, pt: &PointSamples, out: Option<&Path>) -> Result<RunSample, SweepError> {
+    /// One run of `pt`; with `trace`, also its binned timeline.
+    fn run_once(
+        &mut self,
+        pt: &PointSamples,
+        out: Option<&Path>,
+        trace: bool,
+    ) -> Result<(RunSample, Option<crate::trace::summary::TimelineSummary>), SweepError> {
         let p = self.plan;
         if self.cancel.is_cancelled() {
             return Err(SweepError::Interrupted {
@@ -268,12 +295,13 @@ impl Runner<'_> {
         let machine0 = probe::machine_busy();
         let cpu0 = probe::process_cpu();
         let window = Instant::now();
-        let summary = crate::run(
+        let summary = crate::run::run_traced(
             &batch,
             &p.settings,
             &config,
             &self.cancel,
             false,
+            trace,
             &mut |_, _| {},
         );
         let window = window.elapsed().as_secs_f64();
@@ -323,7 +351,7 @@ impl Runner<'_> {
             megapixels: summary.megapixels(),
         };
         self.finished_outputs.push(tmp);
-        Ok(sample)
+        Ok((sample, summary.timeline_summary()))
     }
 }
 
@@ -381,6 +409,7 @@ pub fn run_sweep(
     let mut job = None;
     let mut reruns = vec![0usize; per_round];
     let mut round = 0;
+    let mut timelines: Vec<PointTimeline> = Vec::new();
     loop {
         let counted = round >= p.warmup;
         let mut ran = 0;
@@ -388,7 +417,22 @@ pub fn run_sweep(
             if counted && !needs_more(pt, p) {
                 continue;
             }
-            let sample = runner.run_once(pt, None)?;
+            let trace = p.timelines
+                && !timelines.iter().any(|t: &PointTimeline| {
+                    (t.engine, t.workers, t.cores_allowed)
+                        == (pt.engine, pt.workers, pt.cores_allowed)
+                })
+                && (counted || round == 0);
+            let (sample, timeline) = runner.run_once(pt, None, trace)?;
+            if let Some(timeline) = timeline {
+                timelines.push(PointTimeline {
+                    engine: pt.engine,
+                    workers: pt.workers,
+                    cores_allowed: pt.cores_allowed,
+                    counted,
+                    timeline,
+                });
+            }
             ran += 1;
             done += 1;
             job.get_or_insert_with(|| JobInfo {
@@ -419,7 +463,7 @@ pub fn run_sweep(
     }
     if let (Some(k), Some(pt)) = (&p.keep_output, points.last()) {
         let pt = pt.clone();
-        runner.run_once(&pt, Some(k))?;
+        runner.run_once(&pt, Some(k), false)?;
     }
     let record = SweepRecord {
         graypipe_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -443,6 +487,7 @@ pub fn run_sweep(
         baseline: p.baseline,
         points,
         serial_baseline: serial.take(),
+        timelines,
         analysis: SweepAnalysis {
             rows: Vec::new(),
             engines: Vec::new(),
@@ -487,6 +532,7 @@ mod tests {
             baseline,
             keep_output: None,
             scratch: None,
+            timelines: false,
         }
     }
 
