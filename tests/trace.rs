@@ -119,9 +119,9 @@ fn every_engine_traces_one_slice_per_file_per_stage_on_its_worker_tracks() {
         assert_eq!((summary.written(), summary.failed()), (30, 1), "{what}");
         let timeline = summary.stats.timeline.as_ref().expect("a timeline");
         assert_eq!(timeline.workers, workers, "{what}");
-        let doc = chrome_trace(timeline, "test", &|i| summary.file_name(i));
-        // Through text and back, as a viewer reads it.
-        let doc: Value = serde_json::from_str(&doc.to_string()).unwrap();
+        let doc: Value =
+            serde_json::from_str(&chrome_trace(timeline, "test", &|i| summary.file_name(i)))
+                .unwrap();
         let tracks = check_format(&doc, workers);
         let mut pairs: Vec<(String, String)> = tracks.into_values().flatten().collect();
         let n = pairs.len();

@@ -261,9 +261,7 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
             summary.stats.engine, summary.stats.workers
         );
         let trace = chrome_trace(timeline, &title, &|i| summary.file_name(i));
-        let written = serde_json::to_vec(&trace)
-            .map_err(|e| e.to_string())
-            .and_then(|json| write_to_target(target, &json));
+        let written = write_to_target(target, trace.as_bytes());
         if let Err(e) = written {
             stderr_line(&format!(
                 "graypipe: error: cannot write trace {}: {}",

@@ -151,15 +151,22 @@ impl Tracer {
         }
     }
 
-    /// Records the counters now.
+    /// Records the counters now, unless they are what was last recorded.
     pub fn sample(&self, in_flight: usize, memory: u64, queues: Option<PerStage<usize>>) {
         let at_ns = self.ns(Instant::now());
-        self.parts().samples.push(Sample {
-            at_ns,
-            in_flight,
-            memory,
-            queues,
-        });
+        let mut parts = self.parts();
+        let same = parts
+            .samples
+            .last()
+            .is_some_and(|l| (l.in_flight, l.memory, l.queues) == (in_flight, memory, queues));
+        if !same {
+            parts.samples.push(Sample {
+                at_ns,
+                in_flight,
+                memory,
+                queues,
+            });
+        }
     }
 
     /// Marks the moment the run was first seen cancelled (once).

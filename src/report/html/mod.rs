@@ -43,7 +43,7 @@ td:first-child,th:first-child{text-align:left}th{background:#f0f0f0}\
 .warn li{color:#8a4b00}.lbl{font-size:10px;fill:#444}\
 .legend span{margin-right:12px;font-size:12px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}\
 figure{margin:8px 0 16px}figcaption{font-weight:600}#selfcheck{color:#888;font-size:11px}\
-pre{white-space:pre-wrap;font-size:12px}";
+pre{white-space:pre-wrap;font-size:12px}svg{max-width:100%;height:auto}";
 
 /// Records errors from the start, before the rest of the page runs.
 const ERROR_TRAP: &str = "window.__graypipeErrors=[];\
