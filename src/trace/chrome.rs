@@ -36,13 +36,13 @@ fn quoted(s: &str) -> String {
 /// directly as text: a run of 10,000 files has 50,000 slices, and building a JSON tree first
 /// would cost more than the tracing itself.
 pub fn chrome_trace(t: &Timeline, title: &str, file: &dyn Fn(usize) -> String) -> String {
-    // Each file's name, quoted once.
+    // Each file's name, quoted once (a file has up to five slices).
     let files = t.slices.iter().map(|s| s.file + 1).max().unwrap_or(0);
-    let mut names: Vec<Option<String>> = vec![None; files];
-    let mut name = |i: usize| -> String {
-        match names.get_mut(i) {
-            Some(slot) => slot.get_or_insert_with(|| quoted(&file(i))).clone(),
-            None => quoted(&file(i)),
+    let names: Vec<String> = (0..files).map(|i| quoted(&file(i))).collect();
+    let name = |i: usize| -> std::borrow::Cow<'_, str> {
+        match names.get(i) {
+            Some(n) => std::borrow::Cow::Borrowed(n.as_str()),
+            None => std::borrow::Cow::Owned(quoted(&file(i))),
         }
     };
     let mut out = String::with_capacity(200 * (t.slices.len() + 3 * t.samples.len()) + 1024);
@@ -66,6 +66,7 @@ pub fn chrome_trace(t: &Timeline, title: &str, file: &dyn Fn(usize) -> String) -
     let mut slices: Vec<&super::Slice> = t.slices.iter().collect();
     slices.sort_by_key(|s| s.start_ns);
     let (mut i, mut j, mut k) = (0, 0, 0);
+    let mut last: Option<&super::Sample> = None;
     loop {
         let next = [
             slices.get(i).map(|s| s.start_ns),
@@ -87,7 +88,7 @@ pub fn chrome_trace(t: &Timeline, title: &str, file: &dyn Fn(usize) -> String) -
                 i += 1;
                 let _ = write!(
                     out,
-                    "{{\"ph\":\"X\",\"pid\":{PID},\"tid\":{},\"name\":\"{}\",\"cat\":\"stage\",\"ts\":{},\"dur\":{},\"args\":{{\"file\":{},\"bytes\":{},\"index\":{}{}}}}}",
+                    "{{\"ph\":\"X\",\"pid\":{PID},\"tid\":{},\"name\":\"{}\",\"ts\":{},\"dur\":{},\"args\":{{\"file\":{},\"bytes\":{},\"index\":{}{}}}}}",
                     tid(s.worker),
                     s.stage.name(),
                     Us(s.start_ns),
@@ -129,23 +130,48 @@ pub fn chrome_trace(t: &Timeline, title: &str, file: &dyn Fn(usize) -> String) -
                 let s = &t.samples[k];
                 k += 1;
                 let ts = Us(s.at_ns);
-                let _ = write!(
-                    out,
-                    "{{\"ph\":\"C\",\"pid\":{PID},\"tid\":0,\"name\":\"files in flight\",\"ts\":{ts},\"args\":{{\"files\":{}}}}},\n\
-                     {{\"ph\":\"C\",\"pid\":{PID},\"tid\":0,\"name\":\"memory held (bytes)\",\"ts\":{ts},\"args\":{{\"bytes\":{}}}}}",
-                    s.in_flight, s.memory
-                );
-                if let Some(q) = &s.queues {
+                // Each counter only when it changed: viewers hold a value until the next.
+                let mut sep = "";
+                if last.is_none_or(|l| l.in_flight != s.in_flight) {
                     let _ = write!(
                         out,
-                        ",\n{{\"ph\":\"C\",\"pid\":{PID},\"tid\":0,\"name\":\"queue depth\",\"ts\":{ts},\"args\":{{"
+                        "{{\"ph\":\"C\",\"pid\":{PID},\"tid\":0,\"name\":\"files in flight\",\"ts\":{ts},\"args\":{{\"files\":{}}}}}",
+                        s.in_flight
                     );
-                    for (n, (stage, v)) in q.stages().enumerate() {
-                        let sep = if n == 0 { "" } else { "," };
-                        let _ = write!(out, "{sep}\"{}\":{v}", stage.name());
-                    }
-                    out.push_str("}}");
+                    sep = ",\n";
                 }
+                if last.is_none_or(|l| l.memory != s.memory) {
+                    let _ = write!(
+                        out,
+                        "{sep}{{\"ph\":\"C\",\"pid\":{PID},\"tid\":0,\"name\":\"memory held (bytes)\",\"ts\":{ts},\"args\":{{\"bytes\":{}}}}}",
+                        s.memory
+                    );
+                    sep = ",\n";
+                }
+                match &s.queues {
+                    Some(q) if last.is_none_or(|l| l.queues != s.queues) => {
+                        let _ = write!(
+                            out,
+                            "{sep}{{\"ph\":\"C\",\"pid\":{PID},\"tid\":0,\"name\":\"queue depth\",\"ts\":{ts},\"args\":{{"
+                        );
+                        for (n, (stage, v)) in q.stages().enumerate() {
+                            let sep = if n == 0 { "" } else { "," };
+                            let _ = write!(out, "{sep}\"{}\":{v}", stage.name());
+                        }
+                        out.push_str("}}");
+                    }
+                    // Nothing written (not reached: a sample is only kept when a counter
+                    // changed); the list still needs an element after its comma.
+                    _ if sep.is_empty() => {
+                        let _ = write!(
+                            out,
+                            "{{\"ph\":\"C\",\"pid\":{PID},\"tid\":0,\"name\":\"files in flight\",\"ts\":{ts},\"args\":{{\"files\":{}}}}}",
+                            s.in_flight
+                        );
+                    }
+                    _ => {}
+                }
+                last = Some(s);
             }
         }
     }
