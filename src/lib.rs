@@ -33,6 +33,7 @@ pub mod report;
 pub mod run;
 pub mod sweep;
 pub mod trace;
+pub mod write_target;
 
 pub use pipeline::{
     convert_file, CancelToken, Engine, EngineConfig, Settings, StageCaps, StageWorkers,

@@ -4,9 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::args::ReportArgs;
 use super::output::stderr_line;
-use super::run_cmd::write_to_target;
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use graypipe::batch::ReportTarget;
 use graypipe::error::{printable, printable_path};
 use graypipe::report::html::{run_page, sweep_page};
 use graypipe::sweep::SweepRecord;
@@ -38,7 +36,7 @@ pub fn execute(args: &ReportArgs) -> i32 {
             return EXIT_FAILED;
         }
     };
-    if let Err(e) = write_to_target(&ReportTarget::File(target), page.as_bytes()) {
+    if let Err(e) = graypipe::write_target::write_record(&target, page.as_bytes()) {
         stderr_line(&format!(
             "graypipe: error: cannot write {}: {}",
             printable_path(&args.html),
@@ -49,21 +47,11 @@ pub fn execute(args: &ReportArgs) -> i32 {
     EXIT_OK
 }
 
-/// Where the page goes: through symbolic links as a shell's `>`; refused when it is the
-/// record itself or an existing folder, FIFO, device or socket.
+/// Where the page goes, by the rule of every record ([`graypipe::write_target`]): never
+/// onto the record being read, a folder or a special file.
 fn page_target(out: &Path, record: &Path) -> Result<PathBuf, String> {
-    use graypipe::batch::plan::{file_id, resolve};
-    let target = graypipe::batch::report_target::follow(out).map_err(|e| e.to_string())?;
-    if let Ok(meta) = std::fs::metadata(&target) {
-        if let Some(kind) = graypipe::input::kind_of(&meta) {
-            return Err(kind.to_string());
-        }
-    }
-    let id = file_id(&target);
-    if (id.is_some() && file_id(record) == id) || resolve(record) == resolve(&target) {
-        return Err("is the record being read".into());
-    }
-    Ok(target)
+    graypipe::write_target::record_target(out, [record], std::iter::empty(), None)
+        .map_err(|e| e.to_string())
 }
 
 /// The page for the record at `path`: a sweep export (it has `points` and `analysis`) or a

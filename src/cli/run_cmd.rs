@@ -15,10 +15,35 @@ use graypipe::batch::{plan, report_target, Plan, ReportTarget};
 use graypipe::error::{printable, printable_path};
 use graypipe::pipeline::{logical_cores, CancelToken, EngineConfig, StageCaps};
 use graypipe::report::html::run_page;
-use graypipe::report::run_json::ShardRecord;
+use graypipe::report::run_json::{ExactPath, ShardJob, ShardRecord};
 use graypipe::report::{run_table, RunReport};
 use graypipe::run::run_traced;
 use graypipe::trace::chrome::chrome_trace;
+
+/// What a shard records of its job beyond the top-level settings, for `graypipe merge` to
+/// compare across shards: resolved roots and output folder, and the selection options.
+fn shard_job(args: &RunArgs) -> ShardJob {
+    let job = &args.job;
+    let exact = |p: &Path| ExactPath::new(&plan::resolve(p));
+    ShardJob {
+        inputs: job.inputs.iter().map(|p| exact(p)).collect(),
+        output: exact(&args.output),
+        selection: format!(
+            "include={:?} exclude={:?} extensions={:?} hidden={} max_depth={:?} \
+             follow_links={} name={:?} suffix={:?} files_from={} null={}",
+            job.include,
+            job.exclude,
+            job.extensions,
+            job.hidden,
+            job.max_depth,
+            job.follow_links,
+            job.name.as_ref().map(|n| n.to_string()),
+            job.suffix.as_ref().map(|n| n.to_string()),
+            job.files_from.is_some(),
+            job.null,
+        ),
+    }
+}
 
 /// Runs the command; returns the exit status. `color`: whether the progress bar may use colour.
 pub fn execute(args: &RunArgs, color: bool) -> i32 {
@@ -138,7 +163,12 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     if args.dry_run {
         return dry_run(&plan);
     }
-    let stale = remove_stale_temps(&plan, [&report_to, &trace_to, &html_to], started);
+    let stale = remove_stale_temps(
+        &plan,
+        &args.output,
+        [&report_to, &trace_to, &html_to],
+        started,
+    );
     if stale > 0 && !args.quiet {
         stderr_line(&format!(
             "graypipe: removed {stale} temporary file(s) left by an earlier graypipe that was killed"
@@ -226,7 +256,9 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     } else {
         RunReport::totals(&summary, &settings, &config, job.format)
     };
-    report.shard = shard_info.as_ref().map(ShardRecord::from);
+    report.shard = shard_info
+        .as_ref()
+        .map(|i| ShardRecord::new(i, shard_job(args)));
     if summary.stats.engine_error.is_none() && summary.stats.workers < config.threads() {
         stderr_line(&format!(
             "graypipe: warning: only {} of {} worker threads could be started (a process or thread limit, ulimit -u?); the run used {}",
@@ -352,37 +384,32 @@ pub(super) fn write_to_target(target: &ReportTarget, json: &[u8]) -> Result<(), 
                 .map(|_| ())
                 .map_err(|e| graypipe::error::io_reason(&e))
         }
-        ReportTarget::File(path) => {
-            if let Ok(meta) = std::fs::symlink_metadata(path) {
-                if !meta.file_type().is_file() {
-                    return Err(graypipe::input::kind_of(&meta)
-                        .unwrap_or("is a symbolic link now")
-                        .to_string());
-                }
-            }
-            graypipe::atomic_write::write_atomic(path, json)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
+        ReportTarget::File(path) => graypipe::write_target::write_record(path, json),
     }
 }
 
-/// Clears the temporary files killed runs left in the folders this run writes to.
+/// Clears the temporary files killed runs left in the output tree (all of it: a resume with
+/// nothing left to convert cleans up too), the folders this run writes to and the folders of
+/// the report, trace and page; never inside an input folder.
 fn remove_stale_temps(
     plan: &Plan,
+    out_dir: &Path,
     files: [&Option<ReportTarget>; 3],
     started: SystemTime,
 ) -> usize {
     use graypipe::atomic_write::folder_of;
-    let mut dirs: BTreeSet<&Path> = plan.jobs.iter().map(|j| folder_of(&j.output)).collect();
+    let mut dirs: BTreeSet<&Path> = plan
+        .jobs
+        .iter()
+        .chain(&plan.skipped)
+        .map(|j| folder_of(&j.output))
+        .collect();
     for f in files {
         if let Some(ReportTarget::File(p)) = f {
             dirs.insert(folder_of(p));
         }
     }
-    dirs.into_iter()
-        .map(|d| graypipe::atomic_write::remove_stale_temps(d, started))
-        .sum()
+    graypipe::atomic_write::remove_stale_temps_below(out_dir, dirs, &plan.input_folders(), started)
 }
 
 /// `--json`: the record as one line on stdout, and nothing else there.

@@ -259,26 +259,37 @@ pub fn sweep_page(record: &SweepRecord) -> String {
         escape(&record.job.operation),
         escape(&record.job.format)
     );
-    let decided = !a.engines.is_empty() && a.engines.iter().all(|e| e.recommended_workers > 0);
+    let decided = a.engines.iter().any(|e| e.recommended_workers.is_some());
     let _ = write!(
         body,
         "<section id=\"decision\"{}><h2>Decision</h2>",
         if decided { "" } else { " class=\"undecided\"" }
     );
-    if decided {
-        for e in &a.engines {
-            let _ = write!(
-                body,
-                "<p class=\"choice\">{}: --engine {} --workers {}{}</p>",
-                escape(&e.engine.to_string()),
-                escape(&e.engine.to_string()),
-                e.recommended_workers,
-                e.recommended_stage_workers
-                    .map_or_else(String::new, |w| format!(" (stage threads {w})"))
-            );
+    if a.engines.is_empty() {
+        body.push_str("<p class=\"choice\">cannot decide: the sweep has no counted runs</p>");
+    }
+    for e in &a.engines {
+        let engine = escape(&e.engine.to_string());
+        match e.recommended_workers {
+            Some(w) => {
+                let _ = write!(
+                    body,
+                    "<p class=\"choice\">{engine}: --engine {engine} --workers {w}{}</p>",
+                    e.recommended_stage_workers
+                        .map_or_else(String::new, |s| format!(" (stage threads {s})"))
+                );
+            }
+            None => {
+                let _ = write!(
+                    body,
+                    "<p class=\"choice\">{engine}: cannot decide{}</p>",
+                    e.decision
+                        .cannot_decide
+                        .as_deref()
+                        .map_or_else(String::new, |why| format!(": {}", escape(why)))
+                );
+            }
         }
-    } else {
-        body.push_str("<p class=\"choice\">cannot decide: the sweep's analysis gives no recommendation (no counted runs)</p>");
     }
     body.push_str("<p>Why, in the analysis' own words:</p><pre>");
     for e in &a.engines {
