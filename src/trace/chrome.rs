@@ -132,7 +132,7 @@ pub fn chrome_trace(t: &Timeline, title: &str, file: &dyn Fn(usize) -> String) -
                 let ts = Us(s.at_ns);
                 // Each counter only when it changed: viewers hold a value until the next.
                 let mut sep = "";
-                if last.is_none_or(|l| l.in_flight != s.in_flight) {
+                if last.map_or(true, |l| l.in_flight != s.in_flight) {
                     let _ = write!(
                         out,
                         "{{\"ph\":\"C\",\"pid\":{PID},\"tid\":0,\"name\":\"files in flight\",\"ts\":{ts},\"args\":{{\"files\":{}}}}}",
@@ -140,7 +140,7 @@ pub fn chrome_trace(t: &Timeline, title: &str, file: &dyn Fn(usize) -> String) -
                     );
                     sep = ",\n";
                 }
-                if last.is_none_or(|l| l.memory != s.memory) {
+                if last.map_or(true, |l| l.memory != s.memory) {
                     let _ = write!(
                         out,
                         "{sep}{{\"ph\":\"C\",\"pid\":{PID},\"tid\":0,\"name\":\"memory held (bytes)\",\"ts\":{ts},\"args\":{{\"bytes\":{}}}}}",
@@ -149,7 +149,7 @@ pub fn chrome_trace(t: &Timeline, title: &str, file: &dyn Fn(usize) -> String) -
                     sep = ",\n";
                 }
                 match &s.queues {
-                    Some(q) if last.is_none_or(|l| l.queues != s.queues) => {
+                    Some(q) if last.map_or(true, |l| l.queues != s.queues) => {
                         let _ = write!(
                             out,
                             "{sep}{{\"ph\":\"C\",\"pid\":{PID},\"tid\":0,\"name\":\"queue depth\",\"ts\":{ts},\"args\":{{"
