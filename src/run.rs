@@ -95,6 +95,21 @@ impl RunSummary {
             / 1e6
             + 0.0
     }
+
+    /// The name of file `i` of the run (its position in the plan's jobs) on a timeline.
+    pub fn file_name(&self, i: usize) -> String {
+        self.files
+            .get(i)
+            .map_or_else(String::new, |(j, _)| j.input.to_string_lossy().into_owned())
+    }
+
+    /// The run's timeline binned for a page, when it was traced.
+    pub fn timeline_summary(&self) -> Option<crate::trace::summary::TimelineSummary> {
+        let t = self.stats.timeline.as_ref()?;
+        Some(crate::trace::summary::TimelineSummary::of(t, &|i| {
+            self.file_name(i)
+        }))
+    }
 }
 
 /// Runs `plan`: every job through the pipeline with `config`. `on_outcome` sees each file as
@@ -106,6 +121,19 @@ pub fn run(
     config: &EngineConfig,
     cancel: &CancelToken,
     fail_fast: bool,
+    on_outcome: &mut dyn FnMut(&Job, &Outcome),
+) -> RunSummary {
+    run_traced(plan, settings, config, cancel, fail_fast, false, on_outcome)
+}
+
+/// [`run`], recording the run's timeline (`stats.timeline`) when `trace` is set.
+pub fn run_traced(
+    plan: &Plan,
+    settings: &Settings,
+    config: &EngineConfig,
+    cancel: &CancelToken,
+    fail_fast: bool,
+    trace: bool,
     on_outcome: &mut dyn FnMut(&Job, &Outcome),
 ) -> RunSummary {
     let discovery_errors: Vec<FileError> = plan
@@ -121,16 +149,23 @@ pub fn run(
         cancel.cancel();
     }
     let mut statuses: Vec<FileStatus> = vec![FileStatus::NotStarted; plan.jobs.len()];
-    let stats = pipeline::run(&plan.jobs, settings, config, cancel, &mut |job, outcome| {
-        if fail_fast && outcome.result.is_err() {
-            cancel.cancel();
-        }
-        statuses[job.index] = match &outcome.result {
-            Ok(w) => FileStatus::Written(w.clone()),
-            Err(e) => FileStatus::Failed(e.clone()),
-        };
-        on_outcome(job, outcome);
-    });
+    let stats = pipeline::run_traced(
+        &plan.jobs,
+        settings,
+        config,
+        cancel,
+        trace,
+        &mut |job, outcome| {
+            if fail_fast && outcome.result.is_err() {
+                cancel.cancel();
+            }
+            statuses[job.index] = match &outcome.result {
+                Ok(w) => FileStatus::Written(w.clone()),
+                Err(e) => FileStatus::Failed(e.clone()),
+            };
+            on_outcome(job, outcome);
+        },
+    );
     let mut files: Vec<(Job, FileStatus)> = plan.jobs.iter().cloned().zip(statuses).collect();
     files.extend(
         plan.skipped

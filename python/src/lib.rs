@@ -756,6 +756,7 @@ fn sweep_checked(
         baseline,
         keep_output,
         scratch,
+        timelines: false,
     };
     // As in `_run`: the sweep goes on its own thread while this one checks for Ctrl-C every
     // 50 ms. A KeyboardInterrupt cancels the run in progress; the sweep then removes its

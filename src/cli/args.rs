@@ -50,6 +50,9 @@ pub enum Command {
     /// beyond the threshold. Exit status 1 with --fail-if-slower when B is slower.
     #[command(after_help = super::compare_cmd::EXIT_STATUS_HELP)]
     Compare(CompareArgs),
+    /// Turn a saved run record (`run --report`) or sweep export (`sweep --export-json`) into
+    /// a self-contained HTML page.
+    Report(ReportArgs),
     /// Join the `--report` files of a sharded run (`run --shard K/N`) into one, checking that
     /// every shard ran once over the same listing and every file was processed once.
     Merge(MergeArgs),
@@ -57,6 +60,18 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) for graypipe or one of its commands, e.g. `graypipe man | man -l -`.
     Man(ManArgs),
+}
+
+/// `graypipe report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The run record or sweep export (JSON).
+    #[arg(value_name = "FILE.json")]
+    pub record: PathBuf,
+
+    /// Where to write the page.
+    #[arg(long, value_name = "OUT.html")]
+    pub html: PathBuf,
 }
 
 /// `graypipe completions`.
@@ -292,6 +307,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
+    /// Write the run's timeline as Chrome Trace Event JSON to FILE (open it in
+    /// https://ui.perfetto.dev or chrome://tracing): a track per worker, a slice per file per
+    /// stage, counters for files in flight, memory held and queue depths. See docs/timeline.md.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+
+    /// Write a self-contained HTML page of the run (stage totals, timeline, failures) to FILE.
+    #[arg(long, value_name = "FILE.html")]
+    pub html: Option<PathBuf>,
+
     /// Print the run's record (the --report fields) as one JSON object on standard output;
     /// progress, summary and errors stay on standard error. With --dry-run: the plan (the
     /// files and their outputs, the counts, what the selection left out).
@@ -416,6 +441,11 @@ pub struct SweepArgs {
     /// percent with 95% confidence.
     #[arg(long, value_name = "PCT", requires = "compare", value_parser = parse_percent)]
     pub fail_if_slower: Option<f64>,
+    /// Write a self-contained HTML page: the decision, the plots, the table, warnings,
+    /// machine, and the timeline of one run per point (that run is traced: the first
+    /// warm-up run, or the first counted run with --warmup 0).
+    #[arg(long, value_name = "FILE.html")]
+    pub html: Option<PathBuf>,
 
     /// No progress line.
     #[arg(short, long)]

@@ -8,6 +8,7 @@ pub mod compare_cmd;
 pub mod merge_cmd;
 pub mod output;
 pub mod progress;
+pub mod report_cmd;
 pub mod run_cmd;
 pub mod sweep_cmd;
 
@@ -74,6 +75,7 @@ pub fn main() -> i32 {
         }
         Command::Man(args) => man_page(command, args.command.as_deref()),
         Command::Merge(args) => merge_cmd::execute(&args),
+        Command::Report(args) => report_cmd::execute(&args),
     }
 }
 

@@ -14,9 +14,11 @@ use graypipe::batch::shard::shard_plan;
 use graypipe::batch::{plan, report_target, Plan, ReportTarget};
 use graypipe::error::{printable, printable_path};
 use graypipe::pipeline::{logical_cores, CancelToken, EngineConfig, StageCaps};
+use graypipe::report::html::run_page;
 use graypipe::report::run_json::{ExactPath, ShardJob, ShardRecord};
 use graypipe::report::{run_table, RunReport};
-use graypipe::run::run;
+use graypipe::run::run_traced;
+use graypipe::trace::chrome::chrome_trace;
 
 /// What a shard records of its job beyond the top-level settings, for `graypipe merge` to
 /// compare across shards: resolved roots and output folder, and the selection options.
@@ -47,10 +49,21 @@ fn shard_job(args: &RunArgs) -> ShardJob {
 pub fn execute(args: &RunArgs, color: bool) -> i32 {
     let started = SystemTime::now();
     let job = &args.job;
-    if args.json && args.report.as_deref() == Some(std::path::Path::new("-")) {
-        stderr_line(
-            "graypipe: --json and --report - both print the record on standard output: choose one",
-        );
+    let dash = |p: &Option<std::path::PathBuf>| p.as_deref() == Some(Path::new("-"));
+    let on_stdout: Vec<&str> = [
+        (args.json, "--json"),
+        (dash(&args.report), "--report -"),
+        (dash(&args.trace), "--trace -"),
+        (dash(&args.html), "--html -"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    if on_stdout.len() > 1 {
+        stderr_line(&format!(
+            "graypipe: {} all print on standard output: choose one",
+            on_stdout.join(" and ")
+        ));
         return EXIT_USAGE;
     }
     let shard = match args
@@ -94,17 +107,42 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
         .map(|p| p.as_path())
         .filter(|p| p.as_os_str() != "-")
         .collect();
-    let report_to = match args
-        .report
-        .as_deref()
-        .map(|r| report_target(r, &plan, &args.output, &lists))
-        .transpose()
-    {
-        Ok(t) => t,
-        Err(e) => {
-            stderr_line(&format!("graypipe: {e}"));
-            return EXIT_USAGE;
+    // The record, the trace and the page all follow the report's rules, and go to three
+    // different files.
+    let mut targets = Vec::new();
+    for (flag, path) in [
+        ("--report", &args.report),
+        ("--trace", &args.trace),
+        ("--html", &args.html),
+    ] {
+        let target = match path
+            .as_deref()
+            .map(|r| report_target(r, &plan, &args.output, &lists))
+            .transpose()
+        {
+            Ok(t) => t,
+            Err(e) => {
+                stderr_line(&format!("graypipe: {flag}: {e}"));
+                return EXIT_USAGE;
+            }
+        };
+        if let Some(ReportTarget::File(p)) = &target {
+            if targets
+                .iter()
+                .any(|t: &Option<ReportTarget>| t.as_ref() == target.as_ref())
+            {
+                stderr_line(&format!(
+                    "graypipe: {flag} {}: another of --report, --trace and --html writes there already",
+                    printable_path(p)
+                ));
+                return EXIT_USAGE;
+            }
         }
+        targets.push(target);
+    }
+    let [report_to, trace_to, html_to]: [Option<ReportTarget>; 3] = match targets.try_into() {
+        Ok(t) => t,
+        Err(_) => return EXIT_USAGE,
     };
     let (plan, shard_info) = match shard {
         None => (plan, None),
@@ -133,7 +171,12 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     if args.dry_run {
         return dry_run(&plan, args.json);
     }
-    let stale = remove_stale_temps(&plan, &args.output, report_to.as_ref(), started);
+    let stale = remove_stale_temps(
+        &plan,
+        &args.output,
+        [&report_to, &trace_to, &html_to],
+        started,
+    );
     if stale > 0 && !args.quiet {
         stderr_line(&format!(
             "graypipe: removed {stale} temporary file(s) left by an earlier graypipe that was killed"
@@ -181,12 +224,13 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     }
     let cancel = CancelToken::new();
     let interrupted = on_interrupt(&cancel);
-    let summary = run(
+    let summary = run_traced(
         &plan,
         &settings,
         &config,
         &cancel,
         args.fail_fast,
+        trace_to.is_some() || html_to.is_some(),
         &mut |job, outcome| {
             progress.inc();
             if let Ok(w) = &outcome.result {
@@ -249,6 +293,37 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
             status = EXIT_FAILED;
         }
     }
+    if let (Some(path), Some(target), Some(timeline)) =
+        (&args.trace, &trace_to, &summary.stats.timeline)
+    {
+        let title = format!(
+            "graypipe run ({} engine, {} workers)",
+            summary.stats.engine, summary.stats.workers
+        );
+        let trace = chrome_trace(timeline, &title, &|i| summary.file_name(i));
+        let written = write_to_target(target, trace.as_bytes());
+        if let Err(e) = written {
+            stderr_line(&format!(
+                "graypipe: error: cannot write trace {}: {}",
+                printable_path(path),
+                printable(&e)
+            ));
+            status = EXIT_FAILED;
+        }
+    }
+    if let (Some(path), Some(target)) = (&args.html, &html_to) {
+        let written = serde_json::to_value(&report)
+            .map_err(|e| e.to_string())
+            .and_then(|v| write_to_target(target, run_page(&v).as_bytes()));
+        if let Err(e) = written {
+            stderr_line(&format!(
+                "graypipe: error: cannot write page {}: {}",
+                printable_path(path),
+                printable(&e)
+            ));
+            status = EXIT_FAILED;
+        }
+    }
     if args.json {
         if let Err(e) = print_json(&report) {
             stderr_line(&format!(
@@ -305,31 +380,37 @@ pub(super) fn on_interrupt(cancel: &CancelToken) -> Arc<AtomicBool> {
     interrupted
 }
 
-/// Writes the report where [`report_target`] decided. A file is written atomically at the
-/// resolved target (through a symbolic link, which stays), and only if what is there now is
-/// still a regular file or nothing: never renamed over a folder, FIFO, device or socket.
+/// Writes the report where [`report_target`] decided.
 fn write_report(target: &ReportTarget, report: &RunReport) -> Result<(), String> {
     let mut json = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
     json.push(b'\n');
+    write_to_target(target, &json)
+}
+
+/// Writes `json` (a report, trace or page) where [`report_target`] decided. A file is
+/// written atomically at the resolved target (through a symbolic link, which stays), and only
+/// if what is there now is still a regular file or nothing: never renamed over a folder,
+/// FIFO, device or socket.
+pub(super) fn write_to_target(target: &ReportTarget, json: &[u8]) -> Result<(), String> {
     match target {
         ReportTarget::Stdout => {
             // Text from serde_json is UTF-8; a reader that went away is not an error.
-            let text = String::from_utf8_lossy(&json);
+            let text = String::from_utf8_lossy(json);
             stdout_text(&text)
                 .map(|_| ())
                 .map_err(|e| graypipe::error::io_reason(&e))
         }
-        ReportTarget::File(path) => graypipe::write_target::write_record(path, &json),
+        ReportTarget::File(path) => graypipe::write_target::write_record(path, json),
     }
 }
 
 /// Clears the temporary files killed runs left in the output tree (all of it: a resume with
-/// nothing left to convert cleans up too), the folders this run writes to and the report's
-/// folder; never inside an input folder.
+/// nothing left to convert cleans up too), the folders this run writes to and the folders of
+/// the report, trace and page; never inside an input folder.
 fn remove_stale_temps(
     plan: &Plan,
     out_dir: &Path,
-    report: Option<&ReportTarget>,
+    files: [&Option<ReportTarget>; 3],
     started: SystemTime,
 ) -> usize {
     use graypipe::atomic_write::folder_of;
@@ -339,8 +420,10 @@ fn remove_stale_temps(
         .chain(&plan.skipped)
         .map(|j| folder_of(&j.output))
         .collect();
-    if let Some(ReportTarget::File(p)) = report {
-        dirs.insert(folder_of(p));
+    for f in files {
+        if let Some(ReportTarget::File(p)) = f {
+            dirs.insert(folder_of(p));
+        }
     }
     graypipe::atomic_write::remove_stale_temps_below(out_dir, dirs, &plan.input_folders(), started)
 }

@@ -80,6 +80,7 @@ fn failed_run_lines(f: &FailedRun) -> Vec<String> {
     ));
     lines
 }
+use graypipe::report::html::HtmlExporter;
 
 /// Runs the command; returns the exit status.
 pub fn execute(args: &SweepArgs) -> i32 {
@@ -123,6 +124,7 @@ pub fn execute(args: &SweepArgs) -> i32 {
         baseline: args.baseline,
         keep_output: args.keep_output.clone(),
         scratch: args.scratch.clone(),
+        timelines: args.html.is_some(),
     };
     // Every export is checked before the first measured run: a refusal costs nothing.
     let targets = match export_targets(args, &plan) {
@@ -237,11 +239,12 @@ pub fn execute(args: &SweepArgs) -> i32 {
 }
 
 /// The export options, in the order they are written.
-const EXPORT_OPTIONS: [&str; 4] = [
+const EXPORT_OPTIONS: [&str; 5] = [
     "--export-json",
     "--export-csv",
     "--export-markdown",
     "--plot",
+    "--html",
 ];
 
 fn exporter_for(option: &str) -> &'static dyn Exporter {
@@ -249,6 +252,7 @@ fn exporter_for(option: &str) -> &'static dyn Exporter {
         "--export-json" => &JsonExporter,
         "--export-csv" => &CsvExporter,
         "--export-markdown" => &MarkdownExporter,
+        "--html" => &HtmlExporter,
         _ => &SvgExporter { log_time: false },
     }
 }
@@ -267,6 +271,7 @@ fn export_targets(
         &args.export_csv,
         &args.export_markdown,
         &args.plot,
+        &args.html,
     ];
     let asked: Vec<(&'static str, &PathBuf)> = EXPORT_OPTIONS
         .into_iter()

@@ -12,6 +12,7 @@ use super::stats::StageStats;
 use super::PerStage;
 use super::{merge_stats, CancelToken, EngineConfig, Outcome, Settings};
 use crate::batch::Job;
+use crate::trace::Tracer;
 
 /// What the engine did: per-stage figures, threads that ran, peak files alive and memory
 /// admitted, engine error.
@@ -78,6 +79,7 @@ pub(super) fn run(
     settings: &Settings,
     config: &EngineConfig,
     cancel: &CancelToken,
+    trace: Option<&Tracer>,
     on_outcome: &mut dyn FnMut(&Job, &Outcome),
 ) -> StagedRun {
     let n = config.workers.max(1);
@@ -90,7 +92,8 @@ pub(super) fn run(
         config.max_memory,
         limits,
         cancel,
-    );
+    )
+    .traced(trace);
     let (tx, rx) = crossbeam_channel::unbounded::<(usize, Outcome)>();
     let mut stages: PerStage<StageStats> = Default::default();
     let mut error = None;
@@ -103,7 +106,7 @@ pub(super) fn run(
             let pipeline = &pipeline;
             let spawned = std::thread::Builder::new()
                 .name(format!("graypipe-worker-{i}"))
-                .spawn_scoped(s, move || pipeline.work(&mut sink));
+                .spawn_scoped(s, move || pipeline.work(i, &mut sink));
             match spawned {
                 Ok(h) => handles.push(h),
                 // Fewer workers than asked: the run goes on with those there are (the caller
@@ -122,7 +125,7 @@ pub(super) fn run(
                 panic: None,
             },
         };
-        let own = pipeline.work(&mut sink);
+        let own = pipeline.work(0, &mut sink);
         merge_stats(&mut stages, &own);
         // The other workers' last outcomes, until the last of them has finished.
         for (pos, outcome) in rx.iter() {

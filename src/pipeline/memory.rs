@@ -64,6 +64,11 @@ impl MemoryBudget {
         self.lock().peak
     }
 
+    /// The bytes admitted now.
+    pub fn held(&self) -> u64 {
+        self.lock().now
+    }
+
     /// The whole budget in bytes.
     pub fn total(&self) -> u64 {
         self.total

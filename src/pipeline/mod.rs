@@ -127,6 +127,21 @@ pub fn run(
     cancel: &CancelToken,
     on_outcome: &mut dyn FnMut(&Job, &Outcome),
 ) -> EngineStats {
+    run_traced(jobs, settings, config, cancel, false, on_outcome)
+}
+
+/// [`run`], recording the run's [`Timeline`](crate::trace::Timeline) into
+/// [`EngineStats::timeline`] when `trace` is set.
+pub fn run_traced(
+    jobs: &[Job],
+    settings: &Settings,
+    config: &EngineConfig,
+    cancel: &CancelToken,
+    trace: bool,
+    on_outcome: &mut dyn FnMut(&Job, &Outcome),
+) -> EngineStats {
+    let tracer = trace.then(crate::trace::Tracer::new);
+    let trace = tracer.as_ref();
     let cpu_before = ProcessCpu::now();
     let start = Instant::now();
     let threads = config.threads();
@@ -138,11 +153,17 @@ pub fn run(
     let stages = match config.engine {
         Engine::Serial => {
             in_flight = 1;
-            let (stages, peak) =
-                engine_serial::run(jobs, settings, config.max_memory, cancel, &mut |job, o| {
+            let (stages, peak) = engine_serial::run(
+                jobs,
+                settings,
+                config.max_memory,
+                cancel,
+                trace,
+                &mut |job, o| {
                     peak_in_flight = Some(1);
                     on_outcome(job, o)
-                });
+                },
+            );
             peak_admitted = peak;
             stages
         }
@@ -152,6 +173,7 @@ pub fn run(
             threads,
             config.max_memory,
             cancel,
+            trace,
             on_outcome,
         ) {
             Ok((stages, peak)) => {
@@ -166,7 +188,7 @@ pub fn run(
         },
         Engine::Staged => {
             in_flight = config.in_flight.max(1);
-            let r = engine_staged::run(jobs, settings, config, cancel, on_outcome);
+            let r = engine_staged::run(jobs, settings, config, cancel, trace, on_outcome);
             workers = r.workers;
             peak_in_flight = Some(r.peak_in_flight);
             peak_admitted = r.peak_admitted;
@@ -189,6 +211,7 @@ pub fn run(
         process_cpu,
         stages,
         engine_error,
+        timeline: tracer.map(|t| t.finish(workers)),
     }
 }
 

@@ -29,6 +29,7 @@ use super::stats::StageStats;
 use super::{CancelToken, Outcome, PerStage};
 use crate::batch::Job;
 use crate::error::Stage;
+use crate::trace::Tracer;
 
 /// Where a worker hands each finished file.
 pub(super) trait Sink {
@@ -69,6 +70,8 @@ pub(super) struct Pipeline<'a> {
     wake: Condvar,
     /// Who computes a big picture's bands (a pool as large as the workers).
     bands: Bands,
+    /// Where slices and counters go when the run is traced.
+    trace: Option<&'a Tracer>,
 }
 
 #[derive(Default)]
@@ -204,7 +207,14 @@ impl<'a> Pipeline<'a> {
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
             bands: Bands::new(workers),
+            trace: None,
         }
+    }
+
+    /// This pipeline, recording its timeline into `trace` (when the run is traced).
+    pub fn traced(mut self, trace: Option<&'a Tracer>) -> Self {
+        self.trace = trace;
+        self
     }
 
     /// The most files that were alive at once, and the most working-set bytes admitted.
@@ -219,11 +229,12 @@ impl<'a> Pipeline<'a> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// One worker's life: take tasks until the run is over, hand finished files to `sink`.
-    /// Returns the worker's per-stage figures.
-    pub fn work(&self, sink: &mut dyn Sink) -> PerStage<StageStats> {
-        let mut runner =
-            StageRunner::new(self.settings, self.max_memory).with_bands(self.bands.clone());
+    /// One worker's life (worker `worker`, for the timeline): take tasks until the run is
+    /// over, hand finished files to `sink`. Returns the worker's per-stage figures.
+    pub fn work(&self, worker: usize, sink: &mut dyn Sink) -> PerStage<StageStats> {
+        let mut runner = StageRunner::new(self.settings, self.max_memory)
+            .with_bands(self.bands.clone())
+            .traced(self.trace.map(|t| t.recorder(worker)));
         let mut finished: Option<(Stage, Done)> = None;
         while let Some((mut tok, carried)) = self.next_task(finished.take(), sink) {
             let stage = tok.next;
@@ -241,7 +252,7 @@ impl<'a> Pipeline<'a> {
                 // A file whose working set alone is over the budget would wait for ever.
                 if tok.next == Stage::Decode && tok.facts.need > self.max_memory {
                     let reason = super::memory::over_budget(tok.facts.need, self.max_memory);
-                    return Err(runner.refuse(job, reason));
+                    return Err(runner.refuse(tok.pos, job, reason));
                 }
                 Ok(())
             });
@@ -280,9 +291,26 @@ impl<'a> Pipeline<'a> {
         true
     }
 
+    /// [`Pipeline::pick_task`], then (when traced) the counters as it left them.
+    fn next_task(
+        &self,
+        finished: Option<(Stage, Done)>,
+        sink: &mut dyn Sink,
+    ) -> Option<(Token, bool)> {
+        let task = self.pick_task(finished, sink);
+        if let Some(t) = self.trace {
+            let st = self.lock();
+            if self.cancel.is_cancelled() {
+                t.mark_cancel();
+            }
+            t.sample(st.live, st.memory, Some(st.ready.map_ref(VecDeque::len)));
+        }
+        task
+    }
+
     /// Accounts for the task just finished (its stage, and its token if it goes on), then
     /// picks the next task: `(token, carried)`, or `None` when the run is over.
-    fn next_task(
+    fn pick_task(
         &self,
         finished: Option<(Stage, Done)>,
         sink: &mut dyn Sink,

@@ -13,6 +13,7 @@ use crate::batch::Job;
 use crate::codec::{self, DecodeLimits, DecodedImage, OutputFormat, PngCompression, ReadMode};
 use crate::error::FileError;
 use crate::ops::{self, Luma, Operation};
+use crate::trace::MarkKind;
 
 /// What is computed for every file (as opposed to how the work is scheduled).
 #[derive(Debug, Clone, PartialEq)]
@@ -433,6 +434,8 @@ pub(super) struct StageRunner<'a> {
     /// The wall and CPU clocks at the end of the last task, reused as the start of the next
     /// task when the worker carries the same file straight on (one clock read instead of two).
     last_end: Option<(Instant, Duration)>,
+    /// Where this worker's slices go when the run is traced.
+    trace: Option<crate::trace::Recorder<'a>>,
 }
 
 /// Dimensions, level and decoder warnings of a file, kept from the stage that learnt them to
@@ -460,12 +463,19 @@ impl<'a> StageRunner<'a> {
             bands: Bands::serial(),
             stats: Default::default(),
             last_end: None,
+            trace: None,
         }
     }
 
     /// The same runner, a big picture's bands computed by `bands`.
     pub fn with_bands(mut self, bands: Bands) -> Self {
         self.bands = bands;
+        self
+    }
+
+    /// This runner, recording its slices into `trace` (when the run is traced).
+    pub fn traced(mut self, trace: Option<crate::trace::Recorder<'a>>) -> Self {
+        self.trace = trace;
         self
     }
 
@@ -507,6 +517,11 @@ impl<'a> StageRunner<'a> {
         let st = &mut self.stats[stage];
         st.busy += t1.saturating_duration_since(t0);
         st.cpu += c1.saturating_sub(c0);
+        // A read not admitted did nothing: no slice.
+        let waited = stage == Stage::Read && matches!(result, Ok(Payload::Start));
+        if let Some(r) = self.trace.as_mut().filter(|_| !waited) {
+            r.slice(stage, tok.pos, t0, t1, tok.facts.size);
+        }
         match result {
             // A read that was not admitted: nothing was read, the token waits for budget.
             // Its wait starts again from now (the wait so far was counted above).
@@ -526,10 +541,14 @@ impl<'a> StageRunner<'a> {
             }
             Err(failure) => {
                 st.failed += 1;
+                let reason = failure.to_string();
+                if let Some(r) = &mut self.trace {
+                    r.mark(MarkKind::Failure, tok.pos, stage, t1, &reason);
+                }
                 Err(FileError {
                     input: job.input.clone(),
                     stage: Some(stage),
-                    reason: failure.to_string(),
+                    reason,
                 })
             }
         }
@@ -563,11 +582,11 @@ impl<'a> StageRunner<'a> {
         if tok.next == Stage::Read {
             // Only an admission error refuses a read here, and a read never asks for more
             // than the budget: not reached, but never a silent success.
-            return Err(self.refuse(job, "internal error: a read was not admitted".into()));
+            return Err(self.refuse(pos, job, "internal error: a read was not admitted".into()));
         }
         let need = tok.facts.need;
         if need > b.total() {
-            return Err(self.refuse(job, super::memory::over_budget(need, b.total())));
+            return Err(self.refuse(pos, job, super::memory::over_budget(need, b.total())));
         }
         // Then its whole working set. When that does not fit now, the bytes are let go while
         // it waits (a waiting file holds no budget, so waiting files can never block each
@@ -578,7 +597,9 @@ impl<'a> StageRunner<'a> {
             None => {
                 drop(read);
                 tok.payload = Payload::Start;
-                let all = b.admit(need).map_err(|reason| self.refuse(job, reason))?;
+                let all = b
+                    .admit(need)
+                    .map_err(|reason| self.refuse(pos, job, reason))?;
                 (Some(all), None)
             }
         };
@@ -591,9 +612,18 @@ impl<'a> StageRunner<'a> {
         }
     }
 
-    /// Fails a file at admission to decoding (its working set is over the memory budget).
-    pub fn refuse(&mut self, job: &Job, reason: String) -> FileError {
+    /// Fails file `pos` at admission to decoding (its working set is over the memory budget).
+    pub fn refuse(&mut self, pos: usize, job: &Job, reason: String) -> FileError {
         self.stats[Stage::Decode].failed += 1;
+        if let Some(r) = &mut self.trace {
+            r.mark(
+                MarkKind::Refusal,
+                pos,
+                Stage::Decode,
+                Instant::now(),
+                &reason,
+            );
+        }
         FileError {
             input: job.input.clone(),
             stage: Some(Stage::Decode),

@@ -72,6 +72,8 @@ pub struct EngineStats {
     /// Set when the engine itself failed (could not start threads, or broke): files without an
     /// outcome were then never run, and the run must not count as a success.
     pub engine_error: Option<String>,
+    /// The run's timeline, when it was traced ([`super::run_traced`]).
+    pub timeline: Option<crate::trace::Timeline>,
 }
 
 impl EngineStats {

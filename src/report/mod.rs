@@ -1,9 +1,10 @@
 //! Reports: a run's JSON record (`--report FILE`) and stderr table; a sweep's text table and
-//! its exports (JSON, CSV, Markdown, SVG plot).
+//! its exports (JSON, CSV, Markdown, SVG plot); self-contained HTML pages of both.
 
 pub mod amdahl_theory;
 pub mod compare_table;
 pub mod export;
+pub mod html;
 pub mod merge;
 pub mod process_info;
 pub mod run_json;

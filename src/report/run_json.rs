@@ -81,6 +81,10 @@ pub struct RunReport {
     pub failures: Vec<FailureRecord>,
     /// Every planned file.
     pub results: Vec<FileRecord>,
+    /// The run's timeline binned for a page (only when the run was traced: `--trace` or
+    /// `--html`); `graypipe report --html` draws it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<crate::trace::summary::TimelineSummary>,
 }
 
 /// A sharded run's description of its shard, so that `graypipe merge` can check the set.
@@ -370,6 +374,7 @@ impl RunReport {
             warnings: summary.warnings(),
             failures: summary.failures().map(FailureRecord::from).collect(),
             results: Vec::new(),
+            timeline: summary.timeline_summary(),
         }
     }
 }

@@ -56,6 +56,24 @@ pub struct SweepPlan {
     /// Folder in which each run's temporary output folder is made (the system's temporary
     /// folder when None).
     pub scratch: Option<PathBuf>,
+    /// Trace one run of each point for its timeline (`--html`): its first run, which is a
+    /// warm-up run unless `warmup` is 0.
+    pub timelines: bool,
+}
+
+/// The timeline of one run of a point (see [`SweepPlan::timelines`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointTimeline {
+    /// Engine.
+    pub engine: Engine,
+    /// Worker count.
+    pub workers: usize,
+    /// Cores the run was allowed.
+    pub cores_allowed: usize,
+    /// Whether the traced run was one of the counted runs (there was no warm-up).
+    pub counted: bool,
+    /// The binned timeline.
+    pub timeline: crate::trace::summary::TimelineSummary,
 }
 
 /// The job a sweep measured.
@@ -125,6 +143,9 @@ pub struct SweepRecord {
     /// every file). Its timing is no sample.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_run: Option<FailedRun>,
+    /// One traced run per point, when asked for (`--html`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timelines: Vec<PointTimeline>,
 }
 
 /// A run in which files failed: the sweep stops measuring there, since a run that did not
@@ -362,6 +383,8 @@ pub struct JobExecutor<'a> {
     finished_outputs: Vec<tempfile::TempDir>,
     /// The failures of the last run, handed over by [`Executor::failures`].
     last_failures: Vec<FailedFile>,
+    /// The timelines traced so far, one per point (`SweepPlan::timelines`).
+    timelines: Vec<PointTimeline>,
 }
 
 impl JobExecutor<'_> {
@@ -418,12 +441,19 @@ impl Executor for JobExecutor<'_> {
         let busy0 = probe::cpus_busy(&cpus);
         let cpu0 = probe::process_cpu();
         let window = Instant::now();
-        let summary = crate::run(
+        // A point's first run is traced when timelines are asked for.
+        let trace = p.timelines
+            && out.is_none()
+            && !self.timelines.iter().any(|t| {
+                (t.engine, t.workers, t.cores_allowed) == (pt.engine, pt.workers, pt.cores_allowed)
+            });
+        let summary = crate::run::run_traced(
             &batch,
             &p.settings,
             &config,
             &self.cancel,
             false,
+            trace,
             &mut |_, _| {},
         );
         let window = window.elapsed().as_secs_f64();
@@ -485,6 +515,15 @@ impl Executor for JobExecutor<'_> {
             .collect();
         self.last_failures = failures;
         self.finished_outputs.push(tmp);
+        if let Some(timeline) = summary.timeline_summary() {
+            self.timelines.push(PointTimeline {
+                engine: pt.engine,
+                workers: pt.workers,
+                cores_allowed: pt.cores_allowed,
+                counted: p.warmup == 0,
+                timeline,
+            });
+        }
         Ok(sample)
     }
 
@@ -734,6 +773,7 @@ pub fn run_sweep(
         cancel: cancel.clone(),
         finished_outputs: Vec::new(),
         last_failures: Vec::new(),
+        timelines: Vec::new(),
     };
     let started = Instant::now();
     let mut rounds = run_rounds(
@@ -762,7 +802,11 @@ pub fn run_sweep(
             });
         }
     }
-    Ok(record_of(p, rounds, Machine::current(), cpu_order, quota))
+    let record = record_of(p, rounds, Machine::current(), cpu_order, quota);
+    Ok(SweepRecord {
+        timelines: std::mem::take(&mut exec.timelines),
+        ..record
+    })
 }
 
 /// The record of a sweep's rounds, analysed.
@@ -801,6 +845,7 @@ pub fn record_of(
         serial_baseline: rounds.serial,
         analysis: SweepAnalysis::default(),
         failed_run: rounds.failed_run,
+        timelines: Vec::new(),
     };
     let analysis = reanalyse(&record);
     SweepRecord { analysis, ..record }
@@ -835,6 +880,7 @@ mod tests {
             baseline,
             keep_output: None,
             scratch: None,
+            timelines: false,
         }
     }
 

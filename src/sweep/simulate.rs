@@ -186,6 +186,7 @@ pub fn plan(workers: &[usize], runs: usize, quiet_machine: bool) -> SweepPlan {
         baseline: Baseline::Same,
         keep_output: None,
         scratch: None,
+        timelines: false,
     }
 }
 
