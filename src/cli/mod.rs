@@ -6,6 +6,7 @@ pub mod args;
 pub mod merge_cmd;
 pub mod output;
 pub mod progress;
+mod remote;
 pub mod run_cmd;
 pub mod sweep_cmd;
 

@@ -47,7 +47,15 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let plan = match plan(&job.inputs, &args.output, &plan_opts) {
+    // Remote inputs and outputs are listed into staging folders and planned like local ones.
+    let prepared = match super::remote::prepare(&job.inputs, &args.output, args.skip_existing) {
+        Ok(p) => p,
+        Err(e) => {
+            stderr_line(&format!("graypipe: {}", printable(&e)));
+            return EXIT_USAGE;
+        }
+    };
+    let plan = match plan(&prepared.inputs, &prepared.output, &plan_opts) {
         Ok(p) => p,
         Err(e) => {
             stderr_line(&format!("graypipe: {e}"));
@@ -64,7 +72,8 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     let report_to = match args
         .report
         .as_deref()
-        .map(|r| report_target(r, &plan, &args.output, &lists))
+        .filter(|r| !super::remote::is_remote(r))
+        .map(|r| report_target(r, &plan, &prepared.output, &lists))
         .transpose()
     {
         Ok(t) => t,
@@ -78,7 +87,7 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
         Some((shard, source)) => {
             let (plan, info) = shard_plan(
                 plan,
-                &args.output,
+                &prepared.output,
                 shard,
                 source,
                 args.shard_by,
@@ -97,6 +106,7 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
             (plan, Some(info))
         }
     };
+    let plan = prepared.to_remote(plan);
     if args.dry_run {
         return dry_run(&plan);
     }
@@ -204,6 +214,26 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     } else {
         EXIT_OK
     };
+    if let Some(url) = args
+        .report
+        .as_deref()
+        .filter(|r| super::remote::is_remote(r))
+    {
+        let written = serde_json::to_vec_pretty(&report)
+            .map_err(|e| e.to_string())
+            .and_then(|mut json| {
+                json.push(b'\n');
+                super::remote::put_report(url, &json)
+            });
+        if let Err(e) = written {
+            stderr_line(&format!(
+                "graypipe: error: cannot write report {}: {}",
+                printable_path(url),
+                printable(&e)
+            ));
+            status = EXIT_FAILED;
+        }
+    }
     if let (Some(path), Some(target)) = (&args.report, &report_to) {
         if let Err(e) = write_report(target, &report) {
             stderr_line(&format!(
@@ -294,7 +324,12 @@ fn write_report(target: &ReportTarget, report: &RunReport) -> Result<(), String>
 /// Clears the temporary files killed runs left in the folders this run writes to.
 fn remove_stale_temps(plan: &Plan, report: Option<&ReportTarget>, started: SystemTime) -> usize {
     use graypipe::atomic_write::folder_of;
-    let mut dirs: BTreeSet<&Path> = plan.jobs.iter().map(|j| folder_of(&j.output)).collect();
+    let mut dirs: BTreeSet<&Path> = plan
+        .jobs
+        .iter()
+        .filter(|j| !super::remote::is_remote(&j.output))
+        .map(|j| folder_of(&j.output))
+        .collect();
     if let Some(ReportTarget::File(p)) = report {
         dirs.insert(folder_of(p));
     }
