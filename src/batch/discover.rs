@@ -102,8 +102,17 @@ pub fn discover_selected(inputs: &[PathBuf], follow_links: bool, selection: &Sel
 /// current folder, after its file name otherwise; filtered like a walked file, on that name.
 /// Folders are skipped: `find` and `fd` list a folder and then its files.
 fn take_listed(path: &Path, selection: &Selection, listing: &mut Listing) {
-    let (relative, root) = match below_current_folder(path) {
-        Some(rel) => (rel, Some(PathBuf::from("."))),
+    let under_root = selection.listed_root.as_ref().and_then(|root| {
+        path.strip_prefix(root)
+            .ok()
+            .and_then(below_current_folder)
+            .filter(|rel| !rel.as_os_str().is_empty())
+            .map(|rel| (rel, Some(root.clone())))
+    });
+    let (relative, root) = match under_root
+        .or_else(|| below_current_folder(path).map(|rel| (rel, Some(PathBuf::from(".")))))
+    {
+        Some(named) => named,
         None => match path.file_name() {
             Some(name) => (PathBuf::from(name), None),
             None => {
@@ -224,6 +233,9 @@ pub struct Selection {
     pub max_depth: Option<usize>,
     /// Files listed by `--files-from`, in list order, after the inputs.
     pub listed: Vec<PathBuf>,
+    /// `--relative-to`: listed files below this folder are named by their path below it, as
+    /// a walk of the folder names them (so a retry list reproduces a folder run's outputs).
+    pub listed_root: Option<PathBuf>,
 }
 
 impl Selection {

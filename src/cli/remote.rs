@@ -52,6 +52,15 @@ pub fn prepare(inputs: &[PathBuf], output: &Path, skip_existing: bool) -> Result
 }
 
 impl Prepared {
+    /// A planned path as the run names it: the remote name of a staged one.
+    pub fn remote_name(&self, path: &Path) -> PathBuf {
+        #[cfg(feature = "object-store")]
+        if let Some(s) = &self.staging {
+            return s.remote_name(path);
+        }
+        path.to_path_buf()
+    }
+
     /// The plan with staging paths replaced by the remote names, and remote inputs that
     /// could not be listed added as listing errors (the batch goes on with the rest).
     pub fn to_remote(&self, mut plan: Plan) -> Plan {

@@ -82,6 +82,17 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
             return EXIT_USAGE;
         }
     };
+    // A shard's report carries the whole listing (see `merge --failed-list`).
+    let listing = match (shard, &args.report) {
+        (Some((shard, _)), Some(_)) => Some(graypipe::report::retry::shard_listing(
+            &plan,
+            &prepared.output,
+            shard.count,
+            args.shard_by,
+            &|p| prepared.remote_name(p),
+        )),
+        _ => None,
+    };
     let (plan, shard_info) = match shard {
         None => (plan, None),
         Some((shard, source)) => {
@@ -198,6 +209,9 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
         RunReport::totals(&summary, &settings, &config, job.format)
     };
     report.shard = shard_info.as_ref().map(ShardRecord::from);
+    if args.report.is_some() {
+        report.listing = listing;
+    }
     if summary.stats.engine_error.is_none() && summary.stats.workers < config.threads() {
         stderr_line(&format!(
             "graypipe: warning: only {} of {} worker threads could be started (a process or thread limit, ulimit -u?); the run used {}",

@@ -32,6 +32,9 @@ pub struct ShardReport {
     /// Every file of the shard.
     #[serde(default)]
     pub results: Vec<ResultRecord>,
+    /// The whole listing with each file's shard (for `merge --failed-list`).
+    #[serde(default)]
+    pub listing: Option<Vec<super::retry::ListedInput>>,
 }
 
 /// A shard's description as its report gives it.

@@ -5,6 +5,7 @@ pub mod amdahl_theory;
 pub mod export;
 pub mod merge;
 pub mod process_info;
+pub mod retry;
 pub mod run_json;
 pub mod sweep_table;
 pub mod table;
