@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real one-node Slurm cluster on this machine: `sbatch --array=0-3` of `graypipe run --shard
 # auto`, the four reports merged, the tree compared byte for byte with a single run; then an
-# array with one shard made to fail, which `graypipe merge` must name.
+# array with one shard made to fail, which `graypipe merge` must name, and whose files
+# `merge --failed-list` hands to a retry job (`run --files-from`) that completes the tree.
 #
 # Usage: tests/slurm/array_test.sh GRAYPIPE_BINARY INPUT_FOLDER
 # Needs root (it installs Debian packages and runs munged, slurmctld and slurmd as root,
@@ -186,4 +187,28 @@ set -e
 cat "$T/merge2.err"
 [ "$rc" = 1 ] || fail "merge exited $rc for an incomplete array (expected 1)"
 grep -q "shard 3/4 is missing" "$T/merge2.err" || fail "merge did not name the missing shard 3/4"
+
+echo "== retry only what failed: merge --failed-list, then run --files-from as a Slurm job"
+"$BIN" merge "$T"/reports2/*.json -o "$T/merged2.json" --failed-list "$T/failed.txt" 2>/dev/null &&
+    fail "merge of the incomplete array exited 0"
+[ -s "$T/failed.txt" ] || fail "the failed list is empty"
+echo "   $(wc -l <"$T/failed.txt") inputs to retry (shard 3/4's files, from the listing the other shards carry)"
+# The retried files must be exactly the ones the single run wrote and the array did not.
+expected=$(cd "$T/single" && find . -type f | sort | comm -23 - <(cd "$T/out2" && find . -type f | sort) | wc -l)
+[ "$expected" = "$(wc -l <"$T/failed.txt")" ] || fail "failed list has $(wc -l <"$T/failed.txt") entries, $expected outputs are missing"
+cat >"$T/retry.sh" <<JOB
+#!/bin/bash
+#SBATCH --job-name=graypipe-retry
+#SBATCH --ntasks=1
+exec "$BIN" run --files-from "$T/failed.txt" --relative-to "$INPUT" -o "$T/out2" -w 1 -q \
+    --report "$T/retry.json"
+JOB
+jid=$(timeout 30 sbatch --parsable --output="$T/logs/retry.out" "$T/retry.sh") || fail "sbatch refused the retry"
+for _ in $(seq 1 600); do
+    [ -z "$(timeout 10 squeue -h -j "$jid" -o %i 2>/dev/null || echo pending)" ] && break
+    sleep 0.5
+done
+grep -q '"failed": 0' "$T/retry.json" || fail "the retry job failed files"
+diff -r "$T/single" "$T/out2" >/dev/null || fail "array + retry tree differs from the single run"
+echo "   array + retry byte-identical to the single run ($(find "$T/out2" -type f | wc -l) files)"
 echo "PASS: Slurm array test"
