@@ -503,9 +503,10 @@ fn parse_shard_by(py: Python<'_>, by: &str) -> PyResult<ShardBy> {
     match by {
         "size" => Ok(ShardBy::Size),
         "hash" => Ok(ShardBy::Hash),
+        "pixels" => Ok(ShardBy::Pixels),
         _ => Err(usage(
             py,
-            format!("unknown shard_by '{by}': expected 'size' or 'hash'"),
+            format!("unknown shard_by '{by}': expected 'size', 'hash' or 'pixels'"),
         )),
     }
 }

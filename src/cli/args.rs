@@ -313,7 +313,8 @@ pub struct RunArgs {
     pub shard: Option<graypipe::batch::shard::ShardArg>,
 
     /// How files are shared out with --shard: `size` balances bytes (every shard must see the
-    /// same listing), `hash` of the relative path keeps files on their shard as others are added.
+    /// same listing), `pixels` balances header megapixels (closer to the work), `hash` of the
+    /// relative path keeps files on their shard as others are added.
     #[arg(long, value_enum, default_value = "size", requires = "shard")]
     pub shard_by: graypipe::batch::shard::ShardBy,
 

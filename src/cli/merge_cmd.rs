@@ -164,6 +164,11 @@ fn print_summary(m: &MergedReport) {
         "  imbalance (slowest shard's wall time over the mean): {:.2} (slowest {:.2} s, mean {:.2} s)",
         m.imbalance, m.wall_seconds_max, m.wall_seconds_mean
     ));
+    if let Some(c) = m.cpu_imbalance {
+        stderr_line(&format!(
+            "  CPU imbalance (busiest shard's CPU time over the mean): {c:.2}"
+        ));
+    }
     for f in &m.failures {
         let input = f.get("input").and_then(|v| v.as_str()).unwrap_or("?");
         let reason = f.get("reason").and_then(|v| v.as_str()).unwrap_or("?");

@@ -62,7 +62,17 @@ pub fn shard_listing(
             size: std::fs::metadata(&j.input).map(|m| m.len()).unwrap_or(0),
         })
         .collect();
-    let assignment = assign(&entries, count, by);
+    let assignment = match by {
+        ShardBy::Pixels => {
+            let jobs: Vec<crate::batch::Job> = all.iter().map(|j| (*j).clone()).collect();
+            assign(
+                &crate::batch::shard::pixel_weights(&jobs, &entries),
+                count,
+                by,
+            )
+        }
+        _ => assign(&entries, count, by),
+    };
     all.iter()
         .zip(entries)
         .zip(assignment)
