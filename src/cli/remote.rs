@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use graypipe::batch::{DiscoveryError, Plan};
+use graypipe::batch::Plan;
 
 /// The inputs and output a run plans with, and what stands behind them.
 pub struct Prepared {
@@ -63,9 +63,11 @@ impl Prepared {
 
     /// The plan with staging paths replaced by the remote names, and remote inputs that
     /// could not be listed added as listing errors (the batch goes on with the rest).
+    #[cfg_attr(not(feature = "object-store"), allow(unused_mut))]
     pub fn to_remote(&self, mut plan: Plan) -> Plan {
         #[cfg(feature = "object-store")]
         if let Some(s) = &self.staging {
+            use graypipe::batch::DiscoveryError;
             for j in plan.jobs.iter_mut().chain(plan.skipped.iter_mut()) {
                 j.input = s.remote_name(&j.input);
                 j.output = s.remote_name(&j.output);

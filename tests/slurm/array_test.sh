@@ -218,7 +218,7 @@ cat >"$T/srun.sh" <<JOB
 #SBATCH --job-name=graypipe-srun
 #SBATCH --ntasks=2
 #SBATCH --cpus-per-task=1
-srun -n 2 bash -c 'exec "$BIN" run "$INPUT" -o "$T/out3" -w 1 -q --shard auto --report "$T/reports3/task-\\$SLURM_PROCID.json"'
+srun -n 2 bash -c 'exec "$BIN" run "$INPUT" -o "$T/out3" -w 1 -q --shard auto --report "$T/reports3/task-\$SLURM_PROCID.json"'
 JOB
 jid=$(timeout 30 sbatch --parsable --output="$T/logs/srun.out" "$T/srun.sh") || fail "sbatch refused the srun job"
 for _ in $(seq 1 600); do
