@@ -24,10 +24,16 @@ use std::sync::Arc;
 
 use crate::error::io_reason;
 
-/// Prefix of every temporary name graypipe gives; folder walks skip such files. The full
-/// name is `.graypipe-<pid>-<unique>.tmp`, so that a later run can tell a file left by a
-/// killed process from one being written right now (see [`remove_stale_temps`]).
+/// Prefix of every temporary name graypipe gives. The full name is
+/// `.graypipe-<pid>-<unique>.tmp` ([`is_temp_name`]), so that a later run can tell a file left
+/// by a killed process from one being written right now (see [`remove_stale_temps`]).
 pub const TEMP_PREFIX: &str = ".graypipe-";
+
+/// Whether `name` is one graypipe gives its temporary files (`.graypipe-<pid>-<unique>.tmp`):
+/// folder walks skip those, and only those (a picture named `.graypipe-x.png` is a picture).
+pub fn is_temp_name(name: &str) -> bool {
+    temp_owner(name).is_some()
+}
 
 /// Removes the temporary files that a graypipe process killed while writing (SIGKILL, power
 /// loss) left in `dir`, and only those: named `.graypipe-<pid>-<unique>.tmp`, regular files
@@ -56,6 +62,49 @@ pub fn remove_stale_temps(dir: &Path, before: std::time::SystemTime) -> usize {
         }
     }
     removed
+}
+
+/// [`remove_stale_temps`] in `root` and every folder below it (symbolic links not followed),
+/// then in each of `more` not visited yet (output folders reached through a link); folders
+/// that are, by identity, one of `skip` (the batch's input folders) are left alone, as is
+/// everything below them. Returns how many files were removed.
+pub fn remove_stale_temps_below<'a>(
+    root: &Path,
+    more: impl IntoIterator<Item = &'a Path>,
+    skip: &ProtectedFolders,
+    before: std::time::SystemTime,
+) -> usize {
+    let mut visited = HashSet::new();
+    let mut removed = 0;
+    let walk = walkdir::WalkDir::new(root).into_iter().filter_entry(|e| {
+        e.file_type().is_dir() && !folder_id(e.path()).is_some_and(|id| skip.contains(id))
+    });
+    for dir in walk.flatten() {
+        if let Some(id) = folder_id(dir.path()) {
+            visited.insert(id);
+        }
+        removed += remove_stale_temps(dir.path(), before);
+    }
+    for dir in more {
+        match folder_id(dir) {
+            Some(id) if skip.contains(id) => {}
+            Some(id) if visited.insert(id) => removed += remove_stale_temps(dir, before),
+            Some(_) => {}
+            None => removed += remove_stale_temps(dir, before),
+        }
+    }
+    removed
+}
+
+#[cfg(unix)]
+fn folder_id(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn folder_id(_: &Path) -> Option<(u64, u64)> {
+    None
 }
 
 /// The pid in a temporary name `.graypipe-<pid>-<unique>.tmp`.

@@ -34,6 +34,7 @@ pub mod run;
 #[cfg(feature = "object-store")]
 pub mod storage;
 pub mod sweep;
+pub mod write_target;
 
 pub use pipeline::{
     convert_file, CancelToken, Engine, EngineConfig, Settings, StageCaps, StageWorkers,

@@ -26,6 +26,9 @@ const SHARD_VARS: &[&str] = &[
     "AWS_BATCH_JOB_ARRAY_SIZE",
     "BATCH_TASK_INDEX",
     "BATCH_TASK_COUNT",
+    "SLURM_PROCID",
+    "SLURM_NTASKS",
+    "SLURM_NPROCS",
 ];
 
 /// Variables as (name, value) pairs.
@@ -245,7 +248,7 @@ fn bad_shards_are_refused_before_any_work() {
                 ("SLURM_ARRAY_TASK_MIN", "1"),
                 ("SLURM_ARRAY_TASK_MAX", "9"),
             ],
-            "not a dense range",
+            "not a range",
         ),
         (&["--shard-by", "hash"], &[], "--shard"),
     ];
@@ -415,4 +418,343 @@ fn rerunning_a_shard_with_skip_existing_does_nothing_more() {
     let merged = t.path().join("m.json");
     let o = graypipe_env(&["merge", s(&again), s(&first[1]), "-o", s(&merged)], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+fn merge_reports(reports: &[&Path], merged: &Path) -> Output {
+    let mut args = vec!["merge"];
+    args.extend(reports.iter().map(|r| s(r)));
+    args.extend(["-o", s(merged)]);
+    graypipe_env(&args, &[])
+}
+
+fn run_one_shard(input: &Path, out: &Path, report: &Path, shard: &str, extra: &[&str]) {
+    let mut args = vec![
+        "run",
+        s(input),
+        "-o",
+        s(out),
+        "-q",
+        "--shard",
+        shard,
+        "--report",
+        s(report),
+    ];
+    args.extend_from_slice(extra);
+    let o = graypipe_env(&args, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn merge_refuses_shards_that_ran_different_jobs() {
+    let t = tempfile::tempdir().unwrap();
+    let input = mixed_input(t.path());
+    let out = t.path().join("out");
+    let r1 = t.path().join("r1.json");
+    run_one_shard(&input, &out, &r1, "1/2", &["--threshold", "otsu"]);
+    let merged = t.path().join("m.json");
+    let other_input = t.path().join("copy");
+    copy_tree(&input, &other_input);
+    // (shard 2's options, what the merge must name, its input, its output folder)
+    type Case<'a> = (&'a [&'a str], &'a str, Option<&'a Path>, Option<&'a Path>);
+    let cases: &[Case] = &[
+        (&["--threshold", "128"], "operation is", None, None),
+        (
+            &["--threshold", "otsu", "--luma", "bt709"],
+            "luma is",
+            None,
+            None,
+        ),
+        (
+            &["--threshold", "otsu", "--read", "gray"],
+            "read is",
+            None,
+            None,
+        ),
+        (
+            &["--threshold", "otsu", "--maxval", "200"],
+            "maxval is",
+            None,
+            None,
+        ),
+        (
+            &["--threshold", "otsu", "--bit-depth", "8"],
+            "bit_depth is",
+            None,
+            None,
+        ),
+        (
+            &["--threshold", "otsu", "--format", "bmp"],
+            "format is",
+            None,
+            None,
+        ),
+        (
+            &["--threshold", "otsu"],
+            "output folder is",
+            None,
+            Some(&t.path().join("out2")),
+        ),
+        (
+            &["--threshold", "otsu"],
+            "input roots is",
+            Some(&other_input),
+            None,
+        ),
+        (
+            &["--threshold", "otsu", "--include", "*.png"],
+            "selection is",
+            None,
+            None,
+        ),
+    ];
+    for (i, (extra, named, inp, outp)) in cases.iter().enumerate() {
+        let r2 = t.path().join(format!("r2-{i}.json"));
+        run_one_shard(
+            inp.unwrap_or(&input),
+            outp.unwrap_or(&out),
+            &r2,
+            "2/2",
+            extra,
+        );
+        let o = merge_reports(&[&r1, &r2], &merged);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!(
+                "shard 2/2 ({}) ran a different job: {named}",
+                r2.display()
+            )),
+            "{extra:?}: {err}"
+        );
+        assert!(!err.contains("merge: complete"), "{err}");
+        assert_eq!(json(&merged)["complete"], false);
+    }
+    // The same job merges.
+    let r2 = t.path().join("r2-same.json");
+    run_one_shard(&input, &out, &r2, "2/2", &["--threshold", "otsu"]);
+    let o = merge_reports(&[&r1, &r2], &merged);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for rel in files_below(from) {
+        fs::create_dir_all(to.join(&rel).parent().unwrap()).unwrap();
+        fs::copy(from.join(&rel), to.join(&rel)).unwrap();
+    }
+}
+
+#[test]
+fn merge_refuses_reports_that_contradict_themselves_or_name_impossible_shards() {
+    let t = tempfile::tempdir().unwrap();
+    let input = mixed_input(t.path());
+    let out = t.path().join("out");
+    let reports = run_shards(&input, &out, &t.path().join("r"), 2, "hash");
+    let merged = t.path().join("m.json");
+    let edit = |from: &Path, to: &str, change: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = json(from);
+        change(&mut v);
+        let path = t.path().join(to);
+        fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+        path
+    };
+    // Shard "3 of 2".
+    let forged = edit(&reports[1], "three.json", &|v| {
+        v["shard"]["index"] = 3.into()
+    });
+    let o = merge_reports(&[&reports[0], &forged], &merged);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("shard 3/2 is impossible"),
+        "{}",
+        stderr(&o)
+    );
+    // Counts that disagree with the per-file statuses.
+    let lying = edit(&reports[1], "lying.json", &|v| {
+        v["results"][0]["status"] = "failed".into();
+    });
+    let o = merge_reports(&[&reports[0], &lying], &merged);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the report contradicts itself: files.written is"),
+        "{}",
+        stderr(&o)
+    );
+    // A report from before the job was recorded.
+    let old = edit(&reports[1], "old.json", &|v| {
+        if let Some(m) = v["shard"].as_object_mut() {
+            m.remove("job");
+        }
+    });
+    let o = merge_reports(&[&reports[0], &old], &merged);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("does not record the job"),
+        "{}",
+        stderr(&o)
+    );
+    // A huge shard count: named as one run of missing shards.
+    let huge = edit(&reports[0], "huge.json", &|v| {
+        v["shard"]["count"] = 4294967295u32.into();
+    });
+    let o = merge_reports(&[&huge], &merged);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("shards 2 to 4294967295 of 4294967295 are missing"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn names_that_are_not_utf8_merge_complete() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in");
+    fs::create_dir_all(&input).unwrap();
+    // Two names that read the same as text (U+FFFD) but differ in their bytes.
+    for (i, name) in [&b"\xff.png"[..], &b"\xfe.png"[..], &b"ok.png"[..]]
+        .iter()
+        .enumerate()
+    {
+        let img = RgbImage::from_pixel(4 + i as u32, 4, image::Rgb([10, 20, 30]));
+        img.save_with_format(input.join(OsStr::from_bytes(name)), ImageFormat::Png)
+            .unwrap();
+    }
+    let out = t.path().join("out");
+    for by in ["size", "hash"] {
+        let reports = run_shards(&input, &out, &t.path().join(format!("r-{by}")), 2, by);
+        let merged = t.path().join(format!("m-{by}.json"));
+        let o = merge_reports(&[&reports[0], &reports[1]], &merged);
+        assert_eq!(o.status.code(), Some(0), "{by}: {}", stderr(&o));
+        let m = json(&merged);
+        assert_eq!(m["complete"], true);
+        assert_eq!(m["results"].as_array().unwrap().len(), 3);
+    }
+}
+
+#[test]
+fn absurd_shard_counts_and_indexes_are_refused_or_cost_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let input = mixed_input(t.path());
+    let out = t.path().join("out");
+    // 4294967295 shards of 14 files: shard 1 gets one file, no allocation by the count.
+    let report = t.path().join("r.json");
+    let o = graypipe_env(
+        &[
+            "run",
+            s(&input),
+            "-o",
+            s(&out),
+            "-q",
+            "--shard",
+            "1/4294967295",
+            "--report",
+            s(&report),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&report)["files"]["written"], 1);
+    let o = graypipe_env(
+        &["run", s(&input), "-o", s(&out), "-q", "--shard", "auto"],
+        &[
+            ("JOB_COMPLETION_INDEX", "3"),
+            ("GRAYPIPE_SHARD_COUNT", "4294967295"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let refused: &[(Vars, &str)] = &[
+        (
+            &[("JOB_COMPLETION_INDEX", "18446744073709551615"), ("GRAYPIPE_SHARD_COUNT", "4")],
+            "JOB_COMPLETION_INDEX=18446744073709551615: is out of range 0..=3 (GRAYPIPE_SHARD_COUNT=4)",
+        ),
+        (
+            &[("AWS_BATCH_JOB_ARRAY_INDEX", "99999999999999999999"), ("AWS_BATCH_JOB_ARRAY_SIZE", "4")],
+            "AWS_BATCH_JOB_ARRAY_INDEX=99999999999999999999: is too large",
+        ),
+        (
+            &[("BATCH_TASK_INDEX", "0"), ("BATCH_TASK_COUNT", "4294967296")],
+            "BATCH_TASK_COUNT=4294967296: is more shards than graypipe supports",
+        ),
+        (
+            // sbatch --array=5: re-running one task.
+            &[
+                ("SLURM_JOB_ID", "9"),
+                ("SLURM_ARRAY_TASK_ID", "5"),
+                ("SLURM_ARRAY_TASK_COUNT", "1"),
+                ("SLURM_ARRAY_TASK_MIN", "5"),
+                ("SLURM_ARRAY_TASK_MAX", "5"),
+                ("SLURM_ARRAY_TASK_STEP", "1"),
+            ],
+            "sbatch --array=5 --export=ALL,GRAYPIPE_SHARD_COUNT=<N>",
+        ),
+        (
+            &[("SLURM_JOB_ID", "9"), ("SLURM_PROCID", "1"), ("SLURM_NTASKS", "4")],
+            "srun -n 4 sh -c",
+        ),
+    ];
+    let fresh = t.path().join("fresh");
+    for (vars, message) in refused {
+        let o = graypipe_env(
+            &["run", s(&input), "-o", s(&fresh), "--shard", "auto"],
+            vars,
+        );
+        assert_eq!(o.status.code(), Some(2), "{vars:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(message), "{vars:?}: {}", stderr(&o));
+        assert!(!fresh.exists(), "{vars:?} wrote output");
+    }
+}
+
+#[test]
+fn stepped_and_resubmitted_slurm_tasks_make_one_complete_batch() {
+    let t = tempfile::tempdir().unwrap();
+    let input = mixed_input(t.path());
+    let out = t.path().join("out");
+    let mut reports = Vec::new();
+    // sbatch --array=1-7:2, then task 5 re-submitted alone with the count.
+    for id in ["1", "3", "7", "5"] {
+        let report = t.path().join(format!("task-{id}.json"));
+        let mut vars = vec![("SLURM_JOB_ID", "9"), ("SLURM_ARRAY_TASK_ID", id)];
+        if id == "5" {
+            // Task 5 of 1-7:2 is shard 3/4: as a 0-based id with the count, that is 2.
+            vars = vec![
+                ("SLURM_JOB_ID", "10"),
+                ("SLURM_ARRAY_TASK_ID", "2"),
+                ("SLURM_ARRAY_TASK_COUNT", "1"),
+                ("SLURM_ARRAY_TASK_MIN", "2"),
+                ("SLURM_ARRAY_TASK_MAX", "2"),
+                ("GRAYPIPE_SHARD_COUNT", "4"),
+            ];
+        } else {
+            vars.extend([
+                ("SLURM_ARRAY_TASK_COUNT", "4"),
+                ("SLURM_ARRAY_TASK_MIN", "1"),
+                ("SLURM_ARRAY_TASK_MAX", "7"),
+                ("SLURM_ARRAY_TASK_STEP", "2"),
+            ]);
+        }
+        let o = graypipe_env(
+            &[
+                "run",
+                s(&input),
+                "-o",
+                s(&out),
+                "-q",
+                "--shard",
+                "auto",
+                "--report",
+                s(&report),
+            ],
+            &vars,
+        );
+        assert_eq!(o.status.code(), Some(0), "{id}: {}", stderr(&o));
+        reports.push(report);
+    }
+    let merged = t.path().join("m.json");
+    let rs: Vec<&Path> = reports.iter().map(|p| p.as_path()).collect();
+    let o = merge_reports(&rs, &merged);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&merged)["files"]["written"], 14);
 }

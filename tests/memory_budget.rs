@@ -334,3 +334,73 @@ fn fail_fast_stops_soon_though_most_workers_wait_for_memory() {
         "{written} of 61 files written after --fail-fast"
     );
 }
+
+/// A `--files-from` list of many entries: held within `--max-memory` or refused with one
+/// line before any work, never an abort.
+#[test]
+fn a_huge_file_list_is_refused_before_work_under_a_small_budget() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("in");
+    fs::create_dir_all(&input).unwrap();
+    image::GrayImage::from_pixel(2, 2, image::Luma([9]))
+        .save(input.join("a.png"))
+        .unwrap();
+    // 300,000 entries naming the one file (about 8 MB of list).
+    let entry = format!("{}\n", input.join("a.png").display());
+    let list = t.path().join("list.txt");
+    fs::write(&list, entry.repeat(300_000)).unwrap();
+    let out = t.path().join("out");
+    let run = |budget: &str| {
+        graypipe(&[
+            "run",
+            "--files-from",
+            s(&list),
+            "-o",
+            s(&out),
+            "-q",
+            "--max-memory",
+            budget,
+        ])
+    };
+    let o = run("64M");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("the file list {}", list.display())),
+        "{err}"
+    );
+    assert!(err.contains("--max-memory"), "{err}");
+    assert!(!out.exists());
+    // A list longer than a budget allows is refused without being read whole.
+    let o = run("1M");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("more than that"), "{}", stderr(&o));
+    assert!(!out.exists());
+}
+
+/// The same list under an address-space limit (`ulimit -v`), where a failed allocation would
+/// abort: the default budget follows the limit, so the list is refused with one line.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_huge_file_list_under_ulimit_v_is_refused_not_aborted() {
+    let t = tempfile::tempdir().unwrap();
+    let list = t.path().join("list.txt");
+    let entry = format!("{}/in/{}.png\n", t.path().display(), "x".repeat(30));
+    fs::write(&list, entry.repeat(1_000_000)).unwrap();
+    let out = t.path().join("out");
+    let script = format!(
+        "ulimit -v 1000000 && exec '{}' run --files-from '{}' -o '{}' -q",
+        env!("CARGO_BIN_EXE_graypipe"),
+        list.display(),
+        out.display()
+    );
+    let o = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("the file list"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--max-memory"), "{}", stderr(&o));
+    assert!(!out.exists());
+}

@@ -14,6 +14,8 @@ Pixels are bit-for-bit those of ``cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)`` and
 from __future__ import annotations
 
 import json
+import math
+import operator
 import os
 from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, Union
 
@@ -40,6 +42,39 @@ __all__ = [
 __version__: str = _graypipe.__version__
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+# The CLI's bounds: --workers 1..=1024, --in-flight 1..=65536, --repeat 1..=100000.
+_MAX_WORKERS = 1024
+_MAX_IN_FLIGHT = 65536
+_MAX_RUNS = 100_000
+_MAX_U64 = 2**64 - 1
+
+
+def _count(name: str, value: Any, low: int, high: int) -> Any:
+    """``value`` as an int in ``low..=high`` (``None`` passes), else ``UsageError``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise UsageError(f"{name} must be a whole number, got {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise UsageError(f"{name} must be a whole number, got {value!r}") from None
+    if not low <= n <= high:
+        raise UsageError(f"{name} must be in {low}..={high}, got {n}")
+    return n
+
+
+def _maxval(value: Any) -> float:
+    """``value`` as a finite float, else ``UsageError`` (NaN, infinities, numbers too large
+    for a float, non-numbers)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise UsageError(f"maxval must be a finite number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise UsageError(f"maxval must be a finite number, got {value!r}")
+    return v
 
 
 def gray(img: np.ndarray, luma: str = "bt601") -> np.ndarray:
@@ -76,7 +111,7 @@ def threshold(gray: np.ndarray, spec: str, maxval: float = 255) -> Tuple[Optiona
     Raises ``ValueError`` unless ``gray`` is a 2-D (or H x W x 1) ``uint8`` array,
     ``graypipe.UsageError`` (a ``ValueError`` too) for a bad SPEC, listing the grammar.
     """
-    return _graypipe.threshold(gray, spec, float(maxval))
+    return _graypipe.threshold(gray, spec, _maxval(maxval))
 
 
 def imread(path: PathLike, gray: bool = False, max_pixels: Optional[int] = None) -> np.ndarray:
@@ -98,6 +133,7 @@ def imread(path: PathLike, gray: bool = False, max_pixels: Optional[int] = None)
     Unlike ``cv2.imread``, which returns ``None``, a missing, unreadable or damaged file raises
     ``graypipe.ImageError`` (an ``OSError``) naming the file and the reason.
     """
+    max_pixels = _count("max_pixels", max_pixels, 1, _MAX_U64)
     return _graypipe.imread(os.fspath(path), bool(gray), max_pixels)
 
 
@@ -169,15 +205,15 @@ def run(
         _paths(inputs),
         os.fspath(output),
         threshold,
-        float(maxval),
-        workers,
+        _maxval(maxval),
+        _count("workers", workers, 1, _MAX_WORKERS),
         engine or "staged",
-        in_flight,
+        _count("in_flight", in_flight, 1, _MAX_IN_FLIGHT),
         luma,
         format,
         str(bit_depth),
         png_compression,
-        max_pixels,
+        _count("max_pixels", max_pixels, 1, _MAX_U64),
         follow_links,
         skip_existing,
         fail_fast,
@@ -240,10 +276,10 @@ def sweep(
         None if workers is None else _list(workers),
         _list(engines),
         threshold,
-        float(maxval),
-        in_flight,
-        warmup,
-        repeat,
+        _maxval(maxval),
+        _count("in_flight", in_flight, 1, _MAX_IN_FLIGHT),
+        _count("warmup", warmup, 0, _MAX_RUNS),
+        _count("repeat", repeat, 1, _MAX_RUNS),
         baseline,
         None if keep_output is None else os.fspath(keep_output),
         None if scratch is None else os.fspath(scratch),
@@ -251,7 +287,7 @@ def sweep(
         format,
         str(bit_depth),
         png_compression,
-        max_pixels,
+        _count("max_pixels", max_pixels, 1, _MAX_U64),
         follow_links,
     )
     return json.loads(record_json)

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 use numpy::{PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use graypipe::batch::shard::{shard_plan, Shard, ShardBy, ShardSource};
 use graypipe::batch::{plan, PlanOptions};
-use graypipe::report::run_json::ShardRecord;
+use graypipe::report::run_json::{ExactPath, ShardJob, ShardRecord};
 use graypipe::codec::{DecodeLimits, FormatChoice, PngCompression, ReadMode};
 use graypipe::ops::{self, Level, Luma, Operation};
 use graypipe::pipeline::workers::StageOverrides;
@@ -39,6 +39,67 @@ fn error(py: Python<'_>, name: &str, message: String) -> PyErr {
 
 fn usage(py: Python<'_>, message: impl Into<String>) -> PyErr {
     error(py, "UsageError", message.into())
+}
+
+/// Runs `body`, turning a panic (a bug, or an abort-worthy size graypipe failed to check)
+/// into `graypipe.Error` instead of PyO3's `PanicException`, which derives from
+/// `BaseException` and escapes `except Exception`.
+fn guard<T>(py: Python<'_>, what: &str, body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(result) => result,
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(error(
+                py,
+                "Error",
+                format!("graypipe: internal error in {what}: {reason}"),
+            ))
+        }
+    }
+}
+
+/// An empty buffer with room for `len` bytes, or `MemoryError` (never an abort) when the
+/// allocator cannot give it (an address-space limit, an absurd size).
+fn buffer(len: usize) -> PyResult<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| {
+        PyMemoryError::new_err(format!(
+            "graypipe: cannot allocate {len} bytes for the output"
+        ))
+    })?;
+    Ok(v)
+}
+
+/// The most worker threads, as the CLI's `--workers` allows.
+const MAX_WORKERS: usize = 1024;
+/// The most files alive at once, as the CLI's `--in-flight` allows.
+const MAX_IN_FLIGHT: usize = 65536;
+/// The most runs of a sweep point, as the CLI's `--repeat` and `--max-runs` allow.
+const MAX_RUNS: usize = 100_000;
+
+/// Checks a count from Python against `1..=max` (or `0..=max` with `zero_ok`).
+fn count(py: Python<'_>, what: &str, n: usize, zero_ok: bool, max: usize) -> PyResult<usize> {
+    let min = usize::from(!zero_ok);
+    if n < min || n > max {
+        return Err(usage(
+            py,
+            format!("{what} must be in {min}..={max}, got {n}"),
+        ));
+    }
+    Ok(n)
+}
+
+/// A `maxval` from Python: a finite number (any, saturated as OpenCV does).
+fn finite_maxval(py: Python<'_>, maxval: f64) -> PyResult<f64> {
+    if maxval.is_finite() {
+        Ok(maxval)
+    } else {
+        Err(usage(py, format!("maxval {maxval} is not a finite number")))
+    }
 }
 
 /// Pixels of a NumPy uint8 array in C order: borrowed when the array is C-contiguous, copied
@@ -84,7 +145,12 @@ fn pixels<'py>(obj: &Bound<'py, PyAny>, expected: &str) -> PyResult<(Pixels<'py>
     let px = if ro.as_slice().is_ok() {
         Pixels::Borrowed(ro)
     } else {
-        Pixels::Copied(ro.as_array().iter().copied().collect())
+        // A strided or broadcast view: copied into C order, a buffer as large as the view's
+        // logical size (a broadcast view may be far larger than the memory behind it).
+        let view = ro.as_array();
+        let mut copy = buffer(view.len())?;
+        copy.extend(view.iter().copied());
+        Pixels::Copied(copy)
     };
     Ok((px, shape))
 }
@@ -155,9 +221,9 @@ static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 const POOL_BUFFERS: usize = 16;
 const POOL_BYTES: usize = 64 << 20;
 
-/// A buffer of at least `len` bytes from the pool (the smallest that fits), else a new one.
-/// Its contents are old pixels or zeros: callers overwrite all `len` of them.
-fn pooled_buffer(len: usize) -> Vec<u8> {
+/// A buffer of `len` bytes from the pool (the smallest that fits), else a new one, or
+/// `MemoryError`. Its contents are old pixels or zeros: callers overwrite all `len` of them.
+fn pooled_buffer(len: usize) -> PyResult<Vec<u8>> {
     let taken = POOL.lock().ok().and_then(|mut pool| {
         let best = pool
             .iter()
@@ -167,8 +233,14 @@ fn pooled_buffer(len: usize) -> Vec<u8> {
             .map(|(i, _)| i)?;
         Some(pool.swap_remove(best))
     });
-    // vec! of zeros is calloc: large blocks come zeroed from the kernel without a memset.
-    taken.unwrap_or_else(|| vec![0; len])
+    if let Some(mut b) = taken {
+        b.resize(len, 0);
+        return Ok(b);
+    }
+    // Zeroed pages: large blocks come zeroed from the kernel without a memset.
+    let mut b = buffer(len)?;
+    b.resize(len, 0);
+    Ok(b)
 }
 
 /// The Python object owning a pooled output buffer: the base of the array `threshold` returns
@@ -216,6 +288,14 @@ const IMAGE_SHAPES: &str = "H x W x 3 BGR, H x W x 4 BGRA or H x W gray";
 #[pyfunction]
 #[pyo3(signature = (img, luma = "bt601"))]
 fn gray<'py>(py: Python<'py>, img: &Bound<'py, PyAny>, luma: &str) -> PyResult<Bound<'py, PyAny>> {
+    guard(py, "gray", || gray_checked(py, img, luma))
+}
+
+fn gray_checked<'py>(
+    py: Python<'py>,
+    img: &Bound<'py, PyAny>,
+    luma: &str,
+) -> PyResult<Bound<'py, PyAny>> {
     let luma = parse_luma(py, luma)?;
     let (px, shape) = pixels(img, IMAGE_SHAPES)?;
     let channels = match shape.as_slice() {
@@ -229,8 +309,8 @@ fn gray<'py>(py: Python<'py>, img: &Bound<'py, PyAny>, luma: &str) -> PyResult<B
         }
     };
     let src = px.slice();
+    let mut out = buffer(shape[0].saturating_mul(shape[1]))?;
     let out = py.detach(|| {
-        let mut out = Vec::new();
         if channels == 1 {
             out.extend_from_slice(src);
         } else {
@@ -250,10 +330,19 @@ fn threshold<'py>(
     spec: &str,
     maxval: f64,
 ) -> PyResult<(Option<f64>, Bound<'py, PyAny>)> {
+    guard(py, "threshold", || {
+        threshold_checked(py, gray, spec, maxval)
+    })
+}
+
+fn threshold_checked<'py>(
+    py: Python<'py>,
+    gray: &Bound<'py, PyAny>,
+    spec: &str,
+    maxval: f64,
+) -> PyResult<(Option<f64>, Bound<'py, PyAny>)> {
+    let maxval = finite_maxval(py, maxval)?;
     let op = Operation::parse(spec, maxval).map_err(|e| usage(py, e.to_string()))?;
-    if !maxval.is_finite() {
-        return Err(usage(py, format!("maxval {maxval} is not a finite number")));
-    }
     const GRAY: &str = "H x W gray";
     let (px, shape) = pixels(gray, GRAY)?;
     let (h, w) = match shape.as_slice() {
@@ -266,9 +355,9 @@ fn threshold<'py>(
         }
     };
     let src = px.slice();
+    let mut out = pooled_buffer(src.len())?;
     let (out, done) = py.detach(|| {
         // Read the input, write a recycled buffer: no copy of the input, no fresh pages.
-        let mut out = pooled_buffer(src.len());
         let done = ops::apply_into(&op, w, h, src, &mut out);
         (out, done)
     });
@@ -294,6 +383,18 @@ fn imread<'py>(
     gray: bool,
     max_pixels: Option<u64>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    guard(py, "imread", || imread_checked(py, path, gray, max_pixels))
+}
+
+fn imread_checked(
+    py: Python<'_>,
+    path: PathBuf,
+    gray: bool,
+    max_pixels: Option<u64>,
+) -> PyResult<Bound<'_, PyAny>> {
+    if max_pixels == Some(0) {
+        return Err(usage(py, "max_pixels must be at least 1"));
+    }
     let limits = max_pixels.map_or_else(DecodeLimits::default, |max_pixels| DecodeLimits {
         max_pixels,
     });
@@ -349,6 +450,10 @@ fn job(
     if inputs.is_empty() {
         return Err(usage(py, "no inputs given"));
     }
+    let maxval = finite_maxval(py, maxval)?;
+    if max_pixels == Some(0) {
+        return Err(usage(py, "max_pixels must be at least 1"));
+    }
     let operation = match threshold {
         Some(spec) => Operation::parse(spec, maxval).map_err(|e| usage(py, e.to_string()))?,
         None => Operation::Gray,
@@ -388,11 +493,9 @@ fn job(
     })
 }
 
-fn positive(py: Python<'_>, what: &str, n: Option<usize>) -> PyResult<Option<usize>> {
-    match n {
-        Some(0) => Err(usage(py, format!("{what} must be at least 1"))),
-        other => Ok(other),
-    }
+/// An optional count in `1..=max`.
+fn positive(py: Python<'_>, what: &str, n: Option<usize>, max: usize) -> PyResult<Option<usize>> {
+    n.map(|n| count(py, what, n, false, max)).transpose()
 }
 
 /// `_run(...) -> (report_json, keyboard_interrupt_or_None)`.
@@ -402,6 +505,53 @@ fn positive(py: Python<'_>, what: &str, n: Option<usize>) -> PyResult<Option<usi
     shard = None, shard_by = "size", files = None))]
 #[allow(clippy::too_many_arguments)]
 fn _run(
+    py: Python<'_>,
+    inputs: Vec<PathBuf>,
+    output: PathBuf,
+    threshold: Option<&str>,
+    maxval: f64,
+    workers: Option<usize>,
+    engine: &str,
+    in_flight: Option<usize>,
+    luma: &str,
+    format: &str,
+    bit_depth: &str,
+    png_compression: &str,
+    max_pixels: Option<u64>,
+    follow_links: bool,
+    skip_existing: bool,
+    fail_fast: bool,
+    shard: Option<(u64, u64)>,
+    shard_by: &str,
+    files: Option<Vec<PathBuf>>,
+) -> PyResult<(String, Option<Py<PyAny>>)> {
+    guard(py, "run", || {
+        run_checked(
+            py,
+            inputs,
+            output,
+            threshold,
+            maxval,
+            workers,
+            engine,
+            in_flight,
+            luma,
+            format,
+            bit_depth,
+            png_compression,
+            max_pixels,
+            follow_links,
+            skip_existing,
+            fail_fast,
+            shard,
+            shard_by,
+            files,
+        )
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_checked(
     py: Python<'_>,
     inputs: Vec<PathBuf>,
     output: PathBuf,
@@ -443,9 +593,10 @@ fn _run(
         [e] => *e,
         _ => return Err(usage(py, "give one engine: staged, rayon or serial")),
     };
-    let n = positive(py, "workers", workers)?.unwrap_or_else(graypipe::pipeline::logical_cores);
+    let n = positive(py, "workers", workers, MAX_WORKERS)?
+        .unwrap_or_else(|| graypipe::pipeline::logical_cores().min(MAX_WORKERS));
     let mut config = EngineConfig::new(engine, n);
-    if let Some(t) = positive(py, "in_flight", in_flight)? {
+    if let Some(t) = positive(py, "in_flight", in_flight, MAX_IN_FLIGHT)? {
         config.in_flight = t;
     }
     // `files`: only these of the listing (a piece handed out by `graypipe.plan`), named as
@@ -472,6 +623,7 @@ fn _run(
         }
         None => (batch, None),
     };
+    let files_given = files.is_some();
     let batch = match files {
         Some(files) => only_files(batch, &files),
         None => batch,
@@ -493,7 +645,22 @@ fn _run(
         )
     })?;
     let mut report = RunReport::new(&summary, &job.settings, &config, job.plan_options.format);
-    report.shard = shard_info.as_ref().map(ShardRecord::from);
+    // The job every piece ran, for the merge's same-batch check: the same arguments give the
+    // same record on every piece.
+    let exact = |p: &std::path::Path| ExactPath::new(&graypipe::batch::plan::resolve(p));
+    report.shard = shard_info.as_ref().map(|i| {
+        ShardRecord::new(
+            i,
+            ShardJob {
+                inputs: job.inputs.iter().map(|p| exact(p)).collect(),
+                output: exact(&output),
+                selection: format!(
+                    "python: follow_links={follow_links} format={format} files={}",
+                    files_given
+                ),
+            },
+        )
+    });
     let json = serde_json::to_string(&report)
         .map_err(|e| PyRuntimeError::new_err(format!("cannot serialise the report: {e}")))?;
     Ok((json, interrupt.map(|e| e.into_value(py).into_any())))
@@ -641,6 +808,51 @@ fn _sweep(
     max_pixels: Option<u64>,
     follow_links: bool,
 ) -> PyResult<String> {
+    guard(py, "sweep", || {
+        sweep_checked(
+            py,
+            inputs,
+            workers,
+            engines,
+            threshold,
+            maxval,
+            in_flight,
+            warmup,
+            repeat,
+            baseline,
+            keep_output,
+            scratch,
+            luma,
+            format,
+            bit_depth,
+            png_compression,
+            max_pixels,
+            follow_links,
+        )
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sweep_checked(
+    py: Python<'_>,
+    inputs: Vec<PathBuf>,
+    workers: Option<&str>,
+    engines: &str,
+    threshold: Option<&str>,
+    maxval: f64,
+    in_flight: Option<usize>,
+    warmup: usize,
+    repeat: usize,
+    baseline: &str,
+    keep_output: Option<PathBuf>,
+    scratch: Option<PathBuf>,
+    luma: &str,
+    format: &str,
+    bit_depth: &str,
+    png_compression: &str,
+    max_pixels: Option<u64>,
+    follow_links: bool,
+) -> PyResult<String> {
     let job = job(
         py,
         inputs,
@@ -655,9 +867,8 @@ fn _sweep(
         false,
     )?;
     let baseline: Baseline = value_enum(py, "baseline", baseline)?;
-    if repeat == 0 {
-        return Err(usage(py, "repeat must be at least 1"));
-    }
+    let repeat = count(py, "repeat", repeat, false, MAX_RUNS)?;
+    let warmup = count(py, "warmup", warmup, true, MAX_RUNS)?;
     let sweep_plan = SweepPlan {
         inputs: job.inputs,
         plan_options: job.plan_options,
@@ -670,7 +881,7 @@ fn _sweep(
         },
         cores: None,
         overrides: StageOverrides::default(),
-        in_flight: positive(py, "in_flight", in_flight)?,
+        in_flight: positive(py, "in_flight", in_flight, MAX_IN_FLIGHT)?,
         max_memory: graypipe::pipeline::memory::default_budget(),
         warmup,
         // `repeat` counted runs per point, no minimum time: what a notebook user asked for.

@@ -2,6 +2,7 @@
 //! in a stable sorted order) and files listed in a `--files-from` list, narrowed by a
 //! [`Selection`] (globs, extensions, hidden names, depth).
 
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -92,8 +93,10 @@ pub fn discover_selected(inputs: &[PathBuf], follow_links: bool, selection: &Sel
         }
         walk_folder(root, follow_links, selection, &mut listing);
     }
+    // A file listed twice (`in/a.png` and `./in/a.png`, or through a link) is taken once.
+    let mut listed_ids = HashSet::new();
     for path in &selection.listed {
-        take_listed(path, selection, &mut listing);
+        take_listed(path, selection, &mut listing, &mut listed_ids);
     }
     listing
 }
@@ -101,7 +104,13 @@ pub fn discover_selected(inputs: &[PathBuf], follow_links: bool, selection: &Sel
 /// A `--files-from` entry: named after its path when that is relative and stays below the
 /// current folder, after its file name otherwise; filtered like a walked file, on that name.
 /// Folders are skipped: `find` and `fd` list a folder and then its files.
-fn take_listed(path: &Path, selection: &Selection, listing: &mut Listing) {
+/// `taken`: the identities of the listed files taken so far; one listed again is skipped.
+fn take_listed(
+    path: &Path,
+    selection: &Selection,
+    listing: &mut Listing,
+    taken: &mut HashSet<(u64, u64)>,
+) {
     let under_root = selection.listed_root.as_ref().and_then(|root| {
         path.strip_prefix(root)
             .ok()
@@ -130,6 +139,9 @@ fn take_listed(path: &Path, selection: &Selection, listing: &mut Listing) {
     if meta.is_dir() || !selection.takes_file(&relative) {
         return;
     }
+    if identity(&meta).is_some_and(|id| !taken.insert(id)) {
+        return;
+    }
     listing.found.push(Discovered {
         input: path.to_path_buf(),
         relative,
@@ -148,6 +160,17 @@ fn below_current_folder(path: &Path) -> Option<PathBuf> {
         }
     }
     (!rel.as_os_str().is_empty()).then_some(rel)
+}
+
+#[cfg(unix)]
+fn identity(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
 }
 
 fn is_hidden(name: &OsStr) -> bool {
@@ -198,8 +221,13 @@ fn walk_folder(root: &Path, follow_links: bool, selection: &Selection, listing: 
         if !entry.file_type().is_file() {
             continue;
         }
-        let name = entry.file_name().to_string_lossy();
-        if name.starts_with(TEMP_PREFIX) {
+        // Only graypipe's own temporary files (`.graypipe-<pid>-<unique>.tmp`) are left out
+        // here; a picture merely named `.graypipe-...` is taken with --hidden like any other.
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(crate::atomic_write::is_temp_name)
+        {
             continue;
         }
         let relative = entry
@@ -351,12 +379,67 @@ pub enum SelectionError {
         /// The bound.
         limit: u64,
     },
+    /// A list whose bookkeeping would take more than half of the memory budget.
+    #[error(
+        "the file list {list} needs {} of memory to plan, run and report, more than half of \
+         the memory budget ({budget} bytes, --max-memory); raise --max-memory or split the list \
+         into several runs", needed.map_or_else(|| "more than that".to_string(), |n| format!("about {n} bytes"))
+    )]
+    ListOverBudget {
+        /// The list (`-` for standard input).
+        list: PathBuf,
+        /// The estimate ([`listing_cost`]), when the list was read whole.
+        needed: Option<u64>,
+        /// The budget.
+        budget: u64,
+    },
     /// A newline-separated list holding NUL bytes: a `find -print0` list read without `--null`.
     #[error("the file list {list} holds NUL bytes: add --null for lists from find -print0, fd -0 or git ls-files -z")]
     ListLooksNulSeparated {
         /// The list (`-` for standard input).
         list: PathBuf,
     },
+}
+
+/// Bookkeeping bytes a listing of `entries` paths spelled in `bytes` bytes takes while it is
+/// planned, run and reported (the list, each path as input and output, the report's lines),
+/// an upper estimate: 16 bytes per byte of the list plus 1024 per entry (a run of 40,000
+/// entries of 37 bytes peaked 53 MB above a run of one file: 1,330 bytes an entry).
+pub fn listing_cost(bytes: u64, entries: u64) -> u64 {
+    bytes
+        .saturating_mul(16)
+        .saturating_add(entries.saturating_mul(1024))
+}
+
+/// Reads a `--files-from` list as [`read_path_list`] does, within a memory budget: the list
+/// and its bookkeeping ([`listing_cost`]) may take at most half of `budget` (the rest is for
+/// pixels), else [`SelectionError::ListOverBudget`] before any work.
+pub fn read_path_list_within(
+    reader: impl Read,
+    null: bool,
+    budget: u64,
+    list: &Path,
+) -> Result<Vec<PathBuf>, SelectionError> {
+    let allowed = budget / 2;
+    // A list longer than this would cost more than allowed even with no entries.
+    let limit = MAX_LIST_BYTES.min(allowed / 16);
+    let over = |needed: Option<u64>| SelectionError::ListOverBudget {
+        list: list.to_path_buf(),
+        needed,
+        budget,
+    };
+    let paths = match read_path_list(reader, null, limit, list) {
+        Err(SelectionError::ListTooLarge { .. }) if limit < MAX_LIST_BYTES => {
+            return Err(over(None))
+        }
+        other => other?,
+    };
+    let bytes: u64 = paths.iter().map(|p| p.as_os_str().len() as u64 + 1).sum();
+    let needed = listing_cost(bytes, paths.len() as u64);
+    if needed > allowed {
+        return Err(over(Some(needed)));
+    }
+    Ok(paths)
 }
 
 /// The most a `--files-from` list may hold (256 MiB: about two million long paths).

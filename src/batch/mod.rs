@@ -7,8 +7,8 @@ pub mod report_target;
 pub mod shard;
 
 pub use discover::{
-    discover, discover_selected, read_path_list, Discovered, DiscoveryError, GlobFilter, Listing,
-    Selection, SelectionError,
+    discover, discover_selected, read_path_list, read_path_list_within, Discovered, DiscoveryError,
+    GlobFilter, Listing, Selection, SelectionError,
 };
 pub use naming::{NameTemplate, NameTemplateError};
 pub use plan::{plan, Job, Plan, PlanError, PlanOptions};

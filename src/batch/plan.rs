@@ -106,6 +106,11 @@ pub enum PlanError {
         /// What it is, in words.
         kind: &'static str,
     },
+    /// Outputs (with the input each comes from) that are also folders other outputs go into.
+    OutputIsAlsoFolder(Vec<(PathBuf, PathBuf)>),
+    /// Folders outputs would go into that cannot be made: a path above them (with what it
+    /// is, in words) exists and is not a folder.
+    OutputFolderBlocked(Vec<(PathBuf, &'static str)>),
     /// `--report FILE` names an input of the run.
     ReportIsInput(PathBuf),
     /// `--report FILE` names an output of the run.
@@ -117,6 +122,18 @@ pub enum PlanError {
         /// Why, in words.
         reason: String,
     },
+}
+
+impl Plan {
+    /// The folders no output of this plan may go into, by identity (every job carries them).
+    pub fn input_folders(&self) -> ProtectedFolders {
+        self.jobs
+            .iter()
+            .chain(&self.skipped)
+            .next()
+            .map(|j| j.input_folders.clone())
+            .unwrap_or_default()
+    }
 }
 
 impl fmt::Display for PlanError {
@@ -159,6 +176,20 @@ impl fmt::Display for PlanError {
                 shown(blocker),
                 kind
             ),
+            PlanError::OutputIsAlsoFolder(list) => {
+                writeln!(f, "refused: {} output(s) would also be folders that other outputs go into:", list.len())?;
+                for (out, input) in list {
+                    writeln!(f, "  {} <- {}", shown(out), shown(input))?;
+                }
+                write!(f, "name the outputs apart (--suffix _bw, or --name '{{stem}}.{{ext}}'), or rename the inputs")
+            }
+            PlanError::OutputFolderBlocked(list) => {
+                writeln!(f, "refused: outputs would go into folders that cannot be made:")?;
+                for (path, kind) in list {
+                    writeln!(f, "  {} {}", shown(path), kind)?;
+                }
+                write!(f, "move it away or choose another output folder")
+            }
             PlanError::ReportIsInput(p) => write!(
                 f,
                 "refused: report {} is an input of this run; choose another --report path",
@@ -346,9 +377,12 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
     }
 
     // Resolving a path costs a system call per component, so each folder is resolved once and
-    // the relative paths below it are joined on.
+    // the relative paths below it are joined on. Each output folder is resolved (links inside
+    // the output tree followed, `..` as the kernel takes it) and identified by device and
+    // inode when it exists: two spellings of one place are one output.
     let mut resolved_roots: HashMap<PathBuf, PathBuf> = HashMap::new();
-    let mut by_output: HashMap<PathBuf, Vec<PathBuf>> = HashMap::new();
+    let mut out_folders: HashMap<PathBuf, OutputFolder> = HashMap::new();
+    let mut by_output: HashMap<OutputKey, Vec<PathBuf>> = HashMap::new();
     let mut order = Vec::new();
     let mut jobs = Vec::with_capacity(found.len());
     let mut inputs_resolved = HashSet::with_capacity(found.len());
@@ -360,7 +394,16 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
     {
         let format = opts.format.for_input(&input);
         let relative_out = output_relative(opts.naming.as_ref(), &relative, format.extension());
-        let key = out_resolved.join(&relative_out);
+        let output = out_dir.join(&relative_out);
+        let folder = out_folders
+            .entry(folder_of(&relative_out).to_path_buf())
+            .or_insert_with(|| OutputFolder::new(folder_of(&output)));
+        let name = relative_out.file_name().unwrap_or_default().to_os_string();
+        let resolved_output = folder.resolved.join(&name);
+        let key = match folder.id {
+            Some(id) => OutputKey::InFolder(id, name),
+            None => OutputKey::At(resolved_output.clone()),
+        };
         let input_key = match root {
             Some(root) => resolved_roots
                 .entry(root)
@@ -371,15 +414,15 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
         inputs_resolved.insert(input_key);
         let entry = by_output.entry(key.clone()).or_default();
         if entry.is_empty() {
-            order.push(key.clone());
+            order.push((key, resolved_output.clone()));
         }
         entry.push(input.clone());
         jobs.push((
-            key,
+            resolved_output,
             Job {
                 index: 0,
                 input,
-                output: out_dir.join(relative_out),
+                output,
                 format,
                 existing_output: None,
                 input_folders: ProtectedFolders::default(),
@@ -388,16 +431,17 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
     }
     let collisions: Vec<(PathBuf, Vec<PathBuf>)> = order
         .iter()
-        .filter_map(|k| {
+        .filter_map(|(k, shown)| {
             by_output
                 .get(k)
                 .filter(|v| v.len() > 1)
-                .map(|v| (k.clone(), v.clone()))
+                .map(|v| (shown.clone(), v.clone()))
         })
         .collect();
     if !collisions.is_empty() {
         return Err(PlanError::Collisions(collisions));
     }
+    folder_clashes(&jobs, out_folders.values())?;
     // Every folder an output goes to, resolved (a link in the output tree may lead anywhere),
     // must lie outside every input folder.
     let mut seen_dirs: HashSet<&Path> = HashSet::new();
@@ -427,14 +471,18 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
     if !overwritten.is_empty() {
         return Err(PlanError::OverwritesInput(overwritten));
     }
-    let jobs: Vec<Job> = jobs.into_iter().map(|(_, j)| j).collect();
 
-    let (skipped, mut jobs): (Vec<Job>, Vec<Job>) = jobs
+    let jobs: Vec<Job> = jobs.into_iter().map(|(_, j)| j).collect();
+    // From every input, skipped ones included: a resume must not clean or write inside them.
+    let protected = input_folder_ids(&jobs, &input_folders, &existing.folders);
+    let (mut skipped, mut jobs): (Vec<Job>, Vec<Job>) = jobs
         .into_iter()
         .partition(|j| opts.skip_existing && j.output.is_file());
-    let protected = input_folder_ids(&jobs, &input_folders, &existing.folders);
     for (i, j) in jobs.iter_mut().enumerate() {
         j.index = i;
+        j.input_folders = protected.clone();
+    }
+    for j in &mut skipped {
         j.input_folders = protected.clone();
     }
     Ok(Plan {
@@ -443,6 +491,93 @@ pub fn plan(inputs: &[PathBuf], out_dir: &Path, opts: &PlanOptions) -> Result<Pl
         discovery_errors,
         warnings: loops,
     })
+}
+
+/// One output folder as the plan found it.
+struct OutputFolder {
+    /// Resolved path.
+    resolved: PathBuf,
+    /// Device and inode, when it exists.
+    id: Option<FileId>,
+    /// When it does not exist: the nearest existing folder above it is not a folder (a file,
+    /// a device...): that path and what it is.
+    blocked: Option<(PathBuf, &'static str)>,
+    /// When it does not exist: the folders the run would create for it, resolved.
+    to_create: Vec<PathBuf>,
+}
+
+impl OutputFolder {
+    fn new(folder: &Path) -> Self {
+        let resolved = resolve(folder);
+        let mut blocked = None;
+        let mut to_create = Vec::new();
+        let mut id = None;
+        for (i, a) in resolved.ancestors().enumerate() {
+            match std::fs::metadata(a) {
+                Ok(m) if m.is_dir() => {
+                    if i == 0 {
+                        id = meta_id(&m);
+                    }
+                    break;
+                }
+                Ok(m) => {
+                    let kind = crate::input::kind_of(&m).unwrap_or("is a file, not a folder");
+                    blocked = Some((a.to_path_buf(), kind));
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    to_create.push(a.to_path_buf())
+                }
+                Err(_) => break,
+            }
+        }
+        OutputFolder {
+            resolved,
+            id,
+            blocked,
+            to_create,
+        }
+    }
+}
+
+/// What makes an output one place: its existing folder's identity and its name, or, in a
+/// folder the run creates, its resolved path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum OutputKey {
+    InFolder(FileId, std::ffi::OsString),
+    At(PathBuf),
+}
+
+/// Outputs and folders that cannot both be: an output where other outputs need a folder
+/// (`in/x.jpg` next to a folder `in/x.png/`), and output folders whose nearest existing
+/// ancestor is a file, a device or a FIFO. Found here, not as "Not a directory" per file.
+fn folder_clashes<'a>(
+    jobs: &[(PathBuf, Job)],
+    folders: impl Iterator<Item = &'a OutputFolder> + Clone,
+) -> Result<(), PlanError> {
+    let mut blocked: Vec<(PathBuf, &'static str)> =
+        folders.clone().filter_map(|f| f.blocked.clone()).collect();
+    if !blocked.is_empty() {
+        blocked.sort();
+        blocked.dedup();
+        return Err(PlanError::OutputFolderBlocked(blocked));
+    }
+    let to_create: HashSet<&Path> = folders
+        .flat_map(|f| f.to_create.iter().map(PathBuf::as_path))
+        .collect();
+    if to_create.is_empty() {
+        return Ok(());
+    }
+    let clashes: Vec<(PathBuf, PathBuf)> = jobs
+        .iter()
+        .filter(|(resolved, _)| to_create.contains(resolved.as_path()))
+        .map(|(_, j)| (j.output.clone(), j.input.clone()))
+        .collect();
+    if clashes.is_empty() {
+        Ok(())
+    } else {
+        Err(PlanError::OutputIsAlsoFolder(clashes))
+    }
 }
 
 /// Inputs that an existing output file is (same device and inode: a hard link, or a symbolic

@@ -3,6 +3,8 @@
 //! same folder. Every shard plans the whole listing and keeps its own share; the assignment and
 //! the listing's fingerprint are pure functions of the listing, so all shards agree on them.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -99,6 +101,9 @@ pub enum ShardError {
         /// N.
         count: u64,
     },
+    /// N beyond what a report records (a shard count is a `u32`).
+    #[error("shard count {0} is more than graypipe supports ({max})", max = u32::MAX)]
+    TooManyShards(u64),
     /// A variable is not a whole number.
     #[error("{name}={value:?} is not a whole number")]
     NotANumber {
@@ -106,6 +111,16 @@ pub enum ShardError {
         name: &'static str,
         /// Its value.
         value: String,
+    },
+    /// A variable's value cannot be used; the message names the variable and its value as set.
+    #[error("{name}={value}: {reason}")]
+    BadValue {
+        /// The variable.
+        name: &'static str,
+        /// Its value, as set.
+        value: String,
+        /// Why it cannot be used.
+        reason: String,
     },
     /// A variable the engine should have set is absent.
     #[error("{engine}: {name} is not set{hint}")]
@@ -117,10 +132,14 @@ pub enum ShardError {
         /// What to do about it.
         hint: &'static str,
     },
-    /// A Slurm array that is not a dense range: tasks cannot be numbered 1..N.
+    /// A Slurm array whose tasks are not evenly spaced: they cannot be numbered 1..N.
     #[error(
-        "slurm: the job array is not a dense range (SLURM_ARRAY_TASK_COUNT={count}, MIN={min}, \
-         MAX={max}, STEP={step}); submit --array=0-{last} (a range with step 1)", last = count.saturating_sub(1)
+        "slurm: the job array is not a range (SLURM_ARRAY_TASK_COUNT={count}, MIN={min}, \
+         MAX={max}, STEP={step}); submit --array=0-{last} (a range, or a range with a step such \
+         as 0-{stepped}:2), or set GRAYPIPE_SHARD_COUNT to the shard count to read \
+         SLURM_ARRAY_TASK_ID as the 0-based shard",
+        last = count.saturating_sub(1),
+        stepped = count.saturating_sub(1).saturating_mul(2)
     )]
     SparseArray {
         /// Task count.
@@ -131,6 +150,34 @@ pub enum ShardError {
         max: u64,
         /// Step.
         step: u64,
+    },
+    /// A Slurm array of one task (`sbatch --array=5`, the usual way to re-run one failed task):
+    /// as "shard 1/1" it would convert the whole folder over the other shards' work.
+    #[error(
+        "slurm: the job array has a single task (SLURM_ARRAY_TASK_ID={id}, \
+         SLURM_ARRAY_TASK_COUNT=1), so it does not say how many shards there are; to re-run \
+         task {id} of an array submitted as --array=0-<N-1>, give the count: \
+         sbatch --array={id} --export=ALL,GRAYPIPE_SHARD_COUNT=<N> <script> \
+         (SLURM_ARRAY_TASK_ID is then the 0-based shard), or run graypipe run ... --shard {next}/<N>",
+        next = id.saturating_add(1)
+    )]
+    SingleTaskArray {
+        /// The task id.
+        id: u64,
+    },
+    /// `srun -n N`: N tasks of one step, not a job array.
+    #[error(
+        "slurm: SLURM_PROCID={procid} of SLURM_NTASKS={ntasks} is a task of an srun step, not of a \
+         job array; give each task its shard: srun -n {ntasks} sh -c 'exec graypipe run ... \
+         --shard $((SLURM_PROCID + 1))/$SLURM_NTASKS', or submit a job array: \
+         sbatch --array=0-{last} <script> with --shard auto",
+        last = ntasks.saturating_sub(1)
+    )]
+    SrunStep {
+        /// This task's rank, as set.
+        procid: String,
+        /// Tasks in the step.
+        ntasks: u64,
     },
     /// A Slurm job that is not an array job.
     #[error(
@@ -146,17 +193,23 @@ pub enum ShardError {
 }
 
 impl Shard {
-    /// Checks K in 1..=N and N >= 1.
+    /// Checks K in 1..=N, N >= 1 and N within `u32`.
     pub fn new(index: u64, count: u64) -> Result<Shard, ShardError> {
         if count == 0 {
             return Err(ShardError::ZeroCount(count));
         }
+        let Ok(count32) = u32::try_from(count) else {
+            return Err(ShardError::TooManyShards(count));
+        };
         if index == 0 || index > count {
             return Err(ShardError::OutOfRange { index, count });
         }
-        match (u32::try_from(index), u32::try_from(count)) {
-            (Ok(index), Ok(count)) => Ok(Shard { index, count }),
-            _ => Err(ShardError::OutOfRange { index, count }),
+        match u32::try_from(index) {
+            Ok(index) => Ok(Shard {
+                index,
+                count: count32,
+            }),
+            Err(_) => Err(ShardError::OutOfRange { index, count }),
         }
     }
 }
@@ -175,8 +228,14 @@ impl FromStr for ShardArg {
         }
         let syntax = || ShardError::Syntax(s.to_string());
         let (k, n) = s.split_once('/').ok_or_else(syntax)?;
-        let k: u64 = k.trim().parse().map_err(|_| syntax())?;
-        let n: u64 = n.trim().parse().map_err(|_| syntax())?;
+        let (k, n) = (k.trim(), n.trim());
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if !digits(k) || !digits(n) {
+            return Err(syntax());
+        }
+        // Digits beyond u64 are a count or index too large, not a syntax error.
+        let n: u64 = n.parse().map_err(|_| ShardError::TooManyShards(u64::MAX))?;
+        let k: u64 = k.parse().unwrap_or(u64::MAX);
         Shard::new(k, n).map(ShardArg::Fixed)
     }
 }
@@ -195,15 +254,45 @@ impl ShardArg {
     }
 }
 
+/// A variable as set: its name, its text and its value as a whole number.
+struct EnvNumber {
+    name: &'static str,
+    text: String,
+    value: u64,
+}
+
+impl EnvNumber {
+    fn bad(&self, reason: impl Into<String>) -> ShardError {
+        ShardError::BadValue {
+            name: self.name,
+            value: self.text.clone(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The variable `name` as a whole number; `None` when it is not set.
 fn number(
     var: &impl Fn(&str) -> Option<String>,
     name: &'static str,
-) -> Option<Result<u64, ShardError>> {
-    var(name).map(|v| {
-        v.trim().parse::<u64>().map_err(|_| ShardError::NotANumber {
-            name,
-            value: v.clone(),
-        })
+) -> Option<Result<EnvNumber, ShardError>> {
+    var(name).map(|text| {
+        let t = text.trim();
+        match t.parse::<u64>() {
+            Ok(value) => Ok(EnvNumber {
+                name,
+                value,
+                text: t.to_string(),
+            }),
+            Err(_) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => {
+                Err(ShardError::BadValue {
+                    name,
+                    value: t.to_string(),
+                    reason: "is too large".into(),
+                })
+            }
+            Err(_) => Err(ShardError::NotANumber { name, value: text }),
+        }
     })
 }
 
@@ -212,65 +301,150 @@ fn required(
     engine: &'static str,
     name: &'static str,
     hint: &'static str,
-) -> Result<u64, ShardError> {
+) -> Result<EnvNumber, ShardError> {
     number(var, name).unwrap_or(Err(ShardError::Missing { engine, name, hint }))
 }
 
+/// Shard `index + 1` of `count` for a 0-based index and a count read from variables; errors
+/// name the variable and its value as set (no arithmetic on values the user never wrote).
+fn zero_based(index: &EnvNumber, count: &EnvNumber) -> Result<Shard, ShardError> {
+    if count.value == 0 {
+        return Err(count.bad("the shard count must be at least 1"));
+    }
+    if u32::try_from(count.value).is_err() {
+        return Err(count.bad(format!(
+            "is more shards than graypipe supports ({})",
+            u32::MAX
+        )));
+    }
+    if index.value >= count.value {
+        return Err(index.bad(format!(
+            "is out of range 0..={} ({}={})",
+            count.value - 1,
+            count.name,
+            count.text
+        )));
+    }
+    Shard::new(index.value + 1, count.value)
+}
+
 /// Reads the shard from a batch engine's variables, in this order: Slurm, Kubernetes, AWS
-/// Batch, Google Cloud Batch. Slurm arrays must be a dense range (step 1, no gaps).
+/// Batch, Google Cloud Batch. Slurm arrays must be evenly spaced (a range, or a range with a
+/// step); with `GRAYPIPE_SHARD_COUNT` set, a Slurm task id is the 0-based shard instead.
 pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<(Shard, ShardSource), ShardError> {
     if let Some(id) = number(&var, "SLURM_ARRAY_TASK_ID") {
-        let id = id?;
-        let count = required(&var, "slurm", "SLURM_ARRAY_TASK_COUNT", "")?;
-        let min = required(&var, "slurm", "SLURM_ARRAY_TASK_MIN", "")?;
-        let max = required(&var, "slurm", "SLURM_ARRAY_TASK_MAX", "")?;
-        let step = number(&var, "SLURM_ARRAY_TASK_STEP")
-            .transpose()?
-            .unwrap_or(1);
-        return slurm_shard(id, count, min, max, step).map(|s| (s, ShardSource::Slurm));
+        return slurm_from_env(&var, id?).map(|s| (s, ShardSource::Slurm));
     }
     // `srun -n N` (one allocation, N tasks; no array): the task's rank and the task count.
     // Only inside a job step (srun sets SLURM_STEP_ID), not in the batch script itself.
     if var("SLURM_STEP_ID").is_some() || var("SLURM_STEPID").is_some() {
         if let Some(rank) = number(&var, "SLURM_PROCID") {
+            let rank = rank?;
             let count = required(&var, "slurm", "SLURM_NTASKS", "")?;
-            return Shard::new(rank? + 1, count).map(|s| (s, ShardSource::Slurm));
+            return zero_based(&rank, &count).map(|s| (s, ShardSource::Slurm));
         }
     }
     if var("SLURM_JOB_ID").is_some() {
-        return Err(ShardError::NotAnArray);
+        return Err(slurm_not_an_array(&var));
     }
     if let Some(index) = number(&var, "JOB_COMPLETION_INDEX") {
+        let index = index?;
         let count = required(
             &var,
             "kubernetes",
             "GRAYPIPE_SHARD_COUNT",
             " (Kubernetes does not inject the completion count: set it to the Job's completions)",
         )?;
-        return Shard::new(index? + 1, count).map(|s| (s, ShardSource::Kubernetes));
+        return zero_based(&index, &count).map(|s| (s, ShardSource::Kubernetes));
     }
     if let Some(index) = number(&var, "AWS_BATCH_JOB_ARRAY_INDEX") {
+        let index = index?;
         let count = required(&var, "aws-batch", "AWS_BATCH_JOB_ARRAY_SIZE", "")?;
-        return Shard::new(index? + 1, count).map(|s| (s, ShardSource::AwsBatch));
+        return zero_based(&index, &count).map(|s| (s, ShardSource::AwsBatch));
     }
     if let Some(index) = number(&var, "BATCH_TASK_INDEX") {
+        let index = index?;
         let count = required(&var, "google-batch", "BATCH_TASK_COUNT", "")?;
-        return Shard::new(index? + 1, count).map(|s| (s, ShardSource::GoogleBatch));
+        return zero_based(&index, &count).map(|s| (s, ShardSource::GoogleBatch));
     }
     Err(ShardError::NoEngine)
 }
 
-/// The shard of Slurm task `id` in an array of `count` tasks from `min` to `max` by `step`;
-/// refused unless the array is a dense range (`--array=1,5,9` gives COUNT 3, MIN 1, MAX 9).
+/// A Slurm array task's shard: with `GRAYPIPE_SHARD_COUNT` the task id is the 0-based shard
+/// (for re-submitting some tasks of an array), else the array's own shape numbers the tasks.
+fn slurm_from_env(
+    var: &impl Fn(&str) -> Option<String>,
+    id: EnvNumber,
+) -> Result<Shard, ShardError> {
+    if let Some(count) = number(var, "GRAYPIPE_SHARD_COUNT") {
+        return zero_based(&id, &count?);
+    }
+    let count = required(var, "slurm", "SLURM_ARRAY_TASK_COUNT", "")?;
+    let min = required(var, "slurm", "SLURM_ARRAY_TASK_MIN", "")?;
+    let max = required(var, "slurm", "SLURM_ARRAY_TASK_MAX", "")?;
+    let step = number(var, "SLURM_ARRAY_TASK_STEP").transpose()?;
+    if let Some(s) = &step {
+        if s.value == 0 {
+            return Err(s.bad("the step must be at least 1"));
+        }
+    }
+    if count.value == 0 {
+        return Err(count.bad("an array has at least one task"));
+    }
+    if u32::try_from(count.value).is_err() {
+        return Err(count.bad(format!(
+            "is more shards than graypipe supports ({})",
+            u32::MAX
+        )));
+    }
+    let step_value = step.as_ref().map_or(1, |s| s.value);
+    let shard = slurm_shard(id.value, count.value, min.value, max.value, step_value)?;
+    match shard {
+        Some(s) => Ok(s),
+        None => Err(id.bad(format!(
+            "is not a task of the array {}-{}:{} (SLURM_ARRAY_TASK_MIN, _MAX, _STEP)",
+            min.text,
+            max.text,
+            step.as_ref().map_or("1", |s| s.text.as_str())
+        ))),
+    }
+}
+
+/// Why a Slurm job without `SLURM_ARRAY_TASK_ID` cannot be sharded, with how to run it.
+fn slurm_not_an_array(var: &impl Fn(&str) -> Option<String>) -> ShardError {
+    let ntasks = number(var, "SLURM_NTASKS")
+        .or_else(|| number(var, "SLURM_NPROCS"))
+        .and_then(Result::ok);
+    match (var("SLURM_PROCID"), ntasks) {
+        (Some(procid), Some(n)) if n.value > 1 => ShardError::SrunStep {
+            procid: procid.trim().to_string(),
+            ntasks: n.value,
+        },
+        _ => ShardError::NotAnArray,
+    }
+}
+
+/// The shard of Slurm task `id` in an array of `count` tasks from `min` to `max` by `step`
+/// (`--array=1-7:2` gives COUNT 4, MIN 1, MAX 7, STEP 2: task 5 is shard 3/4). Refused
+/// unless the tasks are evenly spaced (`--array=1,5,9` gives COUNT 3, MIN 1, MAX 9, STEP 1)
+/// and there is more than one (`--array=5`, see [`ShardError::SingleTaskArray`]). `Ok(None)`:
+/// `id` is not one of the array's tasks.
 pub fn slurm_shard(
     id: u64,
     count: u64,
     min: u64,
     max: u64,
     step: u64,
-) -> Result<Shard, ShardError> {
-    let dense = step == 1 && max >= min && max - min + 1 == count;
-    if !dense {
+) -> Result<Option<Shard>, ShardError> {
+    if count == 1 {
+        return Err(ShardError::SingleTaskArray { id });
+    }
+    let evenly_spaced = step >= 1
+        && max >= min
+        && (max - min) % step == 0
+        && count >= 1
+        && (max - min) / step == count - 1;
+    if !evenly_spaced {
         return Err(ShardError::SparseArray {
             count,
             min,
@@ -278,10 +452,10 @@ pub fn slurm_shard(
             step,
         });
     }
-    if id < min {
-        return Err(ShardError::OutOfRange { index: id, count });
+    if id < min || id > max || (id - min) % step != 0 {
+        return Ok(None);
     }
-    Shard::new(id - min + 1, count)
+    Shard::new((id - min) / step + 1, count).map(Some)
 }
 
 /// One file of the listing as sharding sees it: its path relative to the output folder (the
@@ -304,7 +478,8 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
     h
 }
 
-/// The 0-based shard of every entry, in listing order.
+/// The 0-based shard of every entry, in listing order. Memory and time do not grow with
+/// `count`: with more shards than files, the shards past the file count get nothing.
 pub fn assign(entries: &[ListingEntry], count: u32, by: ShardBy) -> Vec<u32> {
     let count = count.max(1);
     match by {
@@ -318,19 +493,24 @@ pub fn assign(entries: &[ListingEntry], count: u32, by: ShardBy) -> Vec<u32> {
                 let (ea, eb) = (&entries[a], &entries[b]);
                 eb.size.cmp(&ea.size).then_with(|| ea.key.cmp(&eb.key))
             });
-            // (bytes, files) per shard; the least bytes wins, then the fewest files, then the
-            // lowest shard, so that empty files spread too.
-            let mut load = vec![(0u64, 0u64); count as usize];
+            // (bytes, files, shard) per shard; the least bytes wins, then the fewest files,
+            // then the lowest shard, so that empty files spread too. Only the first
+            // `entries.len()` shards can ever be chosen (each takes a file before any shard
+            // takes a second), so only they are kept.
+            let used = (count as usize).min(entries.len());
+            let mut load: BinaryHeap<Reverse<(u64, u64, u32)>> =
+                (0..used as u32).map(|k| Reverse((0, 0, k))).collect();
             let mut out = vec![0u32; entries.len()];
             for i in order {
-                let (best, _) = load
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|&(k, l)| (l.0, l.1, k))
-                    .unwrap_or((0, &(0, 0)));
-                load[best].0 = load[best].0.saturating_add(entries[i].size);
-                load[best].1 += 1;
-                out[i] = best as u32;
+                let Some(Reverse((bytes, files, k))) = load.pop() else {
+                    break;
+                };
+                out[i] = k;
+                load.push(Reverse((
+                    bytes.saturating_add(entries[i].size),
+                    files + 1,
+                    k,
+                )));
             }
             out
         }
@@ -363,7 +543,8 @@ pub fn pixel_weights(jobs: &[crate::batch::Job], entries: &[ListingEntry]) -> Ve
         .collect()
 }
 
-/// Bytes per shard under an assignment.
+/// Bytes per shard under an assignment (one entry per shard: for a count that the caller
+/// has bounded, e.g. by the listing; [`shard_bytes`] gives one shard's without it).
 pub fn loads(entries: &[ListingEntry], assignment: &[u32], count: u32) -> Vec<u64> {
     let mut l = vec![0u64; count as usize];
     for (e, &s) in entries.iter().zip(assignment) {
@@ -372,6 +553,15 @@ pub fn loads(entries: &[ListingEntry], assignment: &[u32], count: u32) -> Vec<u6
         }
     }
     l
+}
+
+/// Bytes of the 0-based shard `shard` under an assignment.
+pub fn shard_bytes(entries: &[ListingEntry], assignment: &[u32], shard: u32) -> u64 {
+    entries
+        .iter()
+        .zip(assignment)
+        .filter(|(_, &s)| s == shard)
+        .fold(0u64, |sum, (e, _)| sum.saturating_add(e.size))
 }
 
 /// The largest load over the mean (1.0 is perfect balance; 0 loads give 1.0).
@@ -464,13 +654,15 @@ pub fn shard_plan(
         _ => assign(&entries, shard.count, by),
     };
     let mine = shard.index - 1;
-    let shard_bytes = loads(&entries, &assignment, shard.count)[mine as usize];
+    let shard_bytes = shard_bytes(&entries, &assignment, mine);
     let info = ShardInfo {
         shard,
         source,
         by,
         listing_files: entries.len(),
-        listing_bytes: entries.iter().map(|e| e.size).sum(),
+        listing_bytes: entries
+            .iter()
+            .fold(0u64, |sum, e| sum.saturating_add(e.size)),
         shard_bytes,
         fingerprint: fingerprint(&entries),
     };
@@ -634,39 +826,65 @@ mod tests {
         assert_ne!(fp, fingerprint(&e[..2]));
     }
 
+    fn slurm(
+        id: &str,
+        count: &str,
+        min: &str,
+        max: &str,
+        step: &str,
+    ) -> Vec<(&'static str, String)> {
+        vec![
+            ("SLURM_JOB_ID", "7".to_string()),
+            ("SLURM_ARRAY_TASK_ID", id.to_string()),
+            ("SLURM_ARRAY_TASK_COUNT", count.to_string()),
+            ("SLURM_ARRAY_TASK_MIN", min.to_string()),
+            ("SLURM_ARRAY_TASK_MAX", max.to_string()),
+            ("SLURM_ARRAY_TASK_STEP", step.to_string()),
+        ]
+    }
+
+    fn from_pairs(pairs: &[(&'static str, String)]) -> Result<(Shard, ShardSource), ShardError> {
+        let p: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        from_env(env(&p))
+    }
+
     #[test]
-    fn slurm_dense_ranges_only() {
-        let s = |id, count, min, max| {
-            from_env(env(&[
-                ("SLURM_ARRAY_TASK_ID", id),
-                ("SLURM_ARRAY_TASK_COUNT", count),
-                ("SLURM_ARRAY_TASK_MIN", min),
-                ("SLURM_ARRAY_TASK_MAX", max),
-                ("SLURM_ARRAY_TASK_STEP", "1"),
-            ]))
-        };
+    fn slurm_ranges_and_stepped_ranges() {
+        let s = |id, count, min, max, step| from_pairs(&slurm(id, count, min, max, step));
         assert_eq!(
-            s("0", "4", "0", "3"),
+            s("0", "4", "0", "3", "1"),
             Ok((Shard { index: 1, count: 4 }, ShardSource::Slurm))
         );
         assert_eq!(
-            s("12", "4", "10", "13"),
+            s("12", "4", "10", "13", "1"),
             Ok((Shard { index: 3, count: 4 }, ShardSource::Slurm))
         );
-        // --array=1,5,9
+        // --array=1-7:2: tasks 1, 3, 5, 7.
+        assert_eq!(
+            s("5", "4", "1", "7", "2"),
+            Ok((Shard { index: 3, count: 4 }, ShardSource::Slurm))
+        );
+        assert_eq!(
+            s("7", "4", "1", "7", "2"),
+            Ok((Shard { index: 4, count: 4 }, ShardSource::Slurm))
+        );
+        // A task id the array does not have is named with its value.
+        let e = s("4", "4", "1", "7", "2").unwrap_err().to_string();
+        assert!(
+            e.starts_with("SLURM_ARRAY_TASK_ID=4: is not a task of the array 1-7:2"),
+            "{e}"
+        );
+        // --array=1,5,9: not evenly spaced.
         assert!(matches!(
-            s("5", "3", "1", "9"),
+            s("5", "3", "1", "9", "1"),
             Err(ShardError::SparseArray { .. })
         ));
-        // --array=0-6:2 gives COUNT 4, MIN 0, MAX 6, STEP 2.
         assert!(matches!(
-            slurm_shard(2, 4, 0, 6, 2),
-            Err(ShardError::SparseArray { .. })
-        ));
-        assert!(matches!(
-            s("x", "4", "0", "3"),
+            s("x", "4", "0", "3", "1"),
             Err(ShardError::NotANumber { .. })
         ));
+        let e = s("0", "4", "0", "3", "0").unwrap_err().to_string();
+        assert!(e.starts_with("SLURM_ARRAY_TASK_STEP=0:"), "{e}");
         assert_eq!(
             from_env(env(&[("SLURM_JOB_ID", "7")])),
             Err(ShardError::NotAnArray)
@@ -727,6 +945,127 @@ mod tests {
     }
 
     #[test]
+    fn single_task_slurm_array_needs_the_count() {
+        // sbatch --array=5: re-running one task must not become shard 1/1.
+        let one = slurm("5", "1", "5", "5", "1");
+        let e = from_pairs(&one).unwrap_err();
+        assert_eq!(e, ShardError::SingleTaskArray { id: 5 });
+        let msg = e.to_string();
+        assert!(
+            msg.contains("sbatch --array=5 --export=ALL,GRAYPIPE_SHARD_COUNT=<N>"),
+            "{msg}"
+        );
+        assert!(msg.contains("--shard 6/<N>"), "{msg}");
+        let mut counted = one.clone();
+        counted.push(("GRAYPIPE_SHARD_COUNT", "8".into()));
+        assert_eq!(
+            from_pairs(&counted),
+            Ok((Shard { index: 6, count: 8 }, ShardSource::Slurm))
+        );
+        let mut too_few = one;
+        too_few.push(("GRAYPIPE_SHARD_COUNT", "5".into()));
+        assert_eq!(
+            from_pairs(&too_few).unwrap_err().to_string(),
+            "SLURM_ARRAY_TASK_ID=5: is out of range 0..=4 (GRAYPIPE_SHARD_COUNT=5)"
+        );
+    }
+
+    #[test]
+    fn srun_steps_are_told_how_to_run() {
+        let e = from_env(env(&[
+            ("SLURM_JOB_ID", "7"),
+            ("SLURM_PROCID", "2"),
+            ("SLURM_NTASKS", "4"),
+        ]))
+        .unwrap_err();
+        assert!(matches!(e, ShardError::SrunStep { ntasks: 4, .. }));
+        let msg = e.to_string();
+        assert!(msg.contains("srun -n 4 sh -c"), "{msg}");
+        assert!(msg.contains("sbatch --array=0-3"), "{msg}");
+    }
+
+    #[test]
+    fn absurd_values_are_named_as_set_and_never_wrap() {
+        let e = from_env(env(&[
+            ("JOB_COMPLETION_INDEX", "18446744073709551615"),
+            ("GRAYPIPE_SHARD_COUNT", "4"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "JOB_COMPLETION_INDEX=18446744073709551615: is out of range 0..=3 (GRAYPIPE_SHARD_COUNT=4)"
+        );
+        let e = from_env(env(&[
+            ("AWS_BATCH_JOB_ARRAY_INDEX", "99999999999999999999999"),
+            ("AWS_BATCH_JOB_ARRAY_SIZE", "4"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "AWS_BATCH_JOB_ARRAY_INDEX=99999999999999999999999: is too large"
+        );
+        let e = from_env(env(&[
+            ("BATCH_TASK_INDEX", "0"),
+            ("BATCH_TASK_COUNT", "4294967296"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("BATCH_TASK_COUNT=4294967296: is more shards"),
+            "{e}"
+        );
+        let e = from_env(env(&[("BATCH_TASK_INDEX", "0"), ("BATCH_TASK_COUNT", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("BATCH_TASK_COUNT=0: "), "{e}");
+        assert_eq!(
+            "1/99999999999".parse::<ShardArg>(),
+            Err(ShardError::TooManyShards(99_999_999_999))
+        );
+    }
+
+    #[test]
+    fn huge_shard_counts_cost_nothing_per_shard() {
+        // 4294967295 shards of 10 files: the first 10 shards take one file each.
+        let e = entries(&[5, 1, 9, 0, 0, 3, 3, 3, 700, 2]);
+        let a = assign(&e, u32::MAX, ShardBy::Size);
+        let mut seen = a.clone();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..10).collect::<Vec<u32>>());
+        assert_eq!(shard_bytes(&e, &a, a[8]), 700);
+        assert_eq!(shard_bytes(&e, &a, u32::MAX - 1), 0);
+        let h = assign(&e, u32::MAX, ShardBy::Hash);
+        assert_eq!(h.len(), 10);
+    }
+
+    #[test]
+    fn heap_assignment_matches_the_linear_scan() {
+        let sizes: Vec<u64> = (0..60).map(|i| (i * 7919 % 97) * (i % 3)).collect();
+        let e = entries(&sizes);
+        for n in [1u32, 2, 3, 7, 59, 60, 61, 1000] {
+            let mut load = vec![(0u64, 0u64); n as usize];
+            let mut order: Vec<usize> = (0..e.len()).collect();
+            order.sort_by(|&a, &b| {
+                e[b].size
+                    .cmp(&e[a].size)
+                    .then_with(|| e[a].key.cmp(&e[b].key))
+            });
+            let mut want = vec![0u32; e.len()];
+            for i in order {
+                let best = (0..n as usize)
+                    .min_by_key(|&k| (load[k].0, load[k].1, k))
+                    .unwrap();
+                load[best].0 += e[i].size;
+                load[best].1 += 1;
+                want[i] = best as u32;
+            }
+            assert_eq!(assign(&e, n, ShardBy::Size), want, "{n} shards");
+        }
+    }
+
+    #[test]
     fn kubernetes_aws_google() {
         assert_eq!(
             from_env(env(&[
@@ -753,10 +1092,13 @@ mod tests {
             from_env(env(&[("BATCH_TASK_INDEX", "3"), ("BATCH_TASK_COUNT", "4")])),
             Ok((Shard { index: 4, count: 4 }, ShardSource::GoogleBatch))
         );
-        assert_eq!(
+        assert!(matches!(
             from_env(env(&[("BATCH_TASK_INDEX", "4"), ("BATCH_TASK_COUNT", "4")])),
-            Err(ShardError::OutOfRange { index: 5, count: 4 })
-        );
+            Err(ShardError::BadValue {
+                name: "BATCH_TASK_INDEX",
+                ..
+            })
+        ));
         assert_eq!(from_env(env(&[])), Err(ShardError::NoEngine));
     }
 }

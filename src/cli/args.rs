@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use graypipe::batch::{
-    read_path_list, GlobFilter, NameTemplate, PlanOptions, Selection, SelectionError,
+    read_path_list_within, GlobFilter, NameTemplate, PlanOptions, Selection, SelectionError,
 };
 use graypipe::codec::{DecodeLimits, FormatChoice, PngCompression, ReadMode};
 use graypipe::ops::{Luma, Operation};
@@ -209,26 +209,22 @@ impl JobArgs {
                 .then(|| GlobFilter::new(globs))
                 .transpose()
         };
+        // The list is held within the memory budget the run will use.
+        let budget = self
+            .max_memory
+            .unwrap_or_else(graypipe::pipeline::memory::default_budget);
         let listed = match &self.files_from {
             None => Vec::new(),
-            Some(list) if list.as_os_str() == "-" => read_path_list(
-                std::io::stdin().lock(),
-                self.null,
-                graypipe::batch::discover::MAX_LIST_BYTES,
-                list,
-            )?,
+            Some(list) if list.as_os_str() == "-" => {
+                read_path_list_within(std::io::stdin().lock(), self.null, budget, list)?
+            }
             Some(list) => {
                 let file =
                     std::fs::File::open(list).map_err(|e| SelectionError::ListUnreadable {
                         list: list.clone(),
                         reason: graypipe::error::io_reason(&e),
                     })?;
-                read_path_list(
-                    file,
-                    self.null,
-                    graypipe::batch::discover::MAX_LIST_BYTES,
-                    list,
-                )?
+                read_path_list_within(file, self.null, budget, list)?
             }
         };
         Ok(PlanOptions {
@@ -346,7 +342,8 @@ pub struct SweepArgs {
     pub workers: Option<WorkerList>,
 
     /// Sweep the processors themselves: run each point on this many cores (CPU affinity per
-    /// run, Linux), a list or range as for --workers. Amdahl's n is then the cores allowed.
+    /// run, Linux; one CPU per physical core before SMT siblings, within the cgroup's CPU
+    /// quota), a list or range as for --workers. Amdahl's n is then the cores allowed.
     #[arg(long, value_name = "LIST")]
     pub cores: Option<WorkerList>,
 
@@ -371,8 +368,9 @@ pub struct SweepArgs {
     #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100000))]
     pub max_runs: u32,
 
-    /// Discard and re-run (up to 10 times per point) runs during which other processes took
-    /// more than 10% of the machine.
+    /// Before each counted run, wait until other processes take at most 10% of the run's
+    /// CPUs for 3 s (at most 30 s per run, 300 s in all); every run is kept, and the output
+    /// says when it gave up and which runs were loaded.
     #[arg(long)]
     pub quiet_machine: bool,
 

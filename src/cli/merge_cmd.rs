@@ -13,16 +13,17 @@ const MAX_REPORT_BYTES: u64 = 2 << 30;
 
 /// Runs the command; returns the exit status (1 when a report is unreadable or a check fails).
 pub fn execute(args: &MergeArgs) -> i32 {
-    let target = match output_target(&args.output, &args.reports) {
-        Ok(t) => t,
-        Err(e) => {
-            stderr_line(&format!(
-                "graypipe: refused: -o {}: {e}",
-                graypipe::error::printable_path(&args.output)
-            ));
-            return EXIT_USAGE;
-        }
+    let refuse = |e: String| {
+        stderr_line(&format!(
+            "graypipe: refused: -o {}: {e}",
+            graypipe::error::printable_path(&args.output)
+        ));
+        EXIT_USAGE
     };
+    // The cheap checks first: -o must not be a report or a special file.
+    if let Err(e) = output_target(&args.output, &args.reports, &[]) {
+        return refuse(e);
+    }
     let mut reports = Vec::with_capacity(args.reports.len());
     let mut unreadable = false;
     for path in &args.reports {
@@ -34,6 +35,11 @@ pub fn execute(args: &MergeArgs) -> i32 {
             }
         }
     }
+    // Then against the files the reports list, before anything is written.
+    let target = match output_target(&args.output, &args.reports, &reports) {
+        Ok(t) => t,
+        Err(e) => return refuse(e),
+    };
     // Every shard carries the whole listing; the first one found names a missing shard's files.
     let listing = reports
         .iter_mut()
@@ -75,44 +81,55 @@ pub fn execute(args: &MergeArgs) -> i32 {
     }
 }
 
-/// Where the merged record goes: the path through its symbolic links (the link stays, as with
-/// a shell's `>`). Refused: one of the reports being merged (by device and inode, or resolved
-/// path) and an existing folder, FIFO, device or socket, which a rename would replace.
-fn output_target(output: &Path, reports: &[PathBuf]) -> Result<PathBuf, String> {
-    let target = graypipe::batch::report_target::follow(output).map_err(|e| e.to_string())?;
-    if let Ok(meta) = std::fs::metadata(&target) {
-        if let Some(kind) = graypipe::input::kind_of(&meta) {
-            return Err(kind.to_string());
+/// Where the merged record goes, by the rule of every record ([`graypipe::write_target`]):
+/// through its symbolic links (the link stays, as with a shell's `>`), never onto one of the
+/// reports being merged, a file they list as an input or an output (relative paths taken from
+/// the current folder), or an existing folder, FIFO, device or socket.
+fn output_target(
+    output: &Path,
+    reports: &[PathBuf],
+    read: &[(String, ShardReport)],
+) -> Result<PathBuf, String> {
+    use graypipe::write_target::{record_target, TargetError};
+    let report_paths = reports.iter().map(PathBuf::as_path);
+    match record_target(output, report_paths, std::iter::empty(), None) {
+        Err(TargetError::IsInput) => {
+            let target = graypipe::write_target::follow(output).map_err(|e| e.to_string())?;
+            let id = graypipe::batch::plan::file_id(&target);
+            let report = reports
+                .iter()
+                .find(|r| id.is_some() && graypipe::batch::plan::file_id(r) == id)
+                .or_else(|| {
+                    reports
+                        .iter()
+                        .find(|r| graypipe::batch::plan::resolve(r) == target)
+                });
+            return Err(match report {
+                Some(r) => format!(
+                    "is {}, one of the reports being merged",
+                    graypipe::error::printable_path(r)
+                ),
+                None => "is one of the reports being merged".to_string(),
+            });
         }
+        Err(e) => return Err(e.to_string()),
+        Ok(target) if read.is_empty() => return Ok(target),
+        Ok(_) => {}
     }
-    let id = graypipe::batch::plan::file_id(&target);
-    let resolved = graypipe::batch::plan::resolve(&target);
-    for r in reports {
-        if (id.is_some() && graypipe::batch::plan::file_id(r) == id)
-            || graypipe::batch::plan::resolve(r) == resolved
-        {
-            return Err(format!(
-                "is {}, one of the reports being merged",
-                graypipe::error::printable_path(r)
-            ));
-        }
-    }
-    Ok(target)
+    let results = read.iter().flat_map(|(_, r)| &r.results);
+    let inputs = results.clone().map(|f| Path::new(f.input.as_str()));
+    let outputs = results.map(|f| Path::new(f.output.as_str()));
+    record_target(output, inputs, outputs, None).map_err(|e| match e {
+        TargetError::IsInput => "is an input listed in the reports being merged".to_string(),
+        TargetError::IsOutput => "is an output listed in the reports being merged".to_string(),
+        other => other.to_string(),
+    })
 }
 
 /// Writes the record atomically at `target`, if what is there now is still a regular file
 /// or nothing (never renamed over a device, FIFO or folder that appeared since the check).
 fn write_merged(target: &Path, json: &[u8]) -> Result<(), String> {
-    if let Ok(meta) = std::fs::symlink_metadata(target) {
-        if !meta.file_type().is_file() {
-            return Err(graypipe::input::kind_of(&meta)
-                .unwrap_or("is a symbolic link now")
-                .to_string());
-        }
-    }
-    graypipe::atomic_write::write_atomic(target, json)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    graypipe::write_target::write_record(target, json)
 }
 
 fn read_report(path: &Path) -> Result<ShardReport, String> {
@@ -192,7 +209,7 @@ fn write_failed_list(
     null: bool,
 ) -> Result<(), String> {
     use graypipe::report::retry::{list_bytes, retry_list};
-    let target = output_target(list, others)?;
+    let target = output_target(list, others, &[])?;
     let retry = retry_list(merged, listing);
     let (bytes, unlistable) = list_bytes(&retry, null);
     for p in &unlistable {

@@ -14,9 +14,34 @@ use graypipe::batch::shard::shard_plan;
 use graypipe::batch::{plan, report_target, Plan, ReportTarget};
 use graypipe::error::{printable, printable_path};
 use graypipe::pipeline::{logical_cores, CancelToken, EngineConfig, StageCaps};
-use graypipe::report::run_json::ShardRecord;
+use graypipe::report::run_json::{ExactPath, ShardJob, ShardRecord};
 use graypipe::report::{run_table, RunReport};
 use graypipe::run::run;
+
+/// What a shard records of its job beyond the top-level settings, for `graypipe merge` to
+/// compare across shards: resolved roots and output folder, and the selection options.
+fn shard_job(args: &RunArgs) -> ShardJob {
+    let job = &args.job;
+    let exact = |p: &Path| ExactPath::new(&plan::resolve(p));
+    ShardJob {
+        inputs: job.inputs.iter().map(|p| exact(p)).collect(),
+        output: exact(&args.output),
+        selection: format!(
+            "include={:?} exclude={:?} extensions={:?} hidden={} max_depth={:?} \
+             follow_links={} name={:?} suffix={:?} files_from={} null={}",
+            job.include,
+            job.exclude,
+            job.extensions,
+            job.hidden,
+            job.max_depth,
+            job.follow_links,
+            job.name.as_ref().map(|n| n.to_string()),
+            job.suffix.as_ref().map(|n| n.to_string()),
+            job.files_from.is_some(),
+            job.null,
+        ),
+    }
+}
 
 /// Runs the command; returns the exit status. `color`: whether the progress bar may use colour.
 pub fn execute(args: &RunArgs, color: bool) -> i32 {
@@ -121,7 +146,7 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     if args.dry_run {
         return dry_run(&plan);
     }
-    let stale = remove_stale_temps(&plan, report_to.as_ref(), started);
+    let stale = remove_stale_temps(&plan, &args.output, report_to.as_ref(), started);
     if stale > 0 && !args.quiet {
         stderr_line(&format!(
             "graypipe: removed {stale} temporary file(s) left by an earlier graypipe that was killed"
@@ -208,7 +233,9 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     } else {
         RunReport::totals(&summary, &settings, &config, job.format)
     };
-    report.shard = shard_info.as_ref().map(ShardRecord::from);
+    report.shard = shard_info
+        .as_ref()
+        .map(|i| ShardRecord::new(i, shard_job(args)));
     if args.report.is_some() {
         report.listing = listing;
     }
@@ -320,36 +347,31 @@ fn write_report(target: &ReportTarget, report: &RunReport) -> Result<(), String>
                 .map(|_| ())
                 .map_err(|e| graypipe::error::io_reason(&e))
         }
-        ReportTarget::File(path) => {
-            if let Ok(meta) = std::fs::symlink_metadata(path) {
-                if !meta.file_type().is_file() {
-                    return Err(graypipe::input::kind_of(&meta)
-                        .unwrap_or("is a symbolic link now")
-                        .to_string());
-                }
-            }
-            graypipe::atomic_write::write_atomic(path, &json)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
+        ReportTarget::File(path) => graypipe::write_target::write_record(path, &json),
     }
 }
 
-/// Clears the temporary files killed runs left in the folders this run writes to.
-fn remove_stale_temps(plan: &Plan, report: Option<&ReportTarget>, started: SystemTime) -> usize {
+/// Clears the temporary files killed runs left in the output tree (all of it: a resume with
+/// nothing left to convert cleans up too), the folders this run writes to and the report's
+/// folder; never inside an input folder.
+fn remove_stale_temps(
+    plan: &Plan,
+    out_dir: &Path,
+    report: Option<&ReportTarget>,
+    started: SystemTime,
+) -> usize {
     use graypipe::atomic_write::folder_of;
     let mut dirs: BTreeSet<&Path> = plan
         .jobs
         .iter()
+        .chain(&plan.skipped)
         .filter(|j| !super::remote::is_remote(&j.output))
         .map(|j| folder_of(&j.output))
         .collect();
     if let Some(ReportTarget::File(p)) = report {
         dirs.insert(folder_of(p));
     }
-    dirs.into_iter()
-        .map(|d| graypipe::atomic_write::remove_stale_temps(d, started))
-        .sum()
+    graypipe::atomic_write::remove_stale_temps_below(out_dir, dirs, &plan.input_folders(), started)
 }
 
 /// `--json`: the record as one line on stdout, and nothing else there.

@@ -1,10 +1,12 @@
 //! `graypipe sweep`: run, analyse, print, export.
 
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
 use super::args::SweepArgs;
 use super::run_cmd::on_interrupt;
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE};
+use graypipe::error::printable_path;
 use graypipe::pipeline::CancelToken;
 use graypipe::report::export::{
     export, CsvExporter, Exporter, JsonExporter, MarkdownExporter, SvgExporter,
@@ -43,6 +45,14 @@ pub fn execute(args: &SweepArgs) -> i32 {
         baseline: args.baseline,
         keep_output: args.keep_output.clone(),
         scratch: args.scratch.clone(),
+    };
+    // Every export is checked before the first measured run: a refusal costs nothing.
+    let targets = match export_targets(args, &plan) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("graypipe: refused: {e}");
+            return EXIT_USAGE;
+        }
     };
     // As `graypipe run` does, for the largest worker count the sweep runs.
     let most_workers = plan
@@ -88,19 +98,15 @@ pub fn execute(args: &SweepArgs) -> i32 {
     // A reader that went away ends the table quietly; a full disk is an error (the exports
     // below are still written).
     let printed = super::output::print_or_fail(&sweep_text(&record));
-    let exports: [(&Option<std::path::PathBuf>, &dyn Exporter); 4] = [
-        (&args.export_json, &JsonExporter),
-        (&args.export_csv, &CsvExporter),
-        (&args.export_markdown, &MarkdownExporter),
-        (&args.plot, &SvgExporter),
-    ];
     let mut status = printed;
-    for (path, exporter) in exports {
-        if let Some(path) = path {
-            if let Err(e) = export(exporter, &record, path) {
-                eprintln!("graypipe: error: cannot write {}: {e}", path.display());
-                status = EXIT_FAILED;
-            }
+    for (option, path, target) in &targets {
+        let exporter = exporter_for(option);
+        if let Err(e) = export(exporter, &record, target) {
+            eprintln!(
+                "graypipe: error: cannot write {option} {}: {e}",
+                printable_path(path)
+            );
+            status = EXIT_FAILED;
         }
     }
     if record
@@ -111,4 +117,83 @@ pub fn execute(args: &SweepArgs) -> i32 {
         status = EXIT_FAILED;
     }
     status
+}
+
+/// The export options, in the order they are written.
+const EXPORT_OPTIONS: [&str; 4] = [
+    "--export-json",
+    "--export-csv",
+    "--export-markdown",
+    "--plot",
+];
+
+fn exporter_for(option: &str) -> &'static dyn Exporter {
+    match option {
+        "--export-json" => &JsonExporter,
+        "--export-csv" => &CsvExporter,
+        "--export-markdown" => &MarkdownExporter,
+        _ => &SvgExporter,
+    }
+}
+
+/// Where each export asked for goes (option, path as given, resolved target), by the rule of
+/// every record ([`graypipe::write_target`]): never onto a file the sweep reads (its inputs,
+/// the `--files-from` list) or writes (the `--keep-output` pictures and folder), never a
+/// folder or special file, and no two exports onto one file.
+fn export_targets(
+    args: &SweepArgs,
+    plan: &SweepPlan,
+) -> Result<Vec<(&'static str, PathBuf, PathBuf)>, String> {
+    use graypipe::write_target::record_target;
+    let asked = [
+        &args.export_json,
+        &args.export_csv,
+        &args.export_markdown,
+        &args.plot,
+    ];
+    let asked: Vec<(&'static str, &PathBuf)> = EXPORT_OPTIONS
+        .into_iter()
+        .zip(asked)
+        .filter_map(|(o, p)| p.as_ref().map(|p| (o, p)))
+        .collect();
+    if asked.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The sweep's inputs as one run lists them, and its kept outputs when it keeps them.
+    let listing = graypipe::batch::discover_selected(
+        &plan.inputs,
+        plan.plan_options.follow_links,
+        &plan.plan_options.selection,
+    );
+    let kept = plan
+        .keep_output
+        .as_ref()
+        .and_then(|k| graypipe::batch::plan(&plan.inputs, k, &plan.plan_options).ok())
+        .map(|p| p.jobs)
+        .unwrap_or_default();
+    let list = args
+        .job
+        .files_from
+        .as_deref()
+        .filter(|p| p.as_os_str() != "-");
+    let reads = listing.found.iter().map(|f| f.input.as_path()).chain(list);
+    let writes = kept.iter().map(|j| j.output.as_path());
+    let mut targets = Vec::with_capacity(asked.len());
+    for (option, path) in asked {
+        let target = record_target(
+            path,
+            reads.clone(),
+            writes.clone(),
+            plan.keep_output.as_deref(),
+        )
+        .map_err(|e| format!("{option} {}: {e}", printable_path(path)))?;
+        targets.push((option, path.clone(), target));
+    }
+    let resolved: Vec<(&str, &Path)> = targets.iter().map(|(o, _, t)| (*o, t.as_path())).collect();
+    if let Some((a, b)) = graypipe::write_target::same_target(&resolved) {
+        return Err(format!(
+            "{a} and {b} name one file; each export needs its own"
+        ));
+    }
+    Ok(targets)
 }

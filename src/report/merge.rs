@@ -7,11 +7,38 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::run_json::FileCounts;
+use super::run_json::{FileCounts, ShardJob};
 
 /// The fields of a `graypipe run --report` that merging reads (others are ignored).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ShardReport {
+    /// The version that wrote it.
+    #[serde(default)]
+    pub graypipe_version: Option<String>,
+    /// The operation, as a SPEC (threshold and its level).
+    #[serde(default)]
+    pub operation: Option<serde_json::Value>,
+    /// Luma weights.
+    #[serde(default)]
+    pub luma: Option<serde_json::Value>,
+    /// `--maxval`.
+    #[serde(default)]
+    pub maxval: Option<serde_json::Value>,
+    /// `--read`.
+    #[serde(default)]
+    pub read: Option<serde_json::Value>,
+    /// `--format`.
+    #[serde(default)]
+    pub format: Option<serde_json::Value>,
+    /// `--bit-depth`.
+    #[serde(default)]
+    pub bit_depth: Option<serde_json::Value>,
+    /// `--png-compression`.
+    #[serde(default)]
+    pub png_compression: Option<serde_json::Value>,
+    /// `--max-pixels`.
+    #[serde(default)]
+    pub max_pixels: Option<serde_json::Value>,
     /// The shard's description; absent or null for a run that was not sharded.
     #[serde(default)]
     pub shard: Option<ShardMeta>,
@@ -37,6 +64,23 @@ pub struct ShardReport {
     pub listing: Option<Vec<super::retry::ListedInput>>,
 }
 
+impl ShardReport {
+    /// (name, value) of every setting that every shard of one batch must share (absent reads as
+    /// null, and then differs from a report that has it), in a fixed order.
+    fn settings(&self) -> [(&'static str, &Option<serde_json::Value>); 8] {
+        [
+            ("operation", &self.operation),
+            ("luma", &self.luma),
+            ("maxval", &self.maxval),
+            ("read", &self.read),
+            ("format", &self.format),
+            ("bit_depth", &self.bit_depth),
+            ("png_compression", &self.png_compression),
+            ("max_pixels", &self.max_pixels),
+        ]
+    }
+}
+
 /// A shard's description as its report gives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardMeta {
@@ -59,6 +103,10 @@ pub struct ShardMeta {
     pub shard_bytes: u64,
     /// Fingerprint of the whole listing.
     pub listing_fingerprint: String,
+    /// Input roots, output folder and selection; absent in reports of graypipe versions that
+    /// did not record them (such reports are refused: the job cannot be checked).
+    #[serde(default)]
+    pub job: Option<ShardJob>,
 }
 
 /// Summed over shards.
@@ -79,11 +127,38 @@ pub struct ResultRecord {
     pub input: String,
     /// Output path.
     pub output: String,
+    /// The output path's exact bytes in hex, when they are not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_hex: Option<String>,
     /// Outcome.
     pub status: String,
     /// Every other field, as written.
     #[serde(flatten)]
     pub rest: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ResultRecord {
+    /// The output path's exact bytes: from `output_hex` when present (`None` if that is not
+    /// hex), else the text's.
+    pub fn exact_output(&self) -> Option<Vec<u8>> {
+        match &self.output_hex {
+            None => Some(self.output.as_bytes().to_vec()),
+            Some(hex) => decode_hex(hex),
+        }
+    }
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    let b = hex.as_bytes();
+    if b.len() % 2 != 0 {
+        return None;
+    }
+    b.chunks(2)
+        .map(|pair| {
+            let digit = |c: u8| (c as char).to_digit(16);
+            Some((digit(pair[0])? * 16 + digit(pair[1])?) as u8)
+        })
+        .collect()
 }
 
 /// Why a set of shard reports does not make one complete batch.
@@ -121,13 +196,74 @@ pub enum MergeProblem {
         /// The reports claiming it.
         reports: Vec<String>,
     },
-    /// A shard with no report: it never ran, or never finished.
-    #[error("shard {index}/{count} is missing: no report for it (did it run?)")]
+    /// Shards with no report: they never ran, or never finished (a run of missing shards is
+    /// one problem, so that a huge N costs nothing per shard).
+    #[error("{} missing: no report for {} (did {} run?)",
+        if first == last { format!("shard {first}/{count} is") } else { format!("shards {first} to {last} of {count} are") },
+        if first == last { "it" } else { "them" },
+        if first == last { "it" } else { "they" })]
     Missing {
+        /// First K missing.
+        first: u32,
+        /// Last K missing of this run.
+        last: u32,
+        /// N.
+        count: u32,
+    },
+    /// A shard number that cannot be: K outside 1..=N.
+    #[error("{report}: shard {index}/{count} is impossible (K must be in 1..=N)")]
+    InvalidShard {
+        /// The report.
+        report: String,
+        /// Its K.
+        index: u32,
+        /// Its N.
+        count: u32,
+    },
+    /// A report written by a graypipe that did not record the job (roots, output folder,
+    /// selection): it cannot be checked against the others.
+    #[error(
+        "{report}: written by graypipe {version}, which does not record the job a shard ran \
+         (input roots, output folder, selection); re-run the shard with graypipe {current} to merge it"
+    )]
+    TooOld {
+        /// The report.
+        report: String,
+        /// Its version.
+        version: String,
+        /// This version.
+        current: String,
+    },
+    /// A shard that ran a different job from shard `expected_index`.
+    #[error(
+        "shard {index}/{count} ({report}) ran a different job: {field} is {value}, but shard \
+         {expected_index} ({expected_report}) has {expected} (every shard must run the same command)"
+    )]
+    JobDisagrees {
         /// K.
         index: u32,
         /// N.
         count: u32,
+        /// The report.
+        report: String,
+        /// What differs: `graypipe_version`, a setting, `input roots`, `output folder`, `selection`.
+        field: String,
+        /// Its value, as JSON text.
+        value: String,
+        /// The reference shard's K.
+        expected_index: u32,
+        /// The reference shard's report.
+        expected_report: String,
+        /// The reference shard's value.
+        expected: String,
+    },
+    /// A report whose figures contradict each other (edited, truncated or forged).
+    #[error("{report}: the report contradicts itself: {reason}")]
+    Inconsistent {
+        /// The report.
+        report: String,
+        /// What contradicts what.
+        reason: String,
     },
     /// A shard that planned a different listing or strategy.
     #[error(
@@ -247,8 +383,10 @@ pub struct MergedReport {
 }
 
 /// Joins shard reports (each with a label, normally its path) and checks them: every shard
-/// 1..N present exactly once, one N, one listing fingerprint and strategy, no failed or
-/// unfinished files, every file of the listing processed exactly once.
+/// 1..N present exactly once, one N, one job (version, settings, input roots, output folder,
+/// selection), one listing fingerprint and strategy, each report consistent with itself, no
+/// failed or unfinished files, every file of the listing processed exactly once (files are
+/// told apart by their exact bytes).
 pub fn merge(reports: Vec<(String, ShardReport)>) -> MergedReport {
     let mut problems = Vec::new();
     if reports.is_empty() {
@@ -265,7 +403,13 @@ pub fn merge(reports: Vec<(String, ShardReport)>) -> MergedReport {
     let count = sharded.first().map_or(0, |s| s.1.count);
     let mut by_index: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for (label, m, _) in &sharded {
-        if m.count != count {
+        if m.index == 0 || m.index > m.count {
+            problems.push(MergeProblem::InvalidShard {
+                report: label.clone(),
+                index: m.index,
+                count: m.count,
+            });
+        } else if m.count != count {
             problems.push(MergeProblem::CountDisagrees {
                 report: label.clone(),
                 index: m.index,
@@ -275,21 +419,104 @@ pub fn merge(reports: Vec<(String, ShardReport)>) -> MergedReport {
         }
         by_index.entry(m.index).or_default().push(label.clone());
     }
-    for k in 1..=count {
-        match by_index.get(&k) {
-            None => problems.push(MergeProblem::Missing { index: k, count }),
-            Some(r) if r.len() > 1 => problems.push(MergeProblem::Duplicate {
+    // Missing shards as runs between the ones present: no work per absent shard.
+    let mut next = 1u64;
+    let present = by_index
+        .keys()
+        .map(|&k| u64::from(k))
+        .filter(|&k| k >= 1 && k <= u64::from(count));
+    for k in present.chain(std::iter::once(u64::from(count) + 1)) {
+        if k > next {
+            // Both ends lie in 1..=count, a u32.
+            problems.push(MergeProblem::Missing {
+                first: u32::try_from(next).unwrap_or(u32::MAX),
+                last: u32::try_from(k - 1).unwrap_or(u32::MAX),
+                count,
+            });
+        }
+        next = k + 1;
+    }
+    for (&k, r) in &by_index {
+        if r.len() > 1 {
+            problems.push(MergeProblem::Duplicate {
                 index: k,
                 count,
                 reports: r.clone(),
-            }),
-            Some(_) => {}
+            });
         }
     }
-    let reference = sharded.first().map(|s| s.1.clone());
-    if let Some(refm) = &reference {
-        for (label, m, _) in sharded.iter().skip(1) {
-            if m.listing_fingerprint != refm.listing_fingerprint || m.strategy != refm.strategy {
+    if let Some((ref_label, refm, refr)) = sharded.first() {
+        for (label, m, r) in &sharded {
+            if m.job.is_none() {
+                problems.push(MergeProblem::TooOld {
+                    report: label.clone(),
+                    version: r.graypipe_version.clone().unwrap_or_else(|| "?".into()),
+                    current: env!("CARGO_PKG_VERSION").into(),
+                });
+            }
+        }
+        for (label, m, r) in sharded.iter().skip(1) {
+            let disagree =
+                |field: &str, value: String, expected: String| MergeProblem::JobDisagrees {
+                    index: m.index,
+                    count: m.count,
+                    report: label.clone(),
+                    field: field.into(),
+                    value,
+                    expected_index: refm.index,
+                    expected_report: ref_label.clone(),
+                    expected,
+                };
+            let text = |v: &Option<serde_json::Value>| {
+                v.as_ref()
+                    .map_or_else(|| "absent".into(), |v| v.to_string())
+            };
+            if r.graypipe_version != refr.graypipe_version {
+                problems.push(disagree(
+                    "graypipe_version",
+                    text(&r.graypipe_version.clone().map(Into::into)),
+                    text(&refr.graypipe_version.clone().map(Into::into)),
+                ));
+            }
+            for ((name, v), (_, want)) in r.settings().into_iter().zip(refr.settings()) {
+                if v != want {
+                    problems.push(disagree(name, text(v), text(want)));
+                }
+            }
+            if let (Some(job), Some(want)) = (&m.job, &refm.job) {
+                let paths = |ps: &[super::run_json::ExactPath]| {
+                    ps.iter()
+                        .map(|p| p.path.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                if job.inputs != want.inputs {
+                    problems.push(disagree(
+                        "input roots",
+                        paths(&job.inputs),
+                        paths(&want.inputs),
+                    ));
+                }
+                if job.output != want.output {
+                    problems.push(disagree(
+                        "output folder",
+                        job.output.path.clone(),
+                        want.output.path.clone(),
+                    ));
+                }
+                if job.selection != want.selection {
+                    problems.push(disagree(
+                        "selection",
+                        job.selection.clone(),
+                        want.selection.clone(),
+                    ));
+                }
+            }
+            if m.listing_fingerprint != refm.listing_fingerprint
+                || m.strategy != refm.strategy
+                || m.listing_files != refm.listing_files
+                || m.listing_bytes != refm.listing_bytes
+            {
                 problems.push(MergeProblem::ListingDisagrees {
                     index: m.index,
                     count: m.count,
@@ -303,6 +530,12 @@ pub fn merge(reports: Vec<(String, ShardReport)>) -> MergedReport {
         }
     }
     for (label, m, r) in &sharded {
+        for reason in contradictions(m, r) {
+            problems.push(MergeProblem::Inconsistent {
+                report: label.clone(),
+                reason,
+            });
+        }
         if r.files.failed > 0 || r.files.not_started > 0 {
             problems.push(MergeProblem::ShardFailed {
                 index: m.index,
@@ -313,16 +546,26 @@ pub fn merge(reports: Vec<(String, ShardReport)>) -> MergedReport {
             });
         }
     }
+    let reference = sharded.first().map(|s| s.1.clone());
 
-    let mut owners: HashMap<String, Vec<u32>> = HashMap::new();
+    // Files keyed by their exact output bytes: names that are not UTF-8 stay apart.
+    let mut owners: HashMap<Vec<u8>, (String, Vec<u32>)> = HashMap::new();
     let mut files = FileCounts::default();
     let mut failures = Vec::new();
-    let mut results = Vec::new();
+    let mut results: Vec<(Vec<u8>, ResultRecord)> = Vec::new();
     let mut shards = Vec::new();
     for (label, m, r) in sharded {
         files.add(&r.files);
-        for rec in &r.results {
-            owners.entry(rec.output.clone()).or_default().push(m.index);
+        for rec in r.results {
+            let key = rec
+                .exact_output()
+                .unwrap_or_else(|| rec.output.as_bytes().to_vec());
+            owners
+                .entry(key.clone())
+                .or_insert_with(|| (rec.output.clone(), Vec::new()))
+                .1
+                .push(m.index);
+            results.push((key, rec));
         }
         shards.push(ShardLine {
             report: label,
@@ -336,12 +579,11 @@ pub fn merge(reports: Vec<(String, ShardReport)>) -> MergedReport {
             files: r.files,
         });
         failures.extend(r.failures);
-        results.extend(r.results);
     }
     let mut twice: Vec<(String, Vec<u32>)> = owners
-        .iter()
+        .values()
         .filter(|(_, v)| v.len() > 1)
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .cloned()
         .collect();
     twice.sort();
     for (output, shards) in twice {
@@ -355,7 +597,8 @@ pub fn merge(reports: Vec<(String, ShardReport)>) -> MergedReport {
             });
         }
     }
-    results.sort_by(|a, b| a.output.cmp(&b.output));
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let results: Vec<ResultRecord> = results.into_iter().map(|(_, r)| r).collect();
 
     let walls: Vec<f64> = shards.iter().map(|s| s.wall_seconds).collect();
     let wall_max = walls.iter().cloned().fold(0.0, f64::max);
@@ -390,6 +633,71 @@ pub fn merge(reports: Vec<(String, ShardReport)>) -> MergedReport {
     }
 }
 
+/// Where a shard report contradicts itself: per-file statuses against its counts, its share
+/// against the listing, a status or exact name that cannot be.
+fn contradictions(m: &ShardMeta, r: &ShardReport) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut by_status = FileCounts::default();
+    for rec in &r.results {
+        match rec.status.as_str() {
+            "written" => by_status.written += 1,
+            "failed" => by_status.failed += 1,
+            "skipped" => by_status.skipped += 1,
+            "not_started" => by_status.not_started += 1,
+            other => out.push(format!("{}: unknown status {other:?}", rec.output)),
+        }
+        if rec.exact_output().is_none() {
+            out.push(format!("{}: output_hex is not hex", rec.output));
+        }
+    }
+    let counts = &r.files;
+    let mut differ = |what: &str, listed: usize, counted: usize| {
+        if listed != counted {
+            out.push(format!(
+                "files.{what} is {counted} but {listed} file(s) are listed as {what}"
+            ));
+        }
+    };
+    differ("written", by_status.written, counts.written);
+    differ("skipped", by_status.skipped, counts.skipped);
+    differ("not_started", by_status.not_started, counts.not_started);
+    // Paths that could not be listed fail without a file line, but each has a failure entry.
+    if by_status.failed > counts.failed {
+        out.push(format!(
+            "files.failed is {} but {} file(s) are listed as failed",
+            counts.failed, by_status.failed
+        ));
+    }
+    if r.failures.len() != counts.failed {
+        out.push(format!(
+            "files.failed is {} but {} failure(s) are listed",
+            counts.failed,
+            r.failures.len()
+        ));
+    }
+    let planned = r.results.len().saturating_sub(by_status.skipped);
+    if counts.planned != planned {
+        out.push(format!(
+            "files.planned is {} but {planned} file(s) are listed as planned",
+            counts.planned
+        ));
+    }
+    if r.results.len() > m.listing_files {
+        out.push(format!(
+            "{} file(s) listed in a shard of a listing of {}",
+            r.results.len(),
+            m.listing_files
+        ));
+    }
+    if m.shard_bytes > m.listing_bytes {
+        out.push(format!(
+            "shard_bytes {} exceed listing_bytes {}",
+            m.shard_bytes, m.listing_bytes
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,7 +713,27 @@ mod tests {
                 listing_bytes: 0,
                 shard_bytes: 0,
                 listing_fingerprint: "f".repeat(32),
+                job: Some(ShardJob {
+                    inputs: vec![super::super::run_json::ExactPath {
+                        path: "/data/in".into(),
+                        hex: None,
+                    }],
+                    output: super::super::run_json::ExactPath {
+                        path: "/data/out".into(),
+                        hex: None,
+                    },
+                    selection: "include=[]".into(),
+                }),
             }),
+            graypipe_version: Some("1.0".into()),
+            operation: Some("otsu".into()),
+            maxval: Some(255.0.into()),
+            luma: None,
+            read: None,
+            format: None,
+            bit_depth: None,
+            png_compression: None,
+            max_pixels: None,
             host: Some(format!("node{index}")),
             wall_seconds: wall,
             process_cpu_seconds: Some(wall * 2.0),
@@ -420,6 +748,7 @@ mod tests {
                 .map(|o| ResultRecord {
                     input: format!("in/{o}"),
                     output: format!("out/{o}"),
+                    output_hex: None,
                     status: "written".into(),
                     rest: Default::default(),
                 })
@@ -459,9 +788,11 @@ mod tests {
         r.remove(0);
         let m = merge(r);
         assert!(!m.complete);
-        assert!(m
-            .problems
-            .contains(&MergeProblem::Missing { index: 2, count: 3 }));
+        assert!(m.problems.contains(&MergeProblem::Missing {
+            first: 2,
+            last: 2,
+            count: 3
+        }));
         assert!(m.problems.contains(&MergeProblem::FilesUnaccounted {
             expected: 5,
             got: 3
@@ -490,6 +821,10 @@ mod tests {
         let mut r = three();
         r[2].1.files.failed = 1;
         r[2].1.files.written -= 1;
+        r[2].1.results[0].status = "failed".into();
+        r[2].1
+            .failures
+            .push(serde_json::json!({"input": "in/e", "reason": "bad"}));
         let m = merge(r);
         assert_eq!(m.problems.len(), 1);
         let msg = m.problems[0].to_string();
@@ -523,6 +858,114 @@ mod tests {
             .any(|k| k.contains("other reports say 3 shards")));
     }
 
+    fn kinds(m: &MergedReport) -> Vec<String> {
+        m.problems.iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn a_different_job_is_named() {
+        let mut r = three();
+        r[0].1.maxval = Some(128.0.into());
+        r[0].1.luma = Some("bt709".into());
+        r[2].1.graypipe_version = Some("0.9".into());
+        if let Some(job) = r[2].1.shard.as_mut().and_then(|s| s.job.as_mut()) {
+            job.output.path = "/data/other".into();
+            job.inputs[0].path = "/data/in2".into();
+            job.selection = "include=[\"*.png\"]".into();
+        }
+        let m = merge(r);
+        let k = kinds(&m);
+        for want in [
+            "shard 2/3 (r2.json) ran a different job: maxval is 128.0, but shard 1 (r1.json) has 255.0",
+            "shard 2/3 (r2.json) ran a different job: luma is \"bt709\", but shard 1 (r1.json) has absent",
+            "shard 3/3 (r3.json) ran a different job: graypipe_version is \"0.9\"",
+            "shard 3/3 (r3.json) ran a different job: output folder is /data/other, but shard 1 (r1.json) has /data/out",
+            "shard 3/3 (r3.json) ran a different job: input roots is /data/in2",
+            "shard 3/3 (r3.json) ran a different job: selection is",
+        ] {
+            assert!(k.iter().any(|p| p.starts_with(want)), "{want} not in {k:#?}");
+        }
+        assert_eq!(k.len(), 6, "{k:#?}");
+    }
+
+    #[test]
+    fn impossible_shards_and_self_contradicting_reports_are_named() {
+        let mut r = three();
+        // Shard 3 of 2 among shards of 3.
+        if let Some(s) = r[2].1.shard.as_mut() {
+            s.count = 2;
+        }
+        // Counts that say 2 written where the files say 1 written and 1 failed.
+        r[1].1.results[1].status = "failed".into();
+        let m = merge(r);
+        let k = kinds(&m);
+        assert!(
+            k.iter()
+                .any(|p| p == "r3.json: shard 3/2 is impossible (K must be in 1..=N)"),
+            "{k:#?}"
+        );
+        assert!(
+            k.iter().any(|p| p.starts_with("r1.json: the report contradicts itself: files.written is 2 but 1 file(s) are listed as written")),
+            "{k:#?}"
+        );
+        assert!(
+            k.iter().any(|p| p.starts_with("r1.json: the report contradicts itself: files.failed is 0 but 1 file(s) are listed as failed")),
+            "{k:#?}"
+        );
+        let mut r = three();
+        r[0].1.results[0].status = "maybe".into();
+        assert!(kinds(&merge(r))
+            .iter()
+            .any(|p| p.contains("unknown status \"maybe\"")));
+    }
+
+    #[test]
+    fn huge_counts_cost_nothing_per_missing_shard() {
+        let m = merge(vec![("r.json".into(), report(1, u32::MAX, &["a"], 1, 1.0))]);
+        assert!(m.problems.contains(&MergeProblem::Missing {
+            first: 2,
+            last: u32::MAX,
+            count: u32::MAX
+        }));
+        assert_eq!(m.problems.len(), 1, "{:?}", m.problems);
+        assert!(m.problems[0]
+            .to_string()
+            .starts_with("shards 2 to 4294967295 of 4294967295 are missing"));
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_merge_by_their_exact_bytes() {
+        // Two outputs whose names differ only in bytes that are not UTF-8: the same text.
+        let mut r = vec![
+            ("r1.json".into(), report(1, 2, &["\u{fffd}.png"], 2, 1.0)),
+            ("r2.json".into(), report(2, 2, &["\u{fffd}.png"], 2, 1.0)),
+        ];
+        r[0].1.results[0].output_hex = Some("6f75742fff2e706e67".into());
+        r[1].1.results[0].output_hex = Some("6f75742ffe2e706e67".into());
+        let m = merge(r);
+        assert!(m.complete, "{:?}", m.problems);
+        assert_eq!(m.results.len(), 2);
+        // Sorted by exact bytes: 0xfe before 0xff.
+        assert_eq!(
+            m.results[0].output_hex.as_deref(),
+            Some("6f75742ffe2e706e67")
+        );
+    }
+
+    #[test]
+    fn reports_that_do_not_record_the_job_are_refused() {
+        let mut r = three();
+        if let Some(s) = r[1].1.shard.as_mut() {
+            s.job = None;
+        }
+        let k = kinds(&merge(r));
+        assert!(
+            k.iter().any(|p| p
+                .starts_with("r1.json: written by graypipe 1.0, which does not record the job")),
+            "{k:#?}"
+        );
+    }
+
     #[test]
     fn no_reports() {
         let m = merge(vec![]);
@@ -536,7 +979,8 @@ mod tests {
           "failed":0,"skipped":0,"not_started":0,"future_field":3},"wall_seconds":0.5,
           "host":"h","process_cpu_seconds":0.7,"new_top_level":{"a":1},
           "shard":{"index":1,"count":1,"strategy":"hash","source":"slurm","listing_files":1,
-          "listing_bytes":10,"shard_bytes":10,"listing_fingerprint":"ab"},
+          "listing_bytes":10,"shard_bytes":10,"listing_fingerprint":"ab",
+          "job":{"inputs":[{"path":"/i"}],"output":{"path":"/o"},"selection":"s"}},
           "failures":[],"results":[{"input":"a.png","output":"o/a.png","status":"written",
           "bytes":5,"width":1,"height":1}]}"#;
         let r: ShardReport = serde_json::from_str(json).expect("parses");

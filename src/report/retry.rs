@@ -140,9 +140,11 @@ pub fn retry_list(merged: &MergedReport, listing: &[ListedInput]) -> RetryList {
     let missing: Vec<(u32, u32)> = merged
         .problems
         .iter()
-        .filter_map(|p| match p {
-            MergeProblem::Missing { index, count } => Some((*index, *count)),
-            _ => None,
+        .flat_map(|p| match p {
+            MergeProblem::Missing { first, last, count } => {
+                (*first..=*last).map(|k| (k, *count)).collect::<Vec<_>>()
+            }
+            _ => Vec::new(),
         })
         .collect();
     // A shard that never reported: its files from the listing the other shards carry.

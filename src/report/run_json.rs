@@ -106,11 +106,49 @@ pub struct ShardRecord {
     pub shard_bytes: u64,
     /// Fingerprint of the whole listing (relative paths and sizes); equal on every shard.
     pub listing_fingerprint: String,
+    /// What the shard was asked to do beyond the settings recorded at the top level: input
+    /// roots, output folder and how files were chosen, so that `graypipe merge` can check
+    /// that every shard ran the same job.
+    pub job: ShardJob,
 }
 
-impl From<&crate::batch::shard::ShardInfo> for ShardRecord {
-    fn from(i: &crate::batch::shard::ShardInfo) -> Self {
+/// A path as recorded for checking: its text, and its exact bytes in hex when not UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExactPath {
+    /// The path as text (bytes that are not UTF-8 shown as U+FFFD).
+    pub path: String,
+    /// The exact bytes in hex, present only when they are not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hex: Option<String>,
+}
+
+impl ExactPath {
+    /// `p` as recorded.
+    pub fn new(p: &Path) -> Self {
+        ExactPath {
+            path: p.to_string_lossy().into_owned(),
+            hex: exact_hex(p),
+        }
+    }
+}
+
+/// The job a shard ran, as far as the top-level settings do not say it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardJob {
+    /// The input roots, resolved (absolute, links followed), in the order given.
+    pub inputs: Vec<ExactPath>,
+    /// The output folder, resolved.
+    pub output: ExactPath,
+    /// How files were chosen and named (globs, extensions, hidden, depth, links, naming, list
+    /// given or not), as one canonical text.
+    pub selection: String,
+}
+
+impl ShardRecord {
+    /// The record of shard `i` of a run of `job`.
+    pub fn new(i: &crate::batch::shard::ShardInfo, job: ShardJob) -> Self {
         ShardRecord {
+            job,
             index: i.shard.index,
             count: i.shard.count,
             strategy: i.by.name(),

@@ -4,7 +4,9 @@ use std::fmt::Write;
 
 use crate::pipeline::Engine;
 use crate::pipeline::Stage;
-use crate::sweep::analysis::{BiggerMachine, EngineSummary, PointRow, StageClock, Verdict};
+use crate::sweep::analysis::{
+    BiggerMachine, Decision, EngineSummary, Gate, Holdout, PointRow, StageClock, Verdict,
+};
 use crate::sweep::bootstrap::Interval;
 use crate::sweep::{amdahl, usl, Baseline, SweepRecord};
 
@@ -24,7 +26,7 @@ fn iv(i: Option<Interval>, f: impl Fn(f64) -> String) -> String {
 /// The header lines: what ran where, and how often.
 pub fn header(r: &SweepRecord) -> Vec<String> {
     let s = &r.schedule;
-    vec![
+    let mut out = vec![
         format!(
             "graypipe sweep: {} files, {:.2} MP per run, {} -> {}; {} warm-up round(s), then at least {} counted runs and {} s per point (at most {}), interleaved{}{}",
             r.job.files,
@@ -42,8 +44,30 @@ pub fn header(r: &SweepRecord) -> Vec<String> {
             "machine: {} logical cores, {}, {}",
             r.machine.logical_cores, r.machine.cpu, r.machine.os
         ),
-        "n = processors actually available = min(workers, cores allowed); intervals are bootstrap 95% over runs".into(),
-    ]
+        "n = processors allowed = min(workers, cores allowed); whether the job got them is measured per run (a row marked starved did not); intervals are bootstrap 95% sampling intervals over runs (they do not include model error)".into(),
+    ];
+    if !s.cpu_order.is_empty() {
+        out.push(format!(
+            "CPUs: {} usable, taken in the order {} (one per physical core before SMT siblings){}",
+            s.cpu_order.len(),
+            list(&s.cpu_order),
+            s.cpu_quota
+                .map_or_else(String::new, |q| format!("; cgroup CPU quota {q:.2} CPU(s)"))
+        ));
+    }
+    if let Some(q) = &s.quiet {
+        out.push(if q.gave_up_runs == 0 && q.loaded_runs.is_empty() {
+            format!("--quiet-machine: waited {:.0} s in all for quiet CPUs; every counted run started on quiet CPUs and stayed under the load threshold", q.waited_seconds)
+        } else {
+            format!(
+                "--quiet-machine: waited {:.0} s in all; gave up waiting before {} run(s) (the CPUs never stayed quiet long enough); loaded runs: {}",
+                q.waited_seconds,
+                q.gave_up_runs,
+                if q.loaded_runs.is_empty() { "none".to_string() } else { q.loaded_runs.join(", ") }
+            )
+        });
+    }
+    out
 }
 
 fn times_or_unbounded(x: Option<f64>) -> String {
@@ -93,7 +117,11 @@ pub fn cells(row: &PointRow) -> [String; 13] {
             iv(row.median_interval, secs)
         ),
         format!("{}{outliers}", row.runs_seconds.len()),
-        format!("{:.2}", row.cores_used),
+        format!(
+            "{:.2}{}",
+            row.cores_used,
+            if row.starved { " starved" } else { "" }
+        ),
         opt(row.other_load, |l| format!("{:.0}%", l * 100.0)),
         format!("{:.1}", row.images_per_second),
         opt(row.speedup, |s| {
@@ -164,13 +192,20 @@ pub fn conclusions(e: &EngineSummary, rows: &[PointRow]) -> Vec<String> {
                         preds.join(", ")
                     ));
                 }
-                None => out.push(format!(
-                    "  no ceiling or predictions: P must lie in [0, 1] with a 95% interval at most {} wide",
-                    amdahl::NARROW_P_WIDTH
-                )),
+                None => out.push(match &e.gates.amdahl.reason {
+                    Some(why) => format!("  no ceiling or predictions: {why}"),
+                    None => format!(
+                        "  no ceiling or predictions: P must lie in [0, 1] with a 95% interval at most {} wide",
+                        amdahl::NARROW_P_WIDTH
+                    ),
+                }),
             }
+            out.extend(holdout_line("Amdahl fit", &e.gates.amdahl, secs));
         }
-        None => out.push("  no Amdahl fit: one processor count only".into()),
+        None => out.push(
+            "  no Amdahl fit: fewer than two processor counts to fit (starved rows are left out)"
+                .into(),
+        ),
     }
     match &e.usl {
         Some(u) => {
@@ -183,14 +218,16 @@ pub fn conclusions(e: &EngineSummary, rows: &[PointRow]) -> Vec<String> {
                 iv(u.sigma_interval, |x| format!("{x:.4}")),
                 p.kappa,
                 iv(u.kappa_interval, |x| format!("{x:.5}")),
-                match u.peak_processors {
-                    Some(n) => format!("throughput peaks at N* = sqrt((1 - sigma)/kappa) = {n:.1} processors"),
-                    None => "no peak: kappa's interval does not exclude 0".into(),
+                match (u.peak_processors, &e.gates.usl.reason) {
+                    (Some(n), _) => format!("throughput peaks at N* = sqrt((1 - sigma)/kappa) = {n:.1} processors"),
+                    (None, Some(why)) => format!("no N*: {why}"),
+                    (None, None) => "no peak: kappa's interval does not exclude 0".into(),
                 }
             ));
+            out.extend(holdout_line("USL", &e.gates.usl, |x| format!("{x:.2} files/s")));
         }
         None => out.push(format!(
-            "  USL: too few points ({} processor count(s); the USL needs {}: sweep --cores on a machine with more cores)",
+            "  USL: too few points ({} processor count(s) to fit; the USL needs {}: sweep --cores on a machine with more cores)",
             e.processor_counts,
             usl::MIN_COUNTS
         )),
@@ -222,79 +259,120 @@ pub fn conclusions(e: &EngineSummary, rows: &[PointRow]) -> Vec<String> {
         }
         out.push(line);
     }
-    let mut rec = format!(
-        "  recommended: --engine {engine} --workers {} (the fewest workers whose throughput interval reaches within 5% of the best)",
-        e.recommended_workers
-    );
-    if let Some(w) = e.recommended_stage_workers {
-        let _ = write!(rec, "; per-stage split by share of stage time (ceil, at most the cores each): --stage-workers {w}");
+    if let Some(u) = &e.usl_workers {
+        out.push(match (e.throughput_falls_beyond_workers, &e.gates.usl_workers.reason) {
+            (Some(w), _) => format!(
+                "  USL over workers (oversubscribed points included): beyond {w} workers throughput falls (kappa {:.5}{})",
+                u.params.kappa,
+                iv(u.kappa_interval, |x| format!("{x:.5}"))
+            ),
+            (None, Some(why)) => format!("  USL over workers: no peak stated: {why}"),
+            (None, None) => "  USL over workers: no fall in throughput seen (kappa's interval does not exclude 0)".into(),
+        });
+    }
+    let mut rec = format!("  {}", decision_line(&e.decision, Some(engine)));
+    match e.recommended_stage_workers {
+        Some(w) => {
+            let _ = write!(rec, "; the queues show a bottleneck, so a per-stage split by share of stage time (ceil, at most the cores each): --stage-workers {w}");
+        }
+        None if engine == Engine::Staged => {
+            rec.push_str("; no per-stage split: no queue shows a bottleneck at the largest point");
+        }
+        None => {}
     }
     out.push(rec);
     if let Some(b) = &e.bigger_machine {
-        out.extend(bigger_machine_lines(b));
+        out.extend(bigger_machine_lines(b, &e.gates.bigger_machine));
     }
     out
 }
 
-/// The bigger machine: first its checks against every measured n and what they decide, then
-/// the prediction, or why there is none.
-pub fn bigger_machine_lines(b: &BiggerMachine) -> Vec<String> {
+/// The hold-out check of a model, when it ran.
+fn holdout_line(what: &str, g: &Gate, unit: impl Fn(f64) -> String) -> Option<String> {
+    let h: &Holdout = g.holdout.as_ref()?;
+    Some(format!(
+        "  hold-out check of the {what}: fitted without n = {}, it predicts {}{} there; measured {}{} (miss {:+.1}%): {}",
+        h.processors,
+        unit(h.predicted),
+        iv(h.predicted_interval, &unit),
+        unit(h.measured),
+        iv(h.measured_interval, &unit),
+        h.miss * 100.0,
+        if h.passed { "passed" } else { "failed" }
+    ))
+}
+
+/// The recommendation, or why the data cannot decide; `engine` None for the closing line
+/// across engines.
+pub fn decision_line(d: &Decision, engine: Option<Engine>) -> String {
+    let what = if engine.is_some() {
+        "recommended"
+    } else {
+        "overall"
+    };
+    match (d.choice, &d.cannot_decide) {
+        (Some((e, w)), _) => {
+            let best = d
+                .candidates
+                .iter()
+                .find(|c| c.interval.is_none() && c.ratio == 1.0)
+                .map_or_else(String::new, |c| format!("{} worker(s)", c.workers));
+            let chosen = d
+                .candidates
+                .iter()
+                .find(|c| c.engine == e && c.workers == w);
+            format!(
+                "{what}: --engine {e} --workers {w} (the fewest workers whose throughput is within 5% of the best, {best}, with 95% confidence{})",
+                chosen
+                    .and_then(|c| c.interval)
+                    .map_or_else(String::new, |i| format!(": {:.2} of the best [{:.2}, {:.2}]", chosen.map_or(1.0, |c| c.ratio), i.low, i.high))
+            )
+        }
+        (None, Some(why)) => format!("{what}: {why}"),
+        (None, None) => format!("{what}: nothing measured to decide from"),
+    }
+}
+
+/// The bigger machine: the model against the points it was fitted on, its hold-out check,
+/// then the prediction, or why there is none.
+pub fn bigger_machine_lines(b: &BiggerMachine, gate: &Gate) -> Vec<String> {
     let checks: Vec<String> = b
         .checks
         .iter()
         .map(|c| {
-            let p = c.predicted_seconds;
-            let (interval, place) = if c.measured_low_seconds < c.measured_high_seconds {
-                (
-                    format!(
-                        " [{}, {}]",
-                        secs(c.measured_low_seconds),
-                        secs(c.measured_high_seconds)
-                    ),
-                    if p > c.measured_high_seconds {
-                        ", slower than its interval"
-                    } else if p < c.measured_low_seconds {
-                        ", faster than its interval"
-                    } else {
-                        ", inside its interval"
-                    },
-                )
-            } else {
-                (String::new(), "")
-            };
             format!(
-                "n = {}: {} s predicted, {} s{interval} measured ({:+.1}%{place})",
+                "n = {}: {} s predicted, {} s measured ({:+.1}%)",
                 c.processors,
-                secs(p),
+                secs(c.predicted_seconds),
                 secs(c.measured_seconds),
                 c.miss * 100.0
             )
         })
         .collect();
-    let verdict = match (b.verdict, b.contradiction) {
-        (Verdict::Contradicted, Some(c)) => format!(
-            "contradicted: n = {} needs at least {} s outside the stages (low end of its interval minus its stage bound), n = {} allows at most {} s (high end, plus {:.0}% leeway): the time that does not shrink grew with the cores (contention, other processes' load, or a one-processor point that used more than one core), which the model cannot follow",
-            c.processors,
-            secs(c.needs_fixed_seconds),
-            c.against_processors,
-            secs(c.allows_fixed_seconds),
-            crate::sweep::analysis::bigger::CONSISTENCY_SLACK * 100.0
-        ),
-        (Verdict::Unchecked, _) => {
-            "unchecked: one processor count measured, nothing to check the model against".into()
-        }
-        _ => "consistent: no two measured points contradict the model within their intervals, and it is never faster than a measured median (+ = the model is slower than measured)".into(),
-    };
     let mut out = vec![format!(
-        "  bigger machine from per-stage times at n = {}, checked against every n measured: {}; {verdict}",
+        "  bigger machine from per-stage times at n = {}, fixed time {} s{} taken from the points fitted: {}",
         b.from_processors,
+        secs(b.fixed_seconds),
+        b.fixed_from_processors
+            .map_or_else(|| " (none measurable)".into(), |c| format!(" (n = {c})")),
         checks.join(", ")
     )];
-    if b.verdict == Verdict::Contradicted {
-        out.push(
-            "  no prediction for a bigger machine: the measured points contradict the per-stage model (above), so it cannot say how more cores would do"
-                .into(),
-        );
+    out.extend(holdout_line("per-stage model", gate, |x| {
+        format!("{} s", secs(x))
+    }));
+    if !gate.passed || b.points.is_empty() {
+        let why = match (&gate.reason, b.verdict, b.contradiction) {
+            (Some(r), _, _) => r.clone(),
+            (None, Verdict::Contradicted, Some(c)) => format!(
+                "n = {} needs at least {} s outside the stages, n = {} allows at most {} s",
+                c.processors,
+                secs(c.needs_fixed_seconds),
+                c.against_processors,
+                secs(c.allows_fixed_seconds)
+            ),
+            _ => "nothing to predict".into(),
+        };
+        out.push(format!("  no prediction for a bigger machine: {why}"));
         return out;
     }
     let pts: Vec<String> = b
@@ -310,13 +388,8 @@ pub fn bigger_machine_lines(b: &BiggerMachine) -> Vec<String> {
         })
         .collect();
     out.push(format!(
-        "  prediction for a bigger machine from per-stage times at n = {}{}: {}; assumes {}",
+        "  prediction for a bigger machine from per-stage times at n = {}: {}; assumes {}",
         b.from_processors,
-        if b.verdict == Verdict::Unchecked {
-            " (unchecked)"
-        } else {
-            ""
-        },
         pts.join(", "),
         b.assumptions.join("; ")
     ));
@@ -371,6 +444,7 @@ pub fn sweep_text(r: &SweepRecord) -> String {
             let _ = writeln!(s, "{l}");
         }
     }
+    let _ = writeln!(s, "{}", decision_line(&r.analysis.overall, None));
     if !r.analysis.warnings.is_empty() {
         s.push_str("warnings:\n");
         for w in &r.analysis.warnings {
@@ -423,21 +497,26 @@ mod tests {
     }
 
     #[test]
-    fn the_checks_come_first_and_a_contradiction_prints_no_speedups() {
-        let ok = bigger_machine_lines(&machine(Verdict::Consistent));
+    fn a_closed_gate_prints_its_reason_and_no_speedups() {
+        let open = Gate {
+            passed: true,
+            reason: None,
+            holdout: None,
+        };
+        let ok = bigger_machine_lines(&machine(Verdict::Consistent), &open);
         assert_eq!(ok.len(), 2);
-        assert!(ok[0].contains(
-            "n = 2: 0.3000 s predicted, 0.3000 s [0.2800, 0.3200] measured (+0.0%, inside its interval)"
-        ));
-        assert!(ok[0].contains("consistent"));
+        assert!(ok[0].contains("n = 2: 0.3000 s predicted, 0.3000 s measured (+0.0%)"));
         assert!(ok[1].contains("4 cores: 0.2000 s (2.00x)"), "{ok:?}");
-        let no = bigger_machine_lines(&machine(Verdict::Contradicted));
-        assert!(no[0].contains("contradicted: n = 2 needs at least 0.0950 s"));
-        assert!(no[1].starts_with("  no prediction for a bigger machine"));
+        let shut = Gate::closed("other processes took more than 10%".into(), None);
+        let no = bigger_machine_lines(&machine(Verdict::Consistent), &shut);
+        assert_eq!(
+            no[1],
+            "  no prediction for a bigger machine: other processes took more than 10%"
+        );
         assert!(no
             .iter()
             .all(|l| !l.contains("cores:") && !l.contains("x)")));
-        let one = bigger_machine_lines(&machine(Verdict::Unchecked));
-        assert!(one[1].contains("(unchecked)"));
+        let no = bigger_machine_lines(&machine(Verdict::Contradicted), &open);
+        assert!(no[1].contains("n = 2 needs at least 0.0950 s"), "{no:?}");
     }
 }

@@ -1,6 +1,8 @@
 //! Sweeps: run the same job at several worker counts, allowed cores and engines, then analyse
 //! the timings. The maths ([`amdahl`], [`usl`], [`bootstrap`], [`analysis`]) is pure functions
-//! over timing records; [`runner`] and [`probe`] are the only parts that touch the machine.
+//! over timing records; [`runner`] and [`probe`] are the only parts that touch the machine,
+//! and the runner's round loop reaches the machine only through its [`runner::Executor`] seam
+//! (tests put simulated machines behind it).
 
 pub mod amdahl;
 pub mod analysis;
@@ -9,6 +11,8 @@ pub mod machine;
 pub mod probe;
 pub mod rng;
 pub mod runner;
+#[cfg(test)]
+mod simulate;
 pub mod spec;
 pub mod usl;
 

@@ -17,9 +17,6 @@ use crate::batch::{plan, PlanOptions};
 use crate::pipeline::workers::StageOverrides;
 use crate::pipeline::{CancelToken, Engine, EngineConfig, Settings, StageCaps, StageWorkers};
 
-/// A loaded run is re-run at most this many times per point by `--quiet-machine`.
-pub const MAX_QUIET_RERUNS: usize = 10;
-
 /// What to sweep.
 #[derive(Debug, Clone)]
 pub struct SweepPlan {
@@ -50,7 +47,7 @@ pub struct SweepPlan {
     pub min_time: f64,
     /// Counted runs per point, at most.
     pub max_runs: usize,
-    /// Re-run a point's run when other processes took more than 10% of the machine.
+    /// Before each counted run, wait for the run's CPUs to be quiet ([`QuietPolicy`]).
     pub quiet_machine: bool,
     /// Where T1 comes from.
     pub baseline: Baseline,
@@ -93,6 +90,16 @@ pub struct Schedule {
     pub quiet_machine: bool,
     /// How runs were ordered.
     pub order: String,
+    /// The CPUs this process could use, in the order `--cores` takes them (one per physical
+    /// core before SMT siblings).
+    #[serde(default)]
+    pub cpu_order: Vec<usize>,
+    /// CPUs the cgroup quota (`cpu.max`) allows, when there is one.
+    #[serde(default)]
+    pub cpu_quota: Option<f64>,
+    /// What `--quiet-machine` did.
+    #[serde(default)]
+    pub quiet: Option<QuietReport>,
 }
 
 /// Everything a sweep measured and concluded: the `--export-json` document.
@@ -151,6 +158,14 @@ pub enum SweepError {
         /// Available.
         available: usize,
     },
+    /// More cores asked for than the cgroup's CPU quota lets run at once.
+    #[error("--cores {asked}: the cgroup's CPU quota (cpu.max) allows {quota:.2} CPU(s) at once")]
+    OverQuota {
+        /// Asked.
+        asked: usize,
+        /// CPUs the quota allows.
+        quota: f64,
+    },
     /// Affinity not supported or refused.
     #[error("cannot restrict the run to {cores} core(s): {reason}")]
     Affinity {
@@ -174,7 +189,11 @@ pub enum SweepError {
     },
 }
 
-fn points_for(p: &SweepPlan, all_cores: usize) -> (Vec<PointSamples>, Option<PointSamples>) {
+/// The points a plan sweeps, and the serial baseline's when it runs apart.
+pub(crate) fn points_for(
+    p: &SweepPlan,
+    all_cores: usize,
+) -> (Vec<PointSamples>, Option<PointSamples>) {
     let mut cores = p.cores.clone().unwrap_or_else(|| vec![all_cores]);
     if p.cores.is_some() && p.baseline == Baseline::Same && !cores.contains(&1) {
         cores.insert(0, 1);
@@ -215,10 +234,76 @@ fn empty_or_missing(dir: &Path) -> bool {
     std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none())
 }
 
-/// What one run needs besides its point.
-struct Runner<'a> {
+/// How `--quiet-machine` waits before each counted run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct QuietPolicy {
+    /// Other processes may take at most this share of the run's CPUs.
+    pub threshold: f64,
+    /// For this many seconds in a row.
+    pub quiet_seconds: f64,
+    /// Waiting before one run ends after this many seconds (the run then goes ahead).
+    pub max_wait_seconds: f64,
+    /// Waiting over the whole sweep ends after this many seconds: later runs do not wait.
+    pub max_total_wait_seconds: f64,
+}
+
+impl Default for QuietPolicy {
+    fn default() -> Self {
+        Self {
+            threshold: BUSY_MACHINE,
+            quiet_seconds: 3.0,
+            max_wait_seconds: 30.0,
+            max_total_wait_seconds: 300.0,
+        }
+    }
+}
+
+/// What one wait for quiet gave.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuietWait {
+    /// Seconds waited.
+    pub waited_seconds: f64,
+    /// Whether the CPUs were quiet for long enough (false: gave up at the maximum wait).
+    pub quiet: bool,
+}
+
+/// What `--quiet-machine` did over the sweep.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QuietReport {
+    /// The policy.
+    pub policy: Option<QuietPolicy>,
+    /// Seconds waited in total.
+    pub waited_seconds: f64,
+    /// Counted runs started without a quiet machine (the wait gave up or the budget was spent).
+    pub gave_up_runs: usize,
+    /// Counted runs during which other processes took more than the threshold of the run's
+    /// CPUs, as `engine workers/cores #run (load)`.
+    pub loaded_runs: Vec<String>,
+}
+
+/// The seam between the sweep's schedule and the machine (hyperfine's `Executor`): the round
+/// loop ([`run_rounds`]) asks an executor to run the job at a point and to wait for quiet;
+/// [`JobExecutor`] runs the real job, tests run a simulated machine.
+pub trait Executor {
+    /// Runs the job once at `point` and measures it; `out` keeps the output there (the
+    /// uncounted run of `--keep-output`).
+    fn run(&mut self, point: &PointSamples, out: Option<&Path>) -> Result<RunSample, SweepError>;
+    /// Waits until other processes take at most `policy.threshold` of the CPUs `point` may
+    /// use for `policy.quiet_seconds` in a row, at most `max_wait` seconds.
+    fn wait_for_quiet(
+        &mut self,
+        point: &PointSamples,
+        policy: &QuietPolicy,
+        max_wait: f64,
+    ) -> Result<QuietWait, SweepError>;
+}
+
+/// The real job, run on this machine.
+pub struct JobExecutor<'a> {
     plan: &'a SweepPlan,
-    allowed: Vec<usize>,
+    /// The CPUs this process may use, one per physical core first: `--cores k` takes the
+    /// first k.
+    cpu_order: Vec<usize>,
     cancel: CancelToken,
     /// Every run's output is kept until the sweep ends: deleting 400 files just before the
     /// next run made that run 3 to 5 times slower on ext4 (the deletions compete with its
@@ -226,8 +311,18 @@ struct Runner<'a> {
     finished_outputs: Vec<tempfile::TempDir>,
 }
 
-impl Runner<'_> {
-    fn run_once(&mut self, pt: &PointSamples, out: Option<&Path>) -> Result<RunSample, SweepError> {
+impl JobExecutor<'_> {
+    /// The CPUs a run at `pt` may use.
+    fn cpus_for(&self, pt: &PointSamples) -> Vec<usize> {
+        match self.plan.cores {
+            Some(_) => self.cpu_order[..pt.cores_allowed.min(self.cpu_order.len())].to_vec(),
+            None => self.cpu_order.clone(),
+        }
+    }
+}
+
+impl Executor for JobExecutor<'_> {
+    fn run(&mut self, pt: &PointSamples, out: Option<&Path>) -> Result<RunSample, SweepError> {
         let p = self.plan;
         if self.cancel.is_cancelled() {
             return Err(SweepError::Interrupted {
@@ -253,10 +348,11 @@ impl Runner<'_> {
             stage_caps: StageCaps::from_overrides(&p.overrides),
             max_memory: p.max_memory,
         };
+        let cpus = self.cpus_for(pt);
         // Threads the engine spawns inherit the calling thread's affinity.
         let guard = match p.cores {
             Some(_) => Some(
-                AffinityGuard::restrict(&self.allowed, pt.cores_allowed).map_err(|e| {
+                AffinityGuard::restrict(&self.cpu_order, pt.cores_allowed).map_err(|e| {
                     SweepError::Affinity {
                         cores: pt.cores_allowed,
                         reason: e.to_string(),
@@ -265,7 +361,8 @@ impl Runner<'_> {
             ),
             None => None,
         };
-        let machine0 = probe::machine_busy();
+        let sampler = probe::ThreadWaitSampler::start();
+        let busy0 = probe::cpus_busy(&cpus);
         let cpu0 = probe::process_cpu();
         let window = Instant::now();
         let summary = crate::run(
@@ -279,13 +376,14 @@ impl Runner<'_> {
         let window = window.elapsed().as_secs_f64();
         if self.cancel.is_cancelled() {
             // A cancelled run measured part of the job: it is no sample. `tmp` is removed here,
-            // the earlier runs' folders when the runner is dropped.
+            // the earlier runs' folders when the executor is dropped.
             return Err(SweepError::Interrupted {
                 runs: self.finished_outputs.len(),
             });
         }
         let cpu1 = probe::process_cpu();
-        let machine1 = probe::machine_busy();
+        let busy1 = probe::cpus_busy(&cpus);
+        let waits = sampler.and_then(probe::ThreadWaitSampler::finish);
         drop(guard);
         let (user, system) = match (cpu0, cpu1) {
             (Some((u0, s0)), Some((u1, s1))) => (
@@ -294,13 +392,12 @@ impl Runner<'_> {
             ),
             _ => (0.0, 0.0),
         };
-        let other = match (machine0, machine1) {
-            (Some(a), Some(b)) if cpu0.is_some() => {
-                Some((b.busy_seconds - a.busy_seconds - user - system).max(0.0))
-            }
+        // Other load on the run's own CPUs: our threads ran only there.
+        let other = match (busy0, busy1) {
+            (Some(a), Some(b)) if cpu0.is_some() => Some((b - a - user - system).max(0.0)),
             _ => None,
         };
-        let cpus = machine1.map_or(1, |m| m.cpus).max(1);
+        let width = cpus.len().max(1) as f64;
         let stats = &summary.stats.stages;
         let sample = RunSample {
             // The same window as the CPU and load figures, so cores used = CPU / wall holds.
@@ -310,7 +407,7 @@ impl Runner<'_> {
             other_cpu_seconds: other,
             other_load: other.map(|o| {
                 if window > 0.0 {
-                    o / (window * cpus as f64)
+                    o / (window * width)
                 } else {
                     0.0
                 }
@@ -321,9 +418,61 @@ impl Runner<'_> {
             files: summary.written(),
             failed: summary.failed(),
             megapixels: summary.megapixels(),
+            cpu_wait_seconds: waits.map(|w| w.1),
+            cpu_run_seconds: waits.map(|w| w.0),
+            cpus,
         };
         self.finished_outputs.push(tmp);
         Ok(sample)
+    }
+
+    fn wait_for_quiet(
+        &mut self,
+        pt: &PointSamples,
+        policy: &QuietPolicy,
+        max_wait: f64,
+    ) -> Result<QuietWait, SweepError> {
+        const STEP: f64 = 0.5;
+        let cpus = self.cpus_for(pt);
+        let width = cpus.len().max(1) as f64;
+        let (mut waited, mut quiet_for) = (0.0, 0.0);
+        while waited < max_wait {
+            let busy0 = probe::cpus_busy(&cpus);
+            let started = Instant::now();
+            std::thread::sleep(std::time::Duration::from_secs_f64(STEP));
+            let step = started.elapsed().as_secs_f64();
+            waited += step;
+            if self.cancel.is_cancelled() {
+                return Err(SweepError::Interrupted {
+                    runs: self.finished_outputs.len(),
+                });
+            }
+            // Nothing of ours runs while waiting: all the busy time is other processes'.
+            let Some(load) = busy0
+                .zip(probe::cpus_busy(&cpus))
+                .map(|(a, b)| (b - a) / (step * width))
+            else {
+                return Ok(QuietWait {
+                    waited_seconds: waited,
+                    quiet: false,
+                });
+            };
+            quiet_for = if load <= policy.threshold {
+                quiet_for + step
+            } else {
+                0.0
+            };
+            if quiet_for >= policy.quiet_seconds {
+                return Ok(QuietWait {
+                    waited_seconds: waited,
+                    quiet: true,
+                });
+            }
+        }
+        Ok(QuietWait {
+            waited_seconds: waited,
+            quiet: false,
+        })
     }
 }
 
@@ -331,6 +480,102 @@ fn needs_more(pt: &PointSamples, p: &SweepPlan) -> bool {
     let measured: f64 = pt.runs.iter().map(|r| r.wall_seconds).sum();
     pt.runs.len() < p.max_runs.max(1)
         && (pt.runs.len() < p.min_runs.max(1) || measured < p.min_time)
+}
+
+/// What the round loop measured.
+pub struct Rounds {
+    /// The counted runs per point.
+    pub points: Vec<PointSamples>,
+    /// The serial baseline's runs, when it runs apart.
+    pub serial: Option<PointSamples>,
+    /// Files and megapixels of the first run.
+    pub first: Option<(usize, f64)>,
+    /// What `--quiet-machine` did (None without it).
+    pub quiet: Option<QuietReport>,
+}
+
+/// The round loop: warm-up rounds, then counted rounds interleaved over the points that still
+/// need runs, until each has its minimum runs and time (at most its maximum). With
+/// `--quiet-machine` each counted run first waits for quiet. Everything it measures comes from
+/// `exec`, so the same loop runs the real job or a simulated machine.
+pub fn run_rounds(
+    p: &SweepPlan,
+    mut points: Vec<PointSamples>,
+    mut serial: Option<PointSamples>,
+    exec: &mut dyn Executor,
+    elapsed: &dyn Fn() -> f64,
+    on_progress: &mut dyn FnMut(SweepProgress),
+) -> Result<Rounds, SweepError> {
+    let policy = QuietPolicy::default();
+    let mut quiet = p.quiet_machine.then(|| QuietReport {
+        policy: Some(policy),
+        ..QuietReport::default()
+    });
+    let per_round = points.len() + usize::from(serial.is_some());
+    let mut total = (p.warmup + p.min_runs.max(1)) * per_round;
+    let mut done = 0;
+    let mut first = None;
+    let mut round = 0;
+    loop {
+        let counted = round >= p.warmup;
+        let mut ran = 0;
+        for pt in serial.iter_mut().chain(points.iter_mut()) {
+            if counted && !needs_more(pt, p) {
+                continue;
+            }
+            if let (true, Some(q)) = (counted, quiet.as_mut()) {
+                let budget = (policy.max_total_wait_seconds - q.waited_seconds).max(0.0);
+                let w = exec.wait_for_quiet(pt, &policy, policy.max_wait_seconds.min(budget))?;
+                q.waited_seconds += w.waited_seconds;
+                q.gave_up_runs += usize::from(!w.quiet);
+            }
+            let sample = exec.run(pt, None)?;
+            ran += 1;
+            done += 1;
+            first.get_or_insert((sample.files, sample.megapixels));
+            if counted {
+                if let (Some(q), Some(l)) = (quiet.as_mut(), sample.other_load) {
+                    if l > policy.threshold {
+                        q.loaded_runs.push(format!(
+                            "{} {}/{} #{} ({:.0}%)",
+                            pt.engine,
+                            pt.workers,
+                            pt.cores_allowed,
+                            pt.runs.len() + 1,
+                            l * 100.0
+                        ));
+                    }
+                }
+                pt.runs.push(sample);
+            }
+            total = total.max(done + 1);
+            on_progress(SweepProgress {
+                done,
+                total,
+                elapsed: elapsed(),
+            });
+        }
+        round += 1;
+        if counted && ran == 0 {
+            break;
+        }
+    }
+    Ok(Rounds {
+        points,
+        serial,
+        first,
+        quiet,
+    })
+}
+
+/// The CPUs this process may use, one per physical core before SMT siblings, and how many
+/// of them it may keep busy at once (fewer under a cgroup CPU quota).
+fn usable_cpus() -> (Vec<usize>, Option<f64>) {
+    let allowed = probe::allowed_cpus().unwrap_or_default();
+    (
+        probe::physical_cores_first(&allowed, probe::core_of),
+        probe::cgroup_cpu_quota(),
+    )
 }
 
 /// Runs the sweep. `on_progress` is called after every run. Setting `cancel` (from a signal
@@ -347,90 +592,74 @@ pub fn run_sweep(
             return Err(SweepError::KeepOutputNotEmpty(k.clone()));
         }
     }
-    let allowed = probe::allowed_cpus().unwrap_or_default();
-    let all_cores = if allowed.is_empty() {
+    let (cpu_order, quota) = usable_cpus();
+    // A quota of 1.5 CPUs lets one worker run flat out, not two.
+    let quota_cores = quota.map(|q| (q.floor() as usize).max(1));
+    let all_cores = if cpu_order.is_empty() {
         crate::pipeline::logical_cores()
     } else {
-        allowed.len()
+        cpu_order.len()
     };
+    let all_cores = quota_cores.map_or(all_cores, |q| q.min(all_cores));
     if let Some(cores) = &p.cores {
-        if allowed.is_empty() {
+        if cpu_order.is_empty() {
             return Err(SweepError::Affinity {
                 cores: cores.iter().copied().max().unwrap_or(1),
                 reason: "this platform does not tell which CPUs the process may use (--cores needs Linux)".into(),
             });
         }
-        if let Some(&asked) = cores.iter().find(|&&c| c > allowed.len()) {
+        if let Some(&asked) = cores.iter().find(|&&c| c > cpu_order.len()) {
             return Err(SweepError::TooManyCores {
                 asked,
-                available: allowed.len(),
+                available: cpu_order.len(),
             });
         }
+        if let (Some(&asked), Some(q)) = (cores.iter().find(|&&c| Some(c) > quota_cores), quota) {
+            return Err(SweepError::OverQuota { asked, quota: q });
+        }
     }
-    let (mut points, mut serial) = points_for(p, all_cores);
-    let mut runner = Runner {
+    let (points, serial) = points_for(p, all_cores);
+    let mut exec = JobExecutor {
         plan: p,
-        allowed,
+        cpu_order: cpu_order.clone(),
         cancel: cancel.clone(),
         finished_outputs: Vec::new(),
     };
     let started = Instant::now();
-    let per_round = points.len() + usize::from(serial.is_some());
-    let mut total = (p.warmup + p.min_runs.max(1)) * per_round;
-    let mut done = 0;
-    let mut job = None;
-    let mut reruns = vec![0usize; per_round];
-    let mut round = 0;
-    loop {
-        let counted = round >= p.warmup;
-        let mut ran = 0;
-        for (i, pt) in serial.iter_mut().chain(points.iter_mut()).enumerate() {
-            if counted && !needs_more(pt, p) {
-                continue;
-            }
-            let sample = runner.run_once(pt, None)?;
-            ran += 1;
-            done += 1;
-            job.get_or_insert_with(|| JobInfo {
-                inputs: p.inputs.iter().map(|i| i.display().to_string()).collect(),
-                operation: p.settings.operation.to_string(),
-                format: p.plan_options.format.to_string(),
-                files: sample.files,
-                megapixels: sample.megapixels,
-            });
-            let loaded = sample.other_load.is_some_and(|l| l > BUSY_MACHINE);
-            if counted && p.quiet_machine && loaded && reruns[i] < MAX_QUIET_RERUNS {
-                reruns[i] += 1;
-                pt.discarded_loaded_runs += 1;
-            } else if counted {
-                pt.runs.push(sample);
-            }
-            total = total.max(done + 1);
-            on_progress(SweepProgress {
-                done,
-                total,
-                elapsed: started.elapsed().as_secs_f64(),
-            });
-        }
-        round += 1;
-        if counted && ran == 0 {
-            break;
-        }
-    }
-    if let (Some(k), Some(pt)) = (&p.keep_output, points.last()) {
+    let rounds = run_rounds(
+        p,
+        points,
+        serial,
+        &mut exec,
+        &|| started.elapsed().as_secs_f64(),
+        on_progress,
+    )?;
+    if let (Some(k), Some(pt)) = (&p.keep_output, rounds.points.last()) {
         let pt = pt.clone();
-        runner.run_once(&pt, Some(k))?;
+        exec.run(&pt, Some(k))?;
     }
+    Ok(record_of(p, rounds, Machine::current(), cpu_order, quota))
+}
+
+/// The record of a sweep's rounds, analysed.
+pub fn record_of(
+    p: &SweepPlan,
+    rounds: Rounds,
+    machine: Machine,
+    cpu_order: Vec<usize>,
+    quota: Option<f64>,
+) -> SweepRecord {
+    let (files, megapixels) = rounds.first.unwrap_or((0, 0.0));
     let record = SweepRecord {
         graypipe_version: env!("CARGO_PKG_VERSION").to_string(),
-        machine: Machine::current(),
-        job: job.unwrap_or(JobInfo {
-            inputs: Vec::new(),
-            operation: String::new(),
-            format: String::new(),
-            files: 0,
-            megapixels: 0.0,
-        }),
+        machine,
+        job: JobInfo {
+            inputs: p.inputs.iter().map(|i| i.display().to_string()).collect(),
+            operation: p.settings.operation.to_string(),
+            format: p.plan_options.format.to_string(),
+            files,
+            megapixels,
+        },
         schedule: Schedule {
             warmup: p.warmup,
             min_runs: p.min_runs.max(1),
@@ -439,23 +668,17 @@ pub fn run_sweep(
             cores: p.cores.clone(),
             quiet_machine: p.quiet_machine,
             order: "interleaved: each round runs once every point that still needs runs".into(),
+            cpu_order,
+            cpu_quota: quota,
+            quiet: rounds.quiet,
         },
         baseline: p.baseline,
-        points,
-        serial_baseline: serial.take(),
-        analysis: SweepAnalysis {
-            rows: Vec::new(),
-            engines: Vec::new(),
-            bootstrap: super::analysis::BootstrapInfo {
-                resamples: 0,
-                seed: 0,
-                confidence_percent: 0,
-            },
-            warnings: Vec::new(),
-        },
+        points: rounds.points,
+        serial_baseline: rounds.serial,
+        analysis: SweepAnalysis::default(),
     };
     let analysis = reanalyse(&record);
-    Ok(SweepRecord { analysis, ..record })
+    SweepRecord { analysis, ..record }
 }
 
 #[cfg(test)]
@@ -564,6 +787,9 @@ mod tests {
             files: 1,
             failed: 0,
             megapixels: 0.0,
+            cpu_wait_seconds: None,
+            cpu_run_seconds: None,
+            cpus: Vec::new(),
         };
         assert!(needs_more(pt, &p));
         pt.runs.push(run(0.6));

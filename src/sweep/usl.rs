@@ -2,8 +2,12 @@
 //! `X(N) = lambda N / (1 + sigma (N - 1) + kappa N (N - 1))`, where `sigma` is contention (the
 //! Amdahl part) and `kappa` coherency (crosstalk that makes throughput fall past a peak).
 //!
-//! Fitted by linear least squares on `N / X(N) = c0 + c1 (N - 1) + c2 N (N - 1)` over every
-//! run, with `lambda = 1/c0`, `sigma = c1/c0`, `kappa = c2/c0`; intervals by bootstrap over runs.
+//! Fitted as R's `usl` package fits it: nonlinear least squares on `X(N)` itself over every
+//! run (Levenberg-Marquardt, `sigma` and `kappa` kept at 0 or above), started from the linear
+//! least squares of `N / X(N) = c0 + c1 (N - 1) + c2 N (N - 1)` (`lambda = 1/c0`,
+//! `sigma = c1/c0`, `kappa = c2/c0`). The linear form weighs the runs by `N / X^2` and so
+//! trusts the largest N least; the nonlinear fit weighs every run's throughput alike.
+//! Intervals by bootstrap over runs (sampling intervals: they do not include model error).
 
 use serde::{Deserialize, Serialize};
 
@@ -62,9 +66,9 @@ fn solve3(mut m: [[f64; 3]; 3], mut v: [f64; 3]) -> Option<[f64; 3]> {
     x.iter().all(|c| c.is_finite()).then_some(x)
 }
 
-/// The least-squares parameters for throughput groups (one per core count); None with fewer
+/// The linear least-squares parameters on `N / X` (the nonlinear fit's start); None with fewer
 /// than [`MIN_COUNTS`] distinct counts or a degenerate system.
-pub fn fit_params(groups: &[Group]) -> Option<UslParams> {
+pub fn fit_params_linear(groups: &[Group]) -> Option<UslParams> {
     if groups.iter().filter(|g| !g.values.is_empty()).count() < MIN_COUNTS {
         return None;
     }
@@ -93,6 +97,105 @@ pub fn fit_params(groups: &[Group]) -> Option<UslParams> {
     })
 }
 
+/// Sum of squared throughput residuals of `p` over every run.
+fn residual_sum(groups: &[Group], p: &UslParams) -> f64 {
+    groups
+        .iter()
+        .flat_map(|g| {
+            g.values
+                .iter()
+                .map(move |&x| (x - p.throughput(g.n)).powi(2))
+        })
+        .sum()
+}
+
+/// Levenberg-Marquardt on `X(N)` from `start`, with `sigma` and `kappa` projected to >= 0.
+#[allow(clippy::needless_range_loop)] // the normal equations read as the textbook writes them
+fn refine(groups: &[Group], start: UslParams) -> Option<UslParams> {
+    let clamp = |p: UslParams| UslParams {
+        lambda: p.lambda,
+        sigma: p.sigma.max(0.0),
+        kappa: p.kappa.max(0.0),
+    };
+    let mut p = clamp(start);
+    let mut cost = residual_sum(groups, &p);
+    let mut damping = 1e-3;
+    for _ in 0..200 {
+        // Normal equations J'J d = J'r with the analytic Jacobian.
+        let mut m = [[0.0; 3]; 3];
+        let mut v = [0.0; 3];
+        for g in groups {
+            let n = g.n;
+            let d = 1.0 + p.sigma * (n - 1.0) + p.kappa * n * (n - 1.0);
+            let x_hat = p.lambda * n / d;
+            let j = [n / d, -x_hat * (n - 1.0) / d, -x_hat * n * (n - 1.0) / d];
+            for &x in &g.values {
+                let r = x - x_hat;
+                for a in 0..3 {
+                    for b in 0..3 {
+                        m[a][b] += j[a] * j[b];
+                    }
+                    v[a] += j[a] * r;
+                }
+            }
+        }
+        let mut improved = false;
+        while damping < 1e12 {
+            let mut md = m;
+            for (a, row) in md.iter_mut().enumerate() {
+                row[a] += damping * m[a][a].max(1e-300);
+            }
+            let Some(step) = solve3(md, v) else {
+                damping *= 10.0;
+                continue;
+            };
+            let next = clamp(UslParams {
+                lambda: p.lambda + step[0],
+                sigma: p.sigma + step[1],
+                kappa: p.kappa + step[2],
+            });
+            let c = residual_sum(groups, &next);
+            if next.lambda > 0.0 && c.is_finite() && c <= cost {
+                let rel = (cost - c) / cost.max(1e-300);
+                p = next;
+                cost = c;
+                damping = (damping / 10.0).max(1e-12);
+                improved = rel > 1e-12;
+                break;
+            }
+            damping *= 10.0;
+        }
+        if !improved {
+            break;
+        }
+    }
+    (p.lambda > 0.0 && p.lambda.is_finite()).then_some(p)
+}
+
+/// The nonlinear least-squares parameters for throughput groups (one per processor count);
+/// None with fewer than [`MIN_COUNTS`] distinct counts or a degenerate system. Started from
+/// the linear fit, or, when that gives no positive `lambda`, from the one-processor throughput
+/// with no contention.
+pub fn fit_params(groups: &[Group]) -> Option<UslParams> {
+    if groups.iter().filter(|g| !g.values.is_empty()).count() < MIN_COUNTS
+        || groups
+            .iter()
+            .flat_map(|g| &g.values)
+            .any(|&x| x <= 0.0 || !x.is_finite())
+    {
+        return None;
+    }
+    let start = fit_params_linear(groups).unwrap_or_else(|| {
+        let g = &groups[0];
+        UslParams {
+            lambda: g.values.iter().sum::<f64>() / g.values.len().max(1) as f64 / g.n.max(1.0),
+            sigma: 0.0,
+            kappa: 0.0,
+        }
+    });
+    refine(groups, start)
+}
+
 /// A USL fit with intervals.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct UslFit {
@@ -104,7 +207,8 @@ pub struct UslFit {
     pub sigma_interval: Option<Interval>,
     /// 95% interval of `kappa`.
     pub kappa_interval: Option<Interval>,
-    /// `N* = sqrt((1 - sigma) / kappa)`, only when `kappa`'s interval excludes 0.
+    /// `N* = sqrt((1 - sigma) / kappa)`, only when `kappa`'s interval excludes 0 (the
+    /// analysis withholds it further unless its gate passes).
     pub peak_processors: Option<f64>,
     /// Distinct core counts fitted.
     pub processor_counts: usize,

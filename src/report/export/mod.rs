@@ -20,10 +20,9 @@ pub trait Exporter {
     fn serialize(&self, record: &SweepRecord) -> Result<Vec<u8>, String>;
 }
 
-/// Serializes `record` with `exporter` and writes it atomically to `path`.
-pub fn export(exporter: &dyn Exporter, record: &SweepRecord, path: &Path) -> Result<(), String> {
+/// Serializes `record` with `exporter` and writes it atomically to `target`, which
+/// [`crate::write_target::record_target`] chose before the sweep ran.
+pub fn export(exporter: &dyn Exporter, record: &SweepRecord, target: &Path) -> Result<(), String> {
     let bytes = exporter.serialize(record)?;
-    crate::atomic_write::write_atomic(path, &bytes)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    crate::write_target::write_record(target, &bytes)
 }

@@ -347,6 +347,9 @@ mod tests {
                     files: 40,
                     failed: 0,
                     megapixels: 80.0,
+                    cpu_wait_seconds: None,
+                    cpu_run_seconds: None,
+                    cpus: Vec::new(),
                 })
                 .collect(),
             discarded_loaded_runs: 0,

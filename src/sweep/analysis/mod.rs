@@ -5,6 +5,8 @@
 //! --from` calls [`analyse`] on a sweep's exported runs and gets the sweep's own analysis.
 
 pub mod bigger;
+pub mod decide;
+pub mod gate;
 pub mod robust;
 pub mod rows;
 pub mod samples;
@@ -14,6 +16,8 @@ pub mod warnings;
 use serde::{Deserialize, Serialize};
 
 pub use bigger::{BiggerMachine, Verdict};
+pub use decide::{decide, Candidate, Decision, Standing, WITHIN_OF_BEST};
+pub use gate::{Gate, Holdout};
 pub use robust::median;
 pub use rows::PointRow;
 pub use samples::{processors, Baseline, PointSamples, RunSample};
@@ -48,25 +52,56 @@ pub struct EngineSummary {
     pub processor_counts: usize,
     /// Largest processor count measured.
     pub max_processors: usize,
-    /// `T(n) = a + b/n` over every counted run, n = processors (None below two counts).
+    /// `T(n) = a + b/n` over every counted run that got its processors, n = processors
+    /// allowed (None below two counts).
     pub fit: Option<AmdahlFit>,
-    /// Shown only when P is in [0, 1] with a narrow interval.
+    /// Shown only when P is in [0, 1] with a narrow interval and the Amdahl gate passes.
     pub ceiling: Option<Ceiling>,
-    /// Extrapolated speedups at 2x and 4x the processors measured, with intervals (same
-    /// condition as the ceiling).
+    /// Extrapolated speedups at 2x and 4x the processors measured, with sampling intervals
+    /// (same conditions as the ceiling).
     pub predictions: Vec<Prediction>,
-    /// Universal Scalability Law on throughput (None below four processor counts).
+    /// Universal Scalability Law on throughput over processors (None below four counts);
+    /// its `peak_processors` only when the USL gate passes.
     pub usl: Option<UslFit>,
-    /// The smallest worker count whose throughput interval reaches within 5% of the best.
-    pub recommended_workers: usize,
-    /// For the staged engine: threads per stage by share of stage time at the largest point.
+    /// The USL over worker counts, oversubscribed points included (None below four counts);
+    /// its `peak_processors` (in workers) only when its gate passes.
+    #[serde(default)]
+    pub usl_workers: Option<UslFit>,
+    /// Beyond this many workers throughput falls (from `usl_workers`, gated).
+    #[serde(default)]
+    pub throughput_falls_beyond_workers: Option<usize>,
+    /// The recommended worker count; None: the data cannot decide (see `decision`).
+    pub recommended_workers: Option<usize>,
+    /// How the recommendation was decided.
+    #[serde(default)]
+    pub decision: Decision,
+    /// For the staged engine: threads per stage by share of stage time at the largest point,
+    /// only where a stage's queue shows it is the bottleneck.
     pub recommended_stage_workers: Option<StageWorkers>,
-    /// A bigger machine predicted from per-stage times.
+    /// A bigger machine predicted from per-stage times; its predicted points only when its
+    /// gate passes.
     pub bigger_machine: Option<BiggerMachine>,
+    /// The gates of the inferences: Amdahl ceiling and predictions, USL peak, USL over
+    /// workers, bigger machine.
+    #[serde(default)]
+    pub gates: Gates,
+}
+
+/// The gate of each inference.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Gates {
+    /// The Amdahl ceiling and predictions.
+    pub amdahl: Gate,
+    /// The USL's peak N*.
+    pub usl: Gate,
+    /// The USL over workers ("beyond W workers throughput falls").
+    pub usl_workers: Gate,
+    /// The bigger machine.
+    pub bigger_machine: Gate,
 }
 
 /// How the intervals were drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BootstrapInfo {
     /// Resamples per interval.
     pub resamples: usize,
@@ -77,7 +112,7 @@ pub struct BootstrapInfo {
 }
 
 /// The whole analysis.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SweepAnalysis {
     /// A row per point.
     pub rows: Vec<PointRow>,
@@ -87,10 +122,10 @@ pub struct SweepAnalysis {
     pub bootstrap: BootstrapInfo,
     /// Everything a reader should be wary of.
     pub warnings: Vec<String>,
+    /// The closing decision across engines (every engine's points together).
+    #[serde(default)]
+    pub overall: Decision,
 }
-
-/// Throughput within this share of the best counts as as good.
-pub const WITHIN_OF_BEST: f64 = 0.05;
 
 /// The baseline's runs for `engine`: the serial engine's, or the engine's own one-worker point
 /// on the fewest cores.
@@ -137,6 +172,8 @@ pub fn analyse(
         engines.push(summary);
         rows.extend(engine_rows);
     }
+    warnings.extend(warnings::outlier_warning(&rows));
+    let overall = decide(&rows.iter().collect::<Vec<_>>());
     SweepAnalysis {
         rows,
         engines,
@@ -146,6 +183,7 @@ pub fn analyse(
             confidence_percent: 95,
         },
         warnings,
+        overall,
     }
 }
 
@@ -162,20 +200,69 @@ fn analyse_engine(
         .filter(|p| p.engine == engine && !p.runs.is_empty())
         .collect();
     pts.sort_by_key(|p| (p.processors(), p.cores_allowed, p.workers));
-    let (used, t1_runs, t1) = engine_baseline(engine, &pts, baseline, serial, warnings);
-    let mut rows = engine_rows(engine, &pts, &t1_runs, warnings);
-    let amdahl = amdahl_part(engine, &pts, &mut rows, t1, warnings);
-    let usl = usl_part(&pts);
-    let recommended_workers = recommend(&rows);
+    let (used, base, t1_runs, t1) = engine_baseline(engine, &pts, baseline, serial, warnings);
+    let mut rows = engine_rows(engine, &pts, base, &t1_runs, warnings);
+    // Fits see only the points where the job got its processors.
+    let (fit_pts, fit_rows): (Vec<&PointSamples>, Vec<&PointRow>) = pts
+        .iter()
+        .zip(rows.iter())
+        .filter(|(_, r)| !r.starved)
+        .map(|(p, r)| (*p, r))
+        .unzip();
+    let common = gate::common_conditions(&rows.iter().collect::<Vec<_>>());
+    let fit_rows: Vec<PointRow> = fit_rows.into_iter().cloned().collect();
+    let mut amdahl = amdahl_part(engine, &fit_pts, &mut rows, t1, warnings);
+    let time_groups = groups_of(
+        &fit_pts,
+        |p| p.processors() as f64,
+        |r| Some(r.wall_seconds),
+    );
+    let amdahl_gate = gate::gate(
+        common.as_ref(),
+        gate::holdout(&time_groups, |g, n| amdahl::fit_line(g).map(|l| l.time(n))),
+        "Amdahl fit",
+    );
+    if !amdahl_gate.passed {
+        amdahl.ceiling = None;
+        amdahl.predictions.clear();
+    }
+    let throughput =
+        |r: &RunSample| (r.wall_seconds > 0.0).then(|| r.files as f64 / r.wall_seconds);
+    let (usl, usl_gate) = usl_part(
+        &groups_of(&fit_pts, |p| p.processors() as f64, throughput),
+        common.as_ref(),
+        "USL",
+    );
+    let (usl_workers, usl_workers_gate) = usl_part(
+        &groups_of(&fit_pts, |p| p.workers as f64, throughput),
+        common.as_ref(),
+        "USL over workers",
+    );
+    let throughput_falls_beyond_workers = usl_workers
+        .as_ref()
+        .and_then(|u| u.peak_processors)
+        .map(|w| w.floor().max(1.0) as usize);
+    let decision = decide(&rows.iter().collect::<Vec<_>>());
+    let recommended_workers = decision.choice.map(|(_, w)| w);
     let largest = rows.iter().max_by_key(|r| (r.processors, r.workers));
+    // A split by share of time is recommended only where a queue shows the bottleneck.
     let recommended_stage_workers = (engine == Engine::Staged)
         .then_some(largest)
         .flatten()
+        .filter(|r| r.stages.bottleneck.is_some() && !r.starved)
         .map(|r| split_by_share(&r.stages.share, r.processors));
-    let bigger_machine = bigger_machine_part(engine, &pts, &rows, t1, amdahl.max_processors);
+    let (bigger_machine, bigger_gate) = bigger_machine_part(
+        engine,
+        &fit_pts,
+        &fit_rows,
+        t1,
+        amdahl.max_processors,
+        common.as_ref(),
+    );
     warnings.extend(
         bigger_machine
             .as_ref()
+            .filter(|_| bigger_gate.passed)
             .and_then(|b| bigger::bigger_machine_warning(engine, b)),
     );
     let summary = EngineSummary {
@@ -188,22 +275,47 @@ fn analyse_engine(
         ceiling: amdahl.ceiling,
         predictions: amdahl.predictions,
         usl,
+        usl_workers,
+        throughput_falls_beyond_workers,
         recommended_workers,
+        decision,
         recommended_stage_workers,
         bigger_machine,
+        gates: Gates {
+            amdahl: amdahl_gate,
+            usl: usl_gate,
+            usl_workers: usl_workers_gate,
+            bigger_machine: bigger_gate,
+        },
     };
     (summary, rows)
 }
 
+/// Groups of a per-run value by an abscissa of the point, in increasing abscissa.
+fn groups_of(
+    pts: &[&PointSamples],
+    x: impl Fn(&PointSamples) -> f64,
+    value: impl Fn(&RunSample) -> Option<f64>,
+) -> Vec<bootstrap::Group> {
+    let pairs: Vec<(f64, f64)> = pts
+        .iter()
+        .flat_map(|p| {
+            let n = x(p);
+            p.runs.iter().filter_map(&value).map(move |v| (n, v))
+        })
+        .collect();
+    group_by_n(&pairs)
+}
+
 /// The baseline used, its runs' wall times and T1 (their median; None, with a warning, when
 /// there is no baseline run).
-fn engine_baseline(
+fn engine_baseline<'a>(
     engine: Engine,
-    pts: &[&PointSamples],
+    pts: &[&'a PointSamples],
     baseline: Baseline,
-    serial: Option<&PointSamples>,
+    serial: Option<&'a PointSamples>,
     warnings: &mut Vec<String>,
-) -> (Baseline, Vec<f64>, Option<f64>) {
+) -> (Baseline, Option<&'a PointSamples>, Vec<f64>, Option<f64>) {
     let (used, base) = baseline_runs(engine, pts, baseline, serial);
     let t1_runs: Vec<f64> = base.map_or_else(Vec::new, |b| {
         b.runs.iter().map(|r| r.wall_seconds).collect()
@@ -214,17 +326,21 @@ fn engine_baseline(
             "{engine}: no one-worker, one-processor run to take T1 from; no speedups"
         ));
     }
-    (used, t1_runs, t1)
+    (used, base, t1_runs, t1)
 }
 
 /// A row per point, with the rows' warnings and the points where files failed.
 fn engine_rows(
     engine: Engine,
     pts: &[&PointSamples],
+    base: Option<&PointSamples>,
     t1_runs: &[f64],
     warnings: &mut Vec<String>,
 ) -> Vec<PointRow> {
-    let engine_rows: Vec<PointRow> = pts.iter().map(|p| rows::build_row(p, t1_runs)).collect();
+    let engine_rows: Vec<PointRow> = pts
+        .iter()
+        .map(|p| rows::build_row(p, t1_runs, base.is_some_and(|b| std::ptr::eq(b, *p))))
+        .collect();
     let discarded = pts.iter().map(|p| p.discarded_loaded_runs).sum();
     warnings.extend(warnings::row_warnings(
         engine,
@@ -318,9 +434,15 @@ fn amdahl_part(
                 predictions = preds;
             }
         }
-        None if !engine_rows.is_empty() => warnings.push(format!(
-            "{engine}: one processor count only, so no Amdahl fit (sweep more --workers or --cores)"
-        )),
+        None if !engine_rows.is_empty() => warnings.push(if engine_rows.iter().any(|r| r.starved) {
+            format!(
+                "{engine}: {counts} processor count(s) left to fit once the starved rows are left out, so no Amdahl fit (re-run on a quiet machine)"
+            )
+        } else {
+            format!(
+                "{engine}: one processor count only, so no Amdahl fit (sweep more --workers or --cores)"
+            )
+        }),
         None => {}
     }
     AmdahlPart {
@@ -332,80 +454,117 @@ fn amdahl_part(
     }
 }
 
-/// The Universal Scalability Law on throughput, one value per run.
-fn usl_part(pts: &[&PointSamples]) -> Option<UslFit> {
-    let throughput_pairs: Vec<(f64, f64)> = pts
-        .iter()
-        .flat_map(|p| {
-            p.runs
-                .iter()
-                .filter(|r| r.wall_seconds > 0.0)
-                .map(move |r| (p.processors() as f64, r.files as f64 / r.wall_seconds))
-        })
-        .collect();
-    usl::fit(
-        &group_by_n(&throughput_pairs),
-        bootstrap::RESAMPLES,
-        bootstrap::SEED,
-    )
+/// The Universal Scalability Law on throughput groups (one value per run) with its gate: the
+/// peak is kept only when the gate passes.
+fn usl_part(
+    groups: &[bootstrap::Group],
+    common: Option<&String>,
+    what: &str,
+) -> (Option<UslFit>, Gate) {
+    let mut fit = usl::fit(groups, bootstrap::RESAMPLES, bootstrap::SEED);
+    let check = (groups.len() > usl::MIN_COUNTS)
+        .then(|| gate::holdout(groups, |g, n| usl::fit_params(g).map(|p| p.throughput(n))))
+        .flatten();
+    let g = match &fit {
+        None => Gate::closed(
+            format!(
+                "{} count(s) measured; the {what} needs {}",
+                groups.len(),
+                usl::MIN_COUNTS
+            ),
+            None,
+        ),
+        Some(_) if check.is_none() && common.is_none() => Gate::closed(
+            format!(
+                "the {what}'s hold-out check needs {} counts (four to fit, one to check)",
+                usl::MIN_COUNTS + 1
+            ),
+            None,
+        ),
+        Some(_) => gate::gate(common, check, what),
+    };
+    if let Some(f) = fit.as_mut().filter(|_| !g.passed) {
+        f.peak_processors = None;
+    }
+    (fit, g)
 }
 
 /// A machine with 2x and 4x the processors, predicted from the per-stage times of the first
-/// point and checked against every processor count measured.
+/// point with the fixed time from every point but the largest; the largest is the hold-out
+/// check. The points are those where the job got its processors, so the fixed time holds no
+/// time taken by other processes (with any loaded point the gate is closed anyway).
 fn bigger_machine_part(
     engine: Engine,
     pts: &[&PointSamples],
     engine_rows: &[PointRow],
     t1: Option<f64>,
     max_processors: usize,
-) -> Option<BiggerMachine> {
-    pts.first().zip(engine_rows.first()).and_then(|(p, r)| {
-        let targets: Vec<usize> = [2, amdahl::MAX_EXTRAPOLATION]
-            .iter()
-            .map(|k| max_processors * k)
-            .collect();
-        // One measured point per processor count (the fewest workers at that count), with
-        // the 95% interval of its median.
-        let mut measured: Vec<bigger::MeasuredPoint> = Vec::new();
-        for row in engine_rows {
-            if !measured.iter().any(|m| m.processors == row.processors) {
-                let m = row.median_seconds;
-                measured.push(bigger::MeasuredPoint {
-                    processors: row.processors,
-                    stage_workers: row.stage_workers,
-                    median_seconds: m,
-                    low_seconds: row.median_interval.map_or(m, |i| i.low),
-                    high_seconds: row.median_interval.map_or(m, |i| i.high),
-                });
-            }
+    common: Option<&String>,
+) -> (Option<BiggerMachine>, Gate) {
+    let mut measured: Vec<bigger::MeasuredPoint> = Vec::new();
+    for row in engine_rows {
+        if !measured.iter().any(|m| m.processors == row.processors) {
+            let m = row.median_seconds;
+            measured.push(bigger::MeasuredPoint {
+                processors: row.processors,
+                stage_workers: row.stage_workers,
+                median_seconds: m,
+                low_seconds: row.median_interval.map_or(m, |i| i.low),
+                high_seconds: row.median_interval.map_or(m, |i| i.high),
+            });
         }
-        bigger::bigger_machine(engine, p, &r.stages, t1, &targets, &measured)
-    })
-}
-
-/// The smallest worker count whose throughput could be within [`WITHIN_OF_BEST`] of the best
-/// point's: its interval's upper end reaches 95% of the best's lower end (medians where there
-/// are no intervals).
-pub fn recommend(rows: &[PointRow]) -> usize {
-    let Some(best) = rows
+    }
+    let held = measured
         .iter()
-        .max_by(|a, b| a.images_per_second.total_cmp(&b.images_per_second))
+        .copied()
+        .max_by_key(|m| m.processors)
+        .filter(|_| measured.len() >= gate::MIN_COUNTS);
+    let fit_points: Vec<bigger::MeasuredPoint> = measured
+        .iter()
+        .copied()
+        .filter(|m| Some(m.processors) != held.map(|h| h.processors))
+        .collect();
+    let targets: Vec<usize> = [2, amdahl::MAX_EXTRAPOLATION]
+        .iter()
+        .map(|k| max_processors * k)
+        .collect();
+    let Some(mut b) = pts
+        .first()
+        .zip(engine_rows.first())
+        .and_then(|(p, r)| bigger::bigger_machine(engine, p, &r.stages, t1, &targets, &fit_points))
     else {
-        return 1;
+        return (
+            None,
+            Gate::closed("no per-stage times to predict from".into(), None),
+        );
     };
-    let best_low = best
-        .images_per_second_interval
-        .map_or(best.images_per_second, |i: Interval| i.low);
-    rows.iter()
-        .filter(|r| {
-            let high = r
-                .images_per_second_interval
-                .map_or(r.images_per_second, |i| i.high);
-            high >= (1.0 - WITHIN_OF_BEST) * best_low
-        })
-        .map(|r| r.workers)
-        .min()
-        .unwrap_or(best.workers)
+    let check = held.map(|h| {
+        let staged = engine == Engine::Staged;
+        let first = &engine_rows[0].stages;
+        let predicted = b.fixed_seconds
+            + stages::stage_bound(
+                &first.seconds,
+                staged.then_some(&h.stage_workers),
+                h.processors,
+            );
+        let iv = (h.low_seconds < h.high_seconds).then_some(Interval {
+            low: h.low_seconds,
+            high: h.high_seconds,
+        });
+        gate::judge(h.processors, predicted, None, h.median_seconds, iv)
+    });
+    let g = if b.verdict == Verdict::Contradicted && common.is_none() {
+        Gate::closed(
+            "the measured points contradict the per-stage model".into(),
+            check,
+        )
+    } else {
+        gate::gate(common, check, "per-stage model")
+    };
+    if !g.passed {
+        b.points.clear();
+    }
+    (Some(b), g)
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::robust::{mad_outliers, median};
-use super::samples::PointSamples;
+use super::samples::{PointSamples, RunSample};
 use super::stages::{stage_figures, StageFigures};
+use super::warnings::BUSY_MACHINE;
 use crate::pipeline::{Engine, StageWorkers};
 use crate::sweep::amdahl;
 use crate::sweep::bootstrap::{self, Group, Interval};
@@ -27,7 +28,8 @@ pub struct PointRow {
     pub stage_workers: StageWorkers,
     /// Every counted run's wall seconds.
     pub runs_seconds: Vec<f64>,
-    /// Indices into `runs_seconds` of runs flagged as outliers (median absolute deviation).
+    /// Indices into `runs_seconds` of runs flagged as outliers (more than 10 robust standard
+    /// deviations from the median, as hyperfine flags them); kept in every figure.
     pub outlier_runs: Vec<usize>,
     /// Median wall seconds.
     pub median_seconds: f64,
@@ -39,12 +41,26 @@ pub struct PointRow {
     pub max_seconds: f64,
     /// (max - min) / median.
     pub spread: f64,
+    /// Half the width of the median's interval over the median: the noise that matters.
+    #[serde(default)]
+    pub relative_half_width: Option<f64>,
     /// Median user + system CPU seconds of the process per run.
     pub cpu_seconds: f64,
     /// Median cores used per run (CPU / wall).
     pub cores_used: f64,
-    /// Median share of the machine other processes took during the runs.
+    /// Median share of the run's CPUs other processes took during the runs.
     pub other_load: Option<f64>,
+    /// Median share of the threads' runnable time spent waiting for a CPU.
+    #[serde(default)]
+    pub wait_share: Option<f64>,
+    /// Other load over [`BUSY_MACHINE`] on the run's CPUs.
+    #[serde(default)]
+    pub loaded: bool,
+    /// The job did not get its processors: its threads waited for a CPU more than
+    /// [`STARVED_WAIT_SHARE`] of their runnable time (or, where waiting is not measured,
+    /// other processes were busy and it used under half of n). Left out of every fit.
+    #[serde(default)]
+    pub starved: bool,
     /// Files per second at the median.
     pub images_per_second: f64,
     /// Interval of the throughput (from the median's interval).
@@ -53,7 +69,8 @@ pub struct PointRow {
     pub megapixels_per_second: f64,
     /// S = T1 / Tn (medians); None without a T1.
     pub speedup: Option<f64>,
-    /// Bootstrap 95% interval of the speedup (T1's runs and these resampled).
+    /// Bootstrap 95% interval of the speedup (T1's runs and these resampled); None on the
+    /// baseline's own row (T1 against itself).
     pub speedup_interval: Option<Interval>,
     /// S / processors.
     pub efficiency: Option<f64>,
@@ -67,8 +84,12 @@ pub struct PointRow {
     pub stages: StageFigures,
 }
 
-/// Builds the row of `p`; `t1_runs` are the baseline's wall seconds (empty without one).
-pub fn build_row(p: &PointSamples, t1_runs: &[f64]) -> PointRow {
+/// Threads waiting for a CPU more than this share of their runnable time: starved.
+pub const STARVED_WAIT_SHARE: f64 = 0.10;
+
+/// Builds the row of `p`; `t1_runs` are the baseline's wall seconds (empty without one), and
+/// `is_baseline` says they are this point's own runs.
+pub fn build_row(p: &PointSamples, t1_runs: &[f64], is_baseline: bool) -> PointRow {
     let walls: Vec<f64> = p.runs.iter().map(|r| r.wall_seconds).collect();
     let med = median(&walls);
     let min = walls.iter().copied().fold(f64::INFINITY, f64::min);
@@ -89,7 +110,7 @@ pub fn build_row(p: &PointSamples, t1_runs: &[f64]) -> PointRow {
     .map(|v| v[0]);
     let t1 = (!t1_runs.is_empty()).then(|| median(t1_runs));
     let speedup = t1.map(|t| t / med);
-    let speedup_interval = t1.and_then(|_| {
+    let speedup_interval = t1.filter(|_| !is_baseline).and_then(|_| {
         bootstrap::intervals(
             &[
                 Group {
@@ -108,6 +129,17 @@ pub fn build_row(p: &PointSamples, t1_runs: &[f64]) -> PointRow {
         .map(|v| v[0])
     });
     let loads: Vec<f64> = p.runs.iter().filter_map(|r| r.other_load).collect();
+    let other_load = (!loads.is_empty()).then(|| median(&loads));
+    let waits: Vec<f64> = p.runs.iter().filter_map(RunSample::wait_share).collect();
+    let wait_share = (!waits.is_empty()).then(|| median(&waits));
+    let cores_used = median(&p.runs.iter().map(|r| r.cores_used()).collect::<Vec<_>>());
+    let loaded = other_load.is_some_and(|l| l > BUSY_MACHINE);
+    // Cores used below n is no sign of starving by itself (an Amdahl-limited job uses few), so
+    // it counts only where waiting was not measured and other processes were busy.
+    let starved = match wait_share {
+        Some(w) => w > STARVED_WAIT_SHARE,
+        None => loaded && cores_used < 0.5 * n as f64,
+    };
     PointRow {
         engine: p.engine,
         workers: p.workers,
@@ -121,9 +153,15 @@ pub fn build_row(p: &PointSamples, t1_runs: &[f64]) -> PointRow {
         min_seconds: min,
         max_seconds: max,
         spread: if med > 0.0 { (max - min) / med } else { 0.0 },
+        relative_half_width: median_interval
+            .filter(|_| med > 0.0)
+            .map(|i| i.width() / 2.0 / med),
         cpu_seconds: median(&p.runs.iter().map(|r| r.cpu_seconds()).collect::<Vec<_>>()),
-        cores_used: median(&p.runs.iter().map(|r| r.cores_used()).collect::<Vec<_>>()),
-        other_load: (!loads.is_empty()).then(|| median(&loads)),
+        cores_used,
+        other_load,
+        wait_share,
+        loaded,
+        starved,
         images_per_second: per_sec(files, med),
         images_per_second_interval: median_interval.map(|i| Interval {
             low: per_sec(files, i.high),

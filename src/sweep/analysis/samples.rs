@@ -35,12 +35,29 @@ pub struct RunSample {
     pub failed: usize,
     /// Megapixels written.
     pub megapixels: f64,
+    /// Seconds the job's threads were runnable but waiting for a CPU, summed over threads
+    /// (Linux: `/proc/self/task/*/schedstat`); None where not measured.
+    #[serde(default)]
+    pub cpu_wait_seconds: Option<f64>,
+    /// Seconds the job's threads ran on a CPU, by the same counters.
+    #[serde(default)]
+    pub cpu_run_seconds: Option<f64>,
+    /// The CPUs the run was allowed (its affinity); empty where not known.
+    #[serde(default)]
+    pub cpus: Vec<usize>,
 }
 
 impl RunSample {
     /// User plus system CPU seconds.
     pub fn cpu_seconds(&self) -> f64 {
         self.user_seconds + self.system_seconds
+    }
+
+    /// The share of the threads' runnable time spent waiting for a CPU: wait / (run + wait);
+    /// None where not measured.
+    pub fn wait_share(&self) -> Option<f64> {
+        let (w, r) = (self.cpu_wait_seconds?, self.cpu_run_seconds?);
+        (w + r > 0.0).then(|| w / (w + r))
     }
 
     /// Cores the process kept busy on average: CPU / wall.
@@ -66,13 +83,15 @@ pub struct PointSamples {
     pub stage_workers: StageWorkers,
     /// The counted runs, in the order they ran.
     pub runs: Vec<RunSample>,
-    /// Runs measured but discarded by `--quiet-machine` because other processes were busy.
+    /// Runs measured but discarded because other processes were busy (older versions of
+    /// `--quiet-machine`; it now waits for quiet before each run and keeps every run).
+    #[serde(default)]
     pub discarded_loaded_runs: usize,
 }
 
 impl PointSamples {
-    /// Amdahl's `n`: processors actually available, `min(workers, cores allowed)` (1 for the
-    /// serial engine).
+    /// Amdahl's `n`, the processors allowed: `min(workers, cores allowed)` (1 for the serial
+    /// engine). Whether the job got them is measured per run (`cpu_wait_seconds`).
     pub fn processors(&self) -> usize {
         processors(self.engine, self.workers, self.cores_allowed)
     }

@@ -15,6 +15,9 @@ fn run(wall: f64, cores_used: f64) -> RunSample {
         files: 100,
         failed: 0,
         megapixels: 50.0,
+        cpu_wait_seconds: None,
+        cpu_run_seconds: None,
+        cpus: Vec::new(),
     }
 }
 
@@ -27,6 +30,11 @@ fn point(engine: Engine, workers: usize, cores: usize, walls: &[f64]) -> PointSa
         runs: walls.iter().map(|&w| run(w, 1.0)).collect(),
         discarded_loaded_runs: 0,
     }
+}
+
+/// The row of a point with these wall times (n = workers).
+pub(crate) fn row_with_runs(engine: Engine, workers: usize, walls: &[f64]) -> PointRow {
+    rows::build_row(&point(engine, workers, workers, walls), &[], false)
 }
 
 /// Points on `cores` = workers = n with times a + b/n plus seeded noise.
@@ -177,12 +185,14 @@ fn usl_appears_with_four_processor_counts_and_bigger_machine_is_a_labelled_predi
         [12, 24]
     );
     assert!(!bm.assumptions.is_empty());
-    // Checked against every processor count measured, the one its stage times come from
-    // included (the fixed time comes from all of them); consistent with a + b/n.
+    // Fitted on every processor count but the largest, which is the hold-out check.
     assert_eq!(
         bm.checks.iter().map(|c| c.processors).collect::<Vec<_>>(),
-        [1, 2, 3, 4, 6]
+        [1, 2, 3, 4]
     );
+    let h = e.gates.bigger_machine.holdout.unwrap();
+    assert_eq!(h.processors, 6);
+    assert!(h.passed && h.miss.abs() < 0.01, "{h:?}");
     assert_eq!(bm.verdict, Verdict::Consistent);
     assert!(bm
         .checks
@@ -200,7 +210,7 @@ fn recommends_the_smallest_n_within_5_percent_of_the_best() {
         point(Engine::Rayon, 4, 4, &[1.0, 1.0]),
     ];
     let a = analyse(&pts, Baseline::Same, None);
-    assert_eq!(a.engines[0].recommended_workers, 2);
+    assert_eq!(a.engines[0].recommended_workers, Some(2));
 }
 
 #[test]
