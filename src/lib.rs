@@ -10,6 +10,7 @@
 //! - [`sweep`]: worker-count sweeps and the Amdahl math, pure functions over timing records.
 //! - [`report`]: the run's JSON record and table; the sweep's table and exports.
 //! - [`trace`]: the per-file stage timeline of a run (`--trace`, the HTML report).
+//! - `storage` (feature `object-store`): `s3://`, `gs://`, `az://` inputs, outputs and reports.
 //!
 //! The command line over all of it is the `graypipe` binary's (`src/main.rs`, `src/cli/`),
 //! built with the default `binary` feature; the library itself does not depend on clap.
@@ -31,6 +32,8 @@ pub mod ops;
 pub mod pipeline;
 pub mod report;
 pub mod run;
+#[cfg(feature = "object-store")]
+pub mod storage;
 pub mod sweep;
 pub mod trace;
 pub mod write_target;

@@ -32,6 +32,8 @@ __all__ = [
     "imread",
     "run",
     "sweep",
+    "plan",
+    "merge",
     "Error",
     "UsageError",
     "RefusedError",
@@ -194,8 +196,16 @@ def run(
     follow_links: bool = False,
     skip_existing: bool = False,
     fail_fast: bool = False,
+    shard: Optional[Tuple[int, int]] = None,
+    shard_by: str = "size",
+    files: Optional[Iterable[PathLike]] = None,
 ) -> Dict[str, Any]:
     """Convert files and folders into ``output``, as ``graypipe run``; return its report.
+
+    A piece of a batch (for a cluster engine such as Dask; see ``graypipe.dask``):
+    ``shard=(k, n)`` converts shard k of n as ``--shard k/n --shard-by shard_by`` does (the
+    report then carries the shard record ``merge`` checks); ``files`` converts only those
+    inputs of the listing (as ``plan`` names them), with the output names the whole run gives.
 
     The arguments are the CLI's options: ``threshold`` a SPEC (gray only when ``None``),
     ``workers`` the worker threads (default: the logical cores), ``engine`` ``"staged"``
@@ -236,6 +246,9 @@ def run(
         follow_links,
         skip_existing,
         fail_fast,
+        None if shard is None else (int(shard[0]), int(shard[1])),
+        shard_by,
+        None if files is None else _paths(files),
     )
     report = json.loads(report_json)
     if interrupt is not None:
@@ -307,3 +320,46 @@ def sweep(
         follow_links,
     )
     return json.loads(record_json)
+
+
+def plan(
+    inputs: Union[PathLike, Iterable[PathLike]],
+    output: PathLike,
+    *,
+    format: str = "png",
+    follow_links: bool = False,
+    skip_existing: bool = False,
+) -> Dict[str, Any]:
+    """The listing ``run`` would convert, without converting anything.
+
+    Returns ``{"jobs": [{"input", "output", "bytes"}, ...], "skipped": [{"input", "output"}],
+    "errors": [{"input", "reason"}]}`` in plan order (the order shards are cut from). Pass
+    pieces of ``jobs`` inputs to ``run(..., files=...)``, or cut by ``run(..., shard=(k, n))``.
+    Raises ``graypipe.RefusedError`` for a batch ``run`` would refuse.
+    """
+    jobs, skipped, errors = _graypipe._plan(
+        _paths(inputs), os.fspath(output), follow_links, skip_existing, format
+    )
+    return {
+        "jobs": [{"input": os.fspath(i), "output": os.fspath(o), "bytes": b} for i, o, b in jobs],
+        "skipped": [{"input": os.fspath(i), "output": os.fspath(o)} for i, o in skipped],
+        "errors": [{"input": os.fspath(p), "reason": r} for p, r in errors],
+    }
+
+
+def merge(reports: Iterable[Union[Dict[str, Any], PathLike]]) -> Dict[str, Any]:
+    """Join and check shard reports, as ``graypipe merge``; return the merged record.
+
+    ``reports`` are report dicts (as ``run(..., shard=...)`` returns) or paths of
+    ``--report`` files. ``record["complete"]`` is True only when every shard 1..N is there
+    once, all planned the same listing, and no file failed; ``record["problems"]`` says
+    what is wrong otherwise.
+    """
+    texts = []
+    for n, r in enumerate(reports):
+        if isinstance(r, dict):
+            texts.append((f"report {n + 1}", json.dumps(r)))
+        else:
+            with open(os.fspath(r), "rb") as f:
+                texts.append((os.fspath(r), f.read().decode("utf-8")))
+    return json.loads(_graypipe._merge(texts))

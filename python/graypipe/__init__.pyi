@@ -36,7 +36,19 @@ def run(
     follow_links: bool = False,
     skip_existing: bool = False,
     fail_fast: bool = False,
+    shard: Optional[Tuple[int, int]] = None,
+    shard_by: str = "size",
+    files: Optional[Iterable[_PathLike]] = None,
 ) -> Dict[str, Any]: ...
+def plan(
+    inputs: Union[_PathLike, Iterable[_PathLike]],
+    output: _PathLike,
+    *,
+    format: str = "png",
+    follow_links: bool = False,
+    skip_existing: bool = False,
+) -> Dict[str, Any]: ...
+def merge(reports: Iterable[Union[Dict[str, Any], _PathLike]]) -> Dict[str, Any]: ...
 def sweep(
     inputs: Union[_PathLike, Iterable[_PathLike]],
     workers: Union[str, int, Sequence[int], None] = None,

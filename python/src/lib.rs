@@ -14,7 +14,9 @@ use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
+use graypipe::batch::shard::{shard_plan, Shard, ShardBy, ShardSource};
 use graypipe::batch::{plan, PlanOptions};
+use graypipe::report::run_json::{ExactPath, ShardJob, ShardRecord};
 use graypipe::codec::{DecodeLimits, FormatChoice, PngCompression, ReadMode};
 use graypipe::ops::{self, Level, Luma, Operation};
 use graypipe::pipeline::workers::StageOverrides;
@@ -499,7 +501,8 @@ fn positive(py: Python<'_>, what: &str, n: Option<usize>, max: usize) -> PyResul
 /// `_run(...) -> (report_json, keyboard_interrupt_or_None)`.
 #[pyfunction]
 #[pyo3(signature = (inputs, output, threshold, maxval, workers, engine, in_flight, luma,
-    format, bit_depth, png_compression, max_pixels, follow_links, skip_existing, fail_fast))]
+    format, bit_depth, png_compression, max_pixels, follow_links, skip_existing, fail_fast,
+    shard = None, shard_by = "size", files = None))]
 #[allow(clippy::too_many_arguments)]
 fn _run(
     py: Python<'_>,
@@ -518,6 +521,9 @@ fn _run(
     follow_links: bool,
     skip_existing: bool,
     fail_fast: bool,
+    shard: Option<(u64, u64)>,
+    shard_by: &str,
+    files: Option<Vec<PathBuf>>,
 ) -> PyResult<(String, Option<Py<PyAny>>)> {
     guard(py, "run", || {
         run_checked(
@@ -537,6 +543,9 @@ fn _run(
             follow_links,
             skip_existing,
             fail_fast,
+            shard,
+            shard_by,
+            files,
         )
     })
 }
@@ -559,7 +568,14 @@ fn run_checked(
     follow_links: bool,
     skip_existing: bool,
     fail_fast: bool,
+    shard: Option<(u64, u64)>,
+    shard_by: &str,
+    files: Option<Vec<PathBuf>>,
 ) -> PyResult<(String, Option<Py<PyAny>>)> {
+    let shard = shard
+        .map(|(k, n)| Shard::new(k, n).map_err(|e| usage(py, e.to_string())))
+        .transpose()?;
+    let shard_by = parse_shard_by(py, shard_by)?;
     let job = job(
         py,
         inputs,
@@ -583,10 +599,35 @@ fn run_checked(
     if let Some(t) = positive(py, "in_flight", in_flight, MAX_IN_FLIGHT)? {
         config.in_flight = t;
     }
-    let plan_options = job.plan_options.clone();
+    // `files`: only these of the listing (a piece handed out by `graypipe.plan`), named as
+    // the whole run names them. Planned without --skip-existing when sharded: every shard
+    // must see the same listing.
+    let mut plan_options = job.plan_options.clone();
+    if shard.is_some() {
+        plan_options.skip_existing = false;
+    }
     let batch = py
         .detach(|| plan(&job.inputs, &output, &plan_options))
         .map_err(|e| error(py, "RefusedError", e.to_string()))?;
+    let (batch, shard_info) = match shard {
+        Some(shard) => {
+            let (b, info) = shard_plan(
+                batch,
+                &output,
+                shard,
+                ShardSource::Flag,
+                shard_by,
+                skip_existing,
+            );
+            (b, Some(info))
+        }
+        None => (batch, None),
+    };
+    let files_given = files.is_some();
+    let batch = match files {
+        Some(files) => only_files(batch, &files),
+        None => batch,
+    };
 
     // The run goes on its own thread; this one waits without the GIL and, every 50 ms, takes
     // it back to let Python run its signal handlers. A KeyboardInterrupt cancels the run (no
@@ -603,10 +644,105 @@ fn run_checked(
             &mut |_, _| {},
         )
     })?;
-    let report = RunReport::new(&summary, &job.settings, &config, job.plan_options.format);
+    let mut report = RunReport::new(&summary, &job.settings, &config, job.plan_options.format);
+    // The job every piece ran, for the merge's same-batch check: the same arguments give the
+    // same record on every piece.
+    let exact = |p: &std::path::Path| ExactPath::new(&graypipe::batch::plan::resolve(p));
+    report.shard = shard_info.as_ref().map(|i| {
+        ShardRecord::new(
+            i,
+            ShardJob {
+                inputs: job.inputs.iter().map(|p| exact(p)).collect(),
+                output: exact(&output),
+                selection: format!(
+                    "python: follow_links={follow_links} format={format} files={}",
+                    files_given
+                ),
+            },
+        )
+    });
     let json = serde_json::to_string(&report)
         .map_err(|e| PyRuntimeError::new_err(format!("cannot serialise the report: {e}")))?;
     Ok((json, interrupt.map(|e| e.into_value(py).into_any())))
+}
+
+fn parse_shard_by(py: Python<'_>, by: &str) -> PyResult<ShardBy> {
+    match by {
+        "size" => Ok(ShardBy::Size),
+        "hash" => Ok(ShardBy::Hash),
+        "pixels" => Ok(ShardBy::Pixels),
+        _ => Err(usage(
+            py,
+            format!("unknown shard_by '{by}': expected 'size', 'hash' or 'pixels'"),
+        )),
+    }
+}
+
+/// The plan narrowed to the jobs whose input is one of `files` (compared as given, then
+/// renumbered); the rest of the listing is left alone.
+fn only_files(mut batch: graypipe::batch::Plan, files: &[PathBuf]) -> graypipe::batch::Plan {
+    let wanted: std::collections::HashSet<&PathBuf> = files.iter().collect();
+    batch.jobs.retain(|j| wanted.contains(&j.input));
+    batch.skipped.retain(|j| wanted.contains(&j.input));
+    for (i, j) in batch.jobs.iter_mut().enumerate() {
+        j.index = i;
+    }
+    batch
+}
+
+/// `graypipe.plan`: the listing a run would convert, as (input, output, bytes) in plan order,
+/// and the listing errors as (path, reason).
+#[pyfunction]
+#[pyo3(signature = (inputs, output, follow_links, skip_existing, format))]
+#[allow(clippy::type_complexity)]
+fn _plan(
+    py: Python<'_>,
+    inputs: Vec<PathBuf>,
+    output: PathBuf,
+    follow_links: bool,
+    skip_existing: bool,
+    format: &str,
+) -> PyResult<(Vec<(PathBuf, PathBuf, u64)>, Vec<(PathBuf, PathBuf)>, Vec<(PathBuf, String)>)> {
+    let job = job(
+        py, inputs, None, 255.0, "bt601", format, "auto", "fast", None, follow_links,
+        skip_existing,
+    )?;
+    let batch = py
+        .detach(|| plan(&job.inputs, &output, &job.plan_options))
+        .map_err(|e| error(py, "RefusedError", e.to_string()))?;
+    let size = |p: &PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    Ok((
+        batch
+            .jobs
+            .iter()
+            .map(|j| (j.input.clone(), j.output.clone(), size(&j.input)))
+            .collect(),
+        batch
+            .skipped
+            .iter()
+            .map(|j| (j.input.clone(), j.output.clone()))
+            .collect(),
+        batch
+            .discovery_errors
+            .iter()
+            .map(|e| (e.path.clone(), e.reason.clone()))
+            .collect(),
+    ))
+}
+
+/// `graypipe.merge`: the shards' reports (label, JSON text) joined and checked, as
+/// `graypipe merge` does; returns the merged record's JSON.
+#[pyfunction]
+fn _merge(py: Python<'_>, reports: Vec<(String, String)>) -> PyResult<String> {
+    let mut parsed = Vec::with_capacity(reports.len());
+    for (label, text) in reports {
+        let r = serde_json::from_str(&text)
+            .map_err(|e| usage(py, format!("{label}: not a graypipe run report: {e}")))?;
+        parsed.push((label, r));
+    }
+    let merged = graypipe::report::merge::merge(parsed);
+    serde_json::to_string(&merged)
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot serialise the merged record: {e}")))
 }
 
 /// Runs `work` on its own thread while this one waits without the GIL and, every 50 ms, takes
@@ -782,6 +918,8 @@ fn _graypipe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(imread, m)?)?;
     m.add_function(wrap_pyfunction!(_run, m)?)?;
     m.add_function(wrap_pyfunction!(_sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(_merge, m)?)?;
     m.add(
         "__version__",
         PyString::new(m.py(), env!("CARGO_PKG_VERSION")),

@@ -170,8 +170,17 @@ fn take_listed(
     listing: &mut Listing,
     taken: &mut HashSet<(u64, u64)>,
 ) {
-    let (relative, root) = match below_current_folder(path) {
-        Some(rel) => (rel, Some(PathBuf::from("."))),
+    let under_root = selection.listed_root.as_ref().and_then(|root| {
+        path.strip_prefix(root)
+            .ok()
+            .and_then(below_current_folder)
+            .filter(|rel| !rel.as_os_str().is_empty())
+            .map(|rel| (rel, Some(root.clone())))
+    });
+    let (relative, root) = match under_root
+        .or_else(|| below_current_folder(path).map(|rel| (rel, Some(PathBuf::from(".")))))
+    {
+        Some(named) => named,
         None => match path.file_name() {
             Some(name) => (PathBuf::from(name), None),
             None => {
@@ -336,6 +345,9 @@ pub struct Selection {
     pub max_depth: Option<usize>,
     /// Files listed by `--files-from`, in list order, after the inputs.
     pub listed: Vec<PathBuf>,
+    /// `--relative-to`: listed files below this folder are named by their path below it, as
+    /// a walk of the folder names them (so a retry list reproduces a folder run's outputs).
+    pub listed_root: Option<PathBuf>,
 }
 
 impl Selection {

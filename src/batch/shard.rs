@@ -58,6 +58,10 @@ pub enum ShardBy {
     Size,
     /// A hash of the relative path: a file keeps its shard when others are added.
     Hash,
+    /// As `size`, weighing each file by its megapixels from its header (the work follows
+    /// pixels more than compressed bytes); a file whose header cannot be read weighs its
+    /// byte count. Every shard reads every header once.
+    Pixels,
 }
 
 impl ShardBy {
@@ -66,6 +70,7 @@ impl ShardBy {
         match self {
             ShardBy::Size => "size",
             ShardBy::Hash => "hash",
+            ShardBy::Pixels => "pixels",
         }
     }
 }
@@ -176,7 +181,7 @@ pub enum ShardError {
     },
     /// A Slurm job that is not an array job.
     #[error(
-        "slurm: SLURM_JOB_ID is set but SLURM_ARRAY_TASK_ID is not; submit with sbatch --array=0-N"
+        "slurm: SLURM_JOB_ID is set but neither SLURM_ARRAY_TASK_ID nor a job step's SLURM_PROCID; submit with sbatch --array=0-N, or start the tasks with srun -n N"
     )]
     NotAnArray,
     /// No engine's variables found.
@@ -330,6 +335,15 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<(Shard, ShardSou
     if let Some(id) = number(&var, "SLURM_ARRAY_TASK_ID") {
         return slurm_from_env(&var, id?).map(|s| (s, ShardSource::Slurm));
     }
+    // `srun -n N` (one allocation, N tasks; no array): the task's rank and the task count.
+    // Only inside a job step (srun sets SLURM_STEP_ID), not in the batch script itself.
+    if var("SLURM_STEP_ID").is_some() || var("SLURM_STEPID").is_some() {
+        if let Some(rank) = number(&var, "SLURM_PROCID") {
+            let rank = rank?;
+            let count = required(&var, "slurm", "SLURM_NTASKS", "")?;
+            return zero_based(&rank, &count).map(|s| (s, ShardSource::Slurm));
+        }
+    }
     if var("SLURM_JOB_ID").is_some() {
         return Err(slurm_not_an_array(&var));
     }
@@ -473,7 +487,7 @@ pub fn assign(entries: &[ListingEntry], count: u32, by: ShardBy) -> Vec<u32> {
             .iter()
             .map(|e| (fnv1a64(e.key.as_bytes()) % u64::from(count)) as u32)
             .collect(),
-        ShardBy::Size => {
+        ShardBy::Size | ShardBy::Pixels => {
             let mut order: Vec<usize> = (0..entries.len()).collect();
             order.sort_by(|&a, &b| {
                 let (ea, eb) = (&entries[a], &entries[b]);
@@ -501,6 +515,32 @@ pub fn assign(entries: &[ListingEntry], count: u32, by: ShardBy) -> Vec<u32> {
             out
         }
     }
+}
+
+/// Most bytes read to find a file's picture size (headers sit at the start; a JPEG's frame
+/// header comes after its metadata segments).
+const HEADER_BYTES: u64 = 1 << 20;
+
+/// The entries weighed by pixels (`--shard-by pixels`): each file's width x height from its
+/// header, or its byte count when the header cannot be read. A pure function of the files, so
+/// every shard computes the same weights.
+pub fn pixel_weights(jobs: &[crate::batch::Job], entries: &[ListingEntry]) -> Vec<ListingEntry> {
+    use std::io::Read;
+    jobs.iter()
+        .zip(entries)
+        .map(|(j, e)| {
+            let mut head = Vec::new();
+            let pixels = std::fs::File::open(&j.input)
+                .and_then(|f| f.take(HEADER_BYTES).read_to_end(&mut head))
+                .ok()
+                .and_then(|_| crate::codec::probe(&head).ok())
+                .map(|info| info.pixels());
+            ListingEntry {
+                key: e.key.clone(),
+                size: pixels.unwrap_or(e.size),
+            }
+        })
+        .collect()
 }
 
 /// Bytes per shard under an assignment (one entry per shard: for a count that the caller
@@ -609,7 +649,10 @@ pub fn shard_plan(
             size: std::fs::metadata(&j.input).map(|m| m.len()).unwrap_or(0),
         })
         .collect();
-    let assignment = assign(&entries, shard.count, by);
+    let assignment = match by {
+        ShardBy::Pixels => assign(&pixel_weights(&all, &entries), shard.count, by),
+        _ => assign(&entries, shard.count, by),
+    };
     let mine = shard.index - 1;
     let shard_bytes = shard_bytes(&entries, &assignment, mine);
     let info = ShardInfo {
@@ -847,6 +890,59 @@ mod tests {
             from_env(env(&[("SLURM_JOB_ID", "7")])),
             Err(ShardError::NotAnArray)
         );
+    }
+
+    #[test]
+    fn pixels_weighs_headers_and_falls_back_to_bytes() {
+        use std::path::{Path, PathBuf};
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_images/photos");
+        let t = tempfile::tempdir().unwrap();
+        let text = t.path().join("notes.txt");
+        std::fs::write(&text, b"not a picture").unwrap();
+        let job = |p: PathBuf| crate::batch::Job {
+            index: 0,
+            input: p,
+            output: PathBuf::from("o"),
+            format: crate::codec::OutputFormat::Png,
+            existing_output: None,
+            input_folders: Default::default(),
+        };
+        let jobs = [
+            job(root.join("camera.png")),
+            job(root.join("rocket.jpg")),
+            job(text),
+        ];
+        let e = entries(&[1, 2, 13]);
+        let w = pixel_weights(&jobs, &e);
+        assert_eq!(w[0].size, 512 * 512);
+        assert_eq!(w[1].size, 427 * 640);
+        assert_eq!(w[2].size, 13);
+        assert_eq!(w[0].key, e[0].key);
+    }
+
+    #[test]
+    fn slurm_srun_tasks_without_an_array() {
+        let step = env(&[
+            ("SLURM_JOB_ID", "7"),
+            ("SLURM_STEP_ID", "0"),
+            ("SLURM_PROCID", "2"),
+            ("SLURM_NTASKS", "4"),
+        ]);
+        let (s, src) = from_env(step).unwrap();
+        assert_eq!((s.index, s.count, src), (3, 4, ShardSource::Slurm));
+        // The batch script itself (no step) is still not a shard.
+        let batch = env(&[
+            ("SLURM_JOB_ID", "7"),
+            ("SLURM_PROCID", "0"),
+            ("SLURM_NTASKS", "1"),
+        ]);
+        assert!(from_env(batch).is_err());
+        let bad = env(&[
+            ("SLURM_STEP_ID", "0"),
+            ("SLURM_PROCID", "4"),
+            ("SLURM_NTASKS", "4"),
+        ]);
+        assert!(from_env(bad).is_err());
     }
 
     #[test]

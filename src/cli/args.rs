@@ -139,6 +139,16 @@ pub struct JobArgs {
     #[arg(long, requires = "files_from", help_heading = "Choosing files")]
     pub null: bool,
 
+    /// Name --files-from entries below DIR by their path below DIR, as a run over the folder
+    /// DIR names them (for a `graypipe merge --failed-list` of a run over DIR).
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "files_from",
+        help_heading = "Choosing files"
+    )]
+    pub relative_to: Option<PathBuf>,
+
     /// Output file name template: {stem}, {ext} (the input's extension), {outext}; the output
     /// extension is appended unless the template ends with it. E.g. '{stem}.{ext}' turns x.jpg
     /// and x.png into x.jpg.png and x.png.png.
@@ -248,6 +258,7 @@ impl JobArgs {
                 hidden: self.hidden,
                 max_depth: self.max_depth.map(|d| d as usize),
                 listed,
+                listed_root: self.relative_to.clone(),
             },
             naming: self.name.clone().or_else(|| self.suffix.clone()),
         })
@@ -329,7 +340,8 @@ pub struct RunArgs {
     pub shard: Option<graypipe::batch::shard::ShardArg>,
 
     /// How files are shared out with --shard: `size` balances bytes (every shard must see the
-    /// same listing), `hash` of the relative path keeps files on their shard as others are added.
+    /// same listing), `pixels` balances header megapixels (closer to the work), `hash` of the
+    /// relative path keeps files on their shard as others are added.
     #[arg(long, value_enum, default_value = "size", requires = "shard")]
     pub shard_by: graypipe::batch::shard::ShardBy,
 
@@ -649,4 +661,14 @@ pub struct MergeArgs {
     /// Where to write the merged record (JSON).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+
+    /// Also write the inputs that failed or never started (exact bytes, one a line) to FILE,
+    /// for `graypipe run --files-from FILE` (written even when empty; shards with no report
+    /// cannot be listed and are named instead).
+    #[arg(long, value_name = "FILE")]
+    pub failed_list: Option<PathBuf>,
+
+    /// Write the --failed-list NUL-separated (for `run --files-from FILE --null`).
+    #[arg(long, requires = "failed_list")]
+    pub null: bool,
 }

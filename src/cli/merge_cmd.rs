@@ -40,6 +40,11 @@ pub fn execute(args: &MergeArgs) -> i32 {
         Ok(t) => t,
         Err(e) => return refuse(e),
     };
+    // Every shard carries the whole listing; the first one found names a missing shard's files.
+    let listing = reports
+        .iter_mut()
+        .find_map(|(_, r)| r.listing.take())
+        .unwrap_or_default();
     let merged = merge(reports);
     print_summary(&merged);
     let json = match serde_json::to_vec_pretty(&merged) {
@@ -57,6 +62,17 @@ pub fn execute(args: &MergeArgs) -> i32 {
             args.output.display()
         ));
         return EXIT_FAILED;
+    }
+    if let Some(list) = &args.failed_list {
+        let mut others = args.reports.clone();
+        others.push(args.output.clone());
+        if let Err(e) = write_failed_list(list, &others, &merged, &listing, args.null) {
+            stderr_line(&format!(
+                "graypipe: error: cannot write the failed list {}: {e}",
+                graypipe::error::printable_path(list)
+            ));
+            return EXIT_FAILED;
+        }
     }
     if unreadable || !merged.complete {
         EXIT_FAILED
@@ -165,6 +181,11 @@ fn print_summary(m: &MergedReport) {
         "  imbalance (slowest shard's wall time over the mean): {:.2} (slowest {:.2} s, mean {:.2} s)",
         m.imbalance, m.wall_seconds_max, m.wall_seconds_mean
     ));
+    if let Some(c) = m.cpu_imbalance {
+        stderr_line(&format!(
+            "  CPU imbalance (busiest shard's CPU time over the mean): {c:.2}"
+        ));
+    }
     for f in &m.failures {
         let input = f.get("input").and_then(|v| v.as_str()).unwrap_or("?");
         let reason = f.get("reason").and_then(|v| v.as_str()).unwrap_or("?");
@@ -176,4 +197,45 @@ fn print_summary(m: &MergedReport) {
     if m.complete {
         stderr_line("graypipe merge: complete");
     }
+}
+
+/// `--failed-list`: the inputs to convert again, written atomically where `-o` would be
+/// (never over one of the reports or the merged record).
+fn write_failed_list(
+    list: &Path,
+    others: &[PathBuf],
+    merged: &MergedReport,
+    listing: &[graypipe::report::retry::ListedInput],
+    null: bool,
+) -> Result<(), String> {
+    use graypipe::report::retry::{list_bytes, retry_list};
+    let target = output_target(list, others, &[])?;
+    let retry = retry_list(merged, listing);
+    let (bytes, unlistable) = list_bytes(&retry, null);
+    for p in &unlistable {
+        stderr_line(&format!(
+            "graypipe merge: warning: {} holds a line break: left out of the list (use --null)",
+            graypipe::error::printable(&String::from_utf8_lossy(p))
+        ));
+    }
+    for (k, n) in &retry.unknown_shards {
+        stderr_line(&format!(
+            "graypipe merge: warning: shard {k}/{n} has no report, so its files are not in the list: run it again with --shard {k}/{n}"
+        ));
+    }
+    write_merged(&target, &bytes)?;
+    // One input folder: --relative-to names the files as the folder run did.
+    let relative_to = match retry.roots.as_slice() {
+        [root] => format!(" --relative-to {}", graypipe::error::printable(root)),
+        _ => String::new(),
+    };
+    stderr_line(&format!(
+        "graypipe merge: {} input(s) to convert again written to {}: graypipe run --files-from {}{}{} -o OUTPUT (and the run's other options)",
+        retry.inputs.len() - unlistable.len(),
+        graypipe::error::printable_path(list),
+        graypipe::error::printable_path(list),
+        if null { " --null" } else { "" },
+        relative_to,
+    ));
+    Ok(())
 }

@@ -8,6 +8,7 @@ pub mod compare_cmd;
 pub mod merge_cmd;
 pub mod output;
 pub mod progress;
+mod remote;
 pub mod report_cmd;
 pub mod run_cmd;
 pub mod sweep_cmd;

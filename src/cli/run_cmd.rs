@@ -85,7 +85,15 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let plan = match plan(&job.inputs, &args.output, &plan_opts) {
+    // Remote inputs and outputs are listed into staging folders and planned like local ones.
+    let prepared = match super::remote::prepare(&job.inputs, &args.output, args.skip_existing) {
+        Ok(p) => p,
+        Err(e) => {
+            stderr_line(&format!("graypipe: {}", printable(&e)));
+            return EXIT_USAGE;
+        }
+    };
+    let plan = match plan(&prepared.inputs, &prepared.output, &plan_opts) {
         Ok(p) => p,
         Err(e) => {
             stderr_line(&format!("graypipe: {e}"));
@@ -115,9 +123,11 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
         ("--trace", &args.trace),
         ("--html", &args.html),
     ] {
+        // A remote report (s3://...) is one PUT at the end; the rules below are for files.
         let target = match path
             .as_deref()
-            .map(|r| report_target(r, &plan, &args.output, &lists))
+            .filter(|r| !super::remote::is_remote(r))
+            .map(|r| report_target(r, &plan, &prepared.output, &lists))
             .transpose()
         {
             Ok(t) => t,
@@ -144,12 +154,23 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
         Ok(t) => t,
         Err(_) => return EXIT_USAGE,
     };
+    // A shard's report carries the whole listing (see `merge --failed-list`).
+    let listing = match (shard, &args.report) {
+        (Some((shard, _)), Some(_)) => Some(graypipe::report::retry::shard_listing(
+            &plan,
+            &prepared.output,
+            shard.count,
+            args.shard_by,
+            &|p| prepared.remote_name(p),
+        )),
+        _ => None,
+    };
     let (plan, shard_info) = match shard {
         None => (plan, None),
         Some((shard, source)) => {
             let (plan, info) = shard_plan(
                 plan,
-                &args.output,
+                &prepared.output,
                 shard,
                 source,
                 args.shard_by,
@@ -168,6 +189,7 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
             (plan, Some(info))
         }
     };
+    let plan = prepared.to_remote(plan);
     if args.dry_run {
         return dry_run(&plan, args.json);
     }
@@ -267,6 +289,9 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     report.shard = shard_info
         .as_ref()
         .map(|i| ShardRecord::new(i, shard_job(args)));
+    if args.report.is_some() {
+        report.listing = listing;
+    }
     if summary.stats.engine_error.is_none() && summary.stats.workers < config.threads() {
         stderr_line(&format!(
             "graypipe: warning: only {} of {} worker threads could be started (a process or thread limit, ulimit -u?); the run used {}",
@@ -283,6 +308,26 @@ pub fn execute(args: &RunArgs, color: bool) -> i32 {
     } else {
         EXIT_OK
     };
+    if let Some(url) = args
+        .report
+        .as_deref()
+        .filter(|r| super::remote::is_remote(r))
+    {
+        let written = serde_json::to_vec_pretty(&report)
+            .map_err(|e| e.to_string())
+            .and_then(|mut json| {
+                json.push(b'\n');
+                super::remote::put_report(url, &json)
+            });
+        if let Err(e) = written {
+            stderr_line(&format!(
+                "graypipe: error: cannot write report {}: {}",
+                printable_path(url),
+                printable(&e)
+            ));
+            status = EXIT_FAILED;
+        }
+    }
     if let (Some(path), Some(target)) = (&args.report, &report_to) {
         if let Err(e) = write_report(target, &report) {
             stderr_line(&format!(
@@ -418,6 +463,7 @@ fn remove_stale_temps(
         .jobs
         .iter()
         .chain(&plan.skipped)
+        .filter(|j| !super::remote::is_remote(&j.output))
         .map(|j| folder_of(&j.output))
         .collect();
     for f in files {

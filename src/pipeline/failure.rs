@@ -40,6 +40,9 @@ pub enum Failure {
     /// The output could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// An object storage request failed (after its retries): the words say why.
+    #[error("{0}")]
+    Remote(String),
     /// Refused by the memory budget, or graypipe itself went wrong (a panic, a stage handed
     /// the wrong data): the words say which.
     #[error("{0}")]

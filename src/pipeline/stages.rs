@@ -108,6 +108,19 @@ fn read_admitted(
 ) -> Result<Option<Vec<u8>>, Failure> {
     let by_pixels = limits.max_pixels.saturating_mul(8).saturating_add(16 << 20);
     let cap = by_pixels.min(max_memory);
+    #[cfg(feature = "object-store")]
+    if crate::storage::is_remote(path.as_os_str()) {
+        use crate::storage::RemoteReadError;
+        return crate::storage::read(path.as_os_str(), cap, admit).map_err(|e| match e {
+            RemoteReadError::TooLarge { size } if cap < by_pixels => {
+                Failure::OverBudget { size, budget: cap }
+            }
+            RemoteReadError::TooLarge { size } => {
+                Failure::Read(crate::input::ReadError::TooLarge { size, limit: cap })
+            }
+            RemoteReadError::Failed(reason) => Failure::Remote(reason),
+        });
+    }
     crate::input::read_input_admitted(path, cap, admit).map_err(|e| match e {
         crate::input::ReadError::TooLarge { size, .. } if cap < by_pixels => {
             Failure::OverBudget { size, budget: cap }
@@ -351,6 +364,11 @@ pub fn write(
     existing: Option<bool>,
     input_folders: &crate::atomic_write::ProtectedFolders,
 ) -> Result<u64, Failure> {
+    // An object is whole or absent: one PUT of the whole output.
+    #[cfg(feature = "object-store")]
+    if crate::storage::is_remote(path.as_os_str()) {
+        return crate::storage::write(path.as_os_str(), bytes).map_err(Failure::Remote);
+    }
     Ok(crate::atomic_write::write_atomic_known(
         path,
         bytes,

@@ -59,6 +59,9 @@ pub struct ShardReport {
     /// Every file of the shard.
     #[serde(default)]
     pub results: Vec<ResultRecord>,
+    /// The whole listing with each file's shard (for `merge --failed-list`).
+    #[serde(default)]
+    pub listing: Option<Vec<super::retry::ListedInput>>,
 }
 
 impl ShardReport {
@@ -366,6 +369,9 @@ pub struct MergedReport {
     pub imbalance: f64,
     /// CPU seconds over all shards (null if a shard did not record it).
     pub cpu_seconds_total: Option<f64>,
+    /// Busiest shard's CPU seconds over the mean (null if a shard did not record them): the
+    /// work imbalance, apart from the waits in the wall times.
+    pub cpu_imbalance: Option<f64>,
     /// Per shard, by K.
     pub shards: Vec<ShardLine>,
     /// Every check that failed.
@@ -614,6 +620,12 @@ pub fn merge(reports: Vec<(String, ShardReport)>) -> MergedReport {
         wall_seconds_mean: wall_mean,
         imbalance: crate::batch::shard::imbalance(&walls),
         cpu_seconds_total: cpu_total,
+        cpu_imbalance: shards
+            .iter()
+            .map(|s| s.cpu_seconds)
+            .collect::<Option<Vec<f64>>>()
+            .filter(|c| !c.is_empty())
+            .map(|c| crate::batch::shard::imbalance(&c)),
         shards,
         problems,
         failures,
@@ -741,6 +753,7 @@ mod tests {
                     rest: Default::default(),
                 })
                 .collect(),
+            listing: None,
         }
     }
 
@@ -765,6 +778,8 @@ mod tests {
         assert_eq!(outs, ["out/a", "out/b", "out/c", "out/d", "out/e"]);
         assert!((m.imbalance - 1.5).abs() < 1e-12);
         assert_eq!(m.cpu_seconds_total, Some(12.0));
+        // CPU 2, 4, 6 s: the busiest over the mean.
+        assert!((m.cpu_imbalance.unwrap() - 1.5).abs() < 1e-12);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod export;
 pub mod html;
 pub mod merge;
 pub mod process_info;
+pub mod retry;
 pub mod run_json;
 pub mod sweep_table;
 pub mod table;

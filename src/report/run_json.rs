@@ -72,6 +72,10 @@ pub struct RunReport {
     pub process_cpu_seconds: Option<f64>,
     /// The shard this run converted (`--shard`); null when the run was not sharded.
     pub shard: Option<ShardRecord>,
+    /// A sharded run's whole listing with each file's shard (`graypipe merge --failed-list`
+    /// names the files of a shard that never reported from it); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listing: Option<Vec<super::retry::ListedInput>>,
     /// Per stage in pipeline order.
     pub stages: Vec<StageRecord>,
     /// Decoder warnings over all written files (damaged but readable inputs), every one
@@ -365,6 +369,7 @@ impl RunReport {
             host: super::process_info::host_name(),
             process_cpu_seconds: super::process_info::cpu_seconds(),
             shard: None,
+            listing: None,
             stages: Stage::ALL
                 .iter()
                 .map(|&s| {

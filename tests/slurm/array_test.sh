@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real one-node Slurm cluster on this machine: `sbatch --array=0-3` of `graypipe run --shard
 # auto`, the four reports merged, the tree compared byte for byte with a single run; then an
-# array with one shard made to fail, which `graypipe merge` must name.
+# array with one shard made to fail, which `graypipe merge` must name, and whose files
+# `merge --failed-list` hands to a retry job (`run --files-from`) that completes the tree.
 #
 # Usage: tests/slurm/array_test.sh GRAYPIPE_BINARY INPUT_FOLDER
 # Needs root (it installs Debian packages and runs munged, slurmctld and slurmd as root,
@@ -186,4 +187,68 @@ set -e
 cat "$T/merge2.err"
 [ "$rc" = 1 ] || fail "merge exited $rc for an incomplete array (expected 1)"
 grep -q "shard 3/4 is missing" "$T/merge2.err" || fail "merge did not name the missing shard 3/4"
+
+echo "== retry only what failed: merge --failed-list, then run --files-from as a Slurm job"
+"$BIN" merge "$T"/reports2/*.json -o "$T/merged2.json" --failed-list "$T/failed.txt" 2>/dev/null &&
+    fail "merge of the incomplete array exited 0"
+[ -s "$T/failed.txt" ] || fail "the failed list is empty"
+echo "   $(wc -l <"$T/failed.txt") inputs to retry (shard 3/4's files, from the listing the other shards carry)"
+# The retried files must be exactly the ones the single run wrote and the array did not.
+expected=$(cd "$T/single" && find . -type f | sort | comm -23 - <(cd "$T/out2" && find . -type f | sort) | wc -l)
+[ "$expected" = "$(wc -l <"$T/failed.txt")" ] || fail "failed list has $(wc -l <"$T/failed.txt") entries, $expected outputs are missing"
+cat >"$T/retry.sh" <<JOB
+#!/bin/bash
+#SBATCH --job-name=graypipe-retry
+#SBATCH --ntasks=1
+exec "$BIN" run --files-from "$T/failed.txt" --relative-to "$INPUT" -o "$T/out2" -w 1 -q \
+    --report "$T/retry.json"
+JOB
+jid=$(timeout 30 sbatch --parsable --output="$T/logs/retry.out" "$T/retry.sh") || fail "sbatch refused the retry"
+for _ in $(seq 1 600); do
+    [ -z "$(timeout 10 squeue -h -j "$jid" -o %i 2>/dev/null || echo pending)" ] && break
+    sleep 0.5
+done
+grep -q '"failed": 0' "$T/retry.json" || fail "the retry job failed files"
+diff -r "$T/single" "$T/out2" >/dev/null || fail "array + retry tree differs from the single run"
+echo "   array + retry byte-identical to the single run ($(find "$T/out2" -type f | wc -l) files)"
+echo "== srun -n 2 in one allocation (no array): SLURM_PROCID/SLURM_NTASKS"
+mkdir -p "$T/reports3"
+cat >"$T/srun.sh" <<JOB
+#!/bin/bash
+#SBATCH --job-name=graypipe-srun
+#SBATCH --ntasks=2
+#SBATCH --cpus-per-task=1
+srun -n 2 bash -c 'exec "$BIN" run "$INPUT" -o "$T/out3" -w 1 -q --shard auto --report "$T/reports3/task-\$SLURM_PROCID.json"'
+JOB
+jid=$(timeout 30 sbatch --parsable --output="$T/logs/srun.out" "$T/srun.sh") || fail "sbatch refused the srun job"
+for _ in $(seq 1 600); do
+    [ -z "$(timeout 10 squeue -h -j "$jid" -o %i 2>/dev/null || echo pending)" ] && break
+    sleep 0.5
+done
+"$BIN" merge "$T"/reports3/*.json -o "$T/merged3.json" 2>"$T/merge3.err" || {
+    cat "$T/merge3.err" "$T/logs/srun.out"
+    fail "merge refused the srun tasks' reports"
+}
+grep -q '"count": 2' "$T/merged3.json" || fail "the srun tasks did not take N=2 from SLURM_NTASKS"
+diff -r "$T/single" "$T/out3" >/dev/null || fail "srun -n 2 tree differs from the single run"
+echo "   srun -n 2: 2 tasks merged complete, byte-identical to the single run"
+echo "== examples/slurm/submit.sh: --array=0-7%2 (over-decomposed) and a dependent merge job"
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+line=$(GRAYPIPE="$BIN" timeout 60 bash "$REPO/examples/slurm/submit.sh" "$INPUT" "$T/ex/gray" 8 2 1) ||
+    fail "examples/slurm/submit.sh failed"
+echo "   $line"
+mjid=$(echo "$line" | sed -n 's/.*merge job \([0-9]*\).*/\1/p')
+[ -n "$mjid" ] || fail "no merge job id in: $line"
+for _ in $(seq 1 900); do
+    [ -z "$(timeout 10 squeue -h -j "$mjid" -o %i 2>/dev/null || echo pending)" ] && break
+    sleep 0.5
+done
+grep -q '"complete": true' "$T/ex/gray-report.json" || {
+    tail -20 "$T/ex/gray-merge.out"
+    fail "the example's merge job did not write a complete report"
+}
+[ ! -s "$T/ex/gray-retry.txt" ] || fail "the example's retry list is not empty"
+"$BIN" run "$INPUT" -o "$T/ex/single" -q --threshold otsu
+diff -r "$T/ex/single" "$T/ex/gray" >/dev/null || fail "the example's tree differs from the single run"
+echo "   8 shards, 2 at a time, merged by the dependent job: complete, byte-identical"
 echo "PASS: Slurm array test"
