@@ -152,4 +152,20 @@ def test_sweep_record_has_the_cli_export_fields(folder, tmp_path, cli_binary):
     )
     record = graypipe.sweep(folder, workers="1,2", warmup=0, repeat=1)
     with open(cli_json) as f:
-        assert keys(record) == keys(json.load(f))
+        assert_same_shape(record, json.load(f), "record")
+
+
+def assert_same_shape(a, b, where):
+    """Both documents have the same keys wherever both hold a value. A null or empty value on
+    either side matches anything: which fits and intervals exist depends on the timings (a
+    gate that closes on a loaded machine leaves a null), not on the schema."""
+    if a is None or b is None or a == [] or b == []:
+        return
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert set(a) == set(b), f"{where}: {sorted(set(a) ^ set(b))}"
+        for k in a:
+            assert_same_shape(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert_same_shape(a[0], b[0], f"{where}[0]")
+    else:
+        assert isinstance(a, dict) == isinstance(b, dict), where
